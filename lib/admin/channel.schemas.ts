@@ -1,0 +1,50 @@
+import { z } from 'zod';
+import { groupName, modelName, pagination } from './validation.js';
+
+const baseUrl = z
+  .string()
+  .trim()
+  .url('an http(s) URL such as https://api.openai.com')
+  .refine((u) => /^https?:\/\//i.test(u), 'an http(s) URL')
+  .transform((u) => u.replace(/\/+$/, ''))
+  .refine((u) => !/\/v1$/i.test(u), 'everything before /v1: write https://api.openai.com, not https://api.openai.com/v1');
+
+const fields = {
+  name: z.string().trim().min(1).max(128),
+  type: z.enum(['openai']),
+  base_url: baseUrl,
+  key: z.string().trim().min(1).max(4096),
+  models: z.array(modelName).max(1000),
+  groups: z.array(groupName).min(1).max(100),
+  model_mapping: z.record(modelName, modelName),
+  priority: z.number().int().min(-1_000_000).max(1_000_000),
+  weight: z.number().int().min(0).max(1_000_000),
+  status: z.enum(['enabled', 'disabled', 'auto_disabled']),
+};
+
+export const createChannelSchema = z.strictObject({
+  ...fields,
+  type: fields.type.default('openai'),
+  models: fields.models.default([]),
+  groups: fields.groups.default(['default']),
+  model_mapping: fields.model_mapping.default({}),
+  priority: fields.priority.default(0),
+  weight: fields.weight.default(1),
+  status: fields.status.default('enabled'),
+});
+
+export const updateChannelSchema = z.strictObject(fields).partial();
+
+export const listChannelsSchema = z.object({
+  ...pagination,
+  q: z.string().max(128).optional(),
+  status: fields.status.optional(),
+  group: groupName.optional(),
+  model: modelName.optional(),
+});
+
+export const CHANNEL_READ_ONLY = ['id', 'key_masked', 'version', 'created_at', 'updated_at', 'status_reason'] as const;
+
+export type CreateChannelInput = z.output<typeof createChannelSchema>;
+export type UpdateChannelInput = z.output<typeof updateChannelSchema>;
+export type ListChannelsInput = z.output<typeof listChannelsSchema>;

@@ -1,0 +1,105 @@
+import type { VersionedWriter } from '../cfg/versioned-writer.js';
+import type { ChannelRecord, ChannelRepository, ChannelValues } from '../db/repositories/channel.repository.js';
+import { NotFoundError } from '../errors/not-found.error.js';
+import { maskSecret } from '../security/keys.js';
+import type { SecretBox } from '../security/secret-box.js';
+import type { CreateChannelInput, ListChannelsInput, UpdateChannelInput } from './channel.schemas.js';
+import { iso } from './validation.js';
+
+/** A channel as the admin API shows it: never the key, only `key_masked`. */
+export function channelView(ch: ChannelRecord) {
+  return {
+    id: ch.id,
+    name: ch.name,
+    type: ch.type,
+    base_url: ch.baseUrl,
+    key_masked: ch.keyMasked,
+    models: ch.models,
+    groups: ch.groups,
+    model_mapping: ch.modelMapping,
+    priority: ch.priority,
+    weight: ch.weight,
+    status: ch.status,
+    status_reason: ch.statusReason,
+    version: ch.version,
+    created_at: iso(ch.createdAt),
+    updated_at: iso(ch.updatedAt),
+  };
+}
+
+const notFound = (id: number) => new NotFoundError(`No channel with id ${id}`, { param: 'id' });
+
+/** Channel administration: every write is a versioned config write. */
+export class ChannelService {
+  constructor(
+    private readonly channels: ChannelRepository,
+    private readonly writer: VersionedWriter,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  async list(f: ListChannelsInput) {
+    const { rows, total } = await this.channels.list({ ...f, perPage: f.per_page });
+    return { data: rows.map(channelView), total };
+  }
+
+  async get(id: number) {
+    const ch = await this.channels.findById(id);
+    if (!ch) throw notFound(id);
+    return channelView(ch);
+  }
+
+  async create(input: CreateChannelInput) {
+    const values: ChannelValues = {
+      name: input.name,
+      type: input.type,
+      baseUrl: input.base_url,
+      keyEnc: this.secrets.encrypt(input.key),
+      keyMasked: maskSecret(input.key),
+      models: [...new Set(input.models)],
+      groups: [...new Set(input.groups)],
+      modelMapping: input.model_mapping,
+      priority: input.priority,
+      weight: input.weight,
+      status: input.status,
+      statusReason: null,
+    };
+    return this.writer.write('channel', async (trx, version) => {
+      const id = await this.channels.insert(trx, values, version);
+      const row = (await this.channels.findById(id, trx))!;
+      return { entityId: id, op: 'upsert', result: channelView(row) };
+    });
+  }
+
+  async update(id: number, input: UpdateChannelInput) {
+    const values: Partial<ChannelValues> = {};
+    if (input.name !== undefined) values.name = input.name;
+    if (input.type !== undefined) values.type = input.type;
+    if (input.base_url !== undefined) values.baseUrl = input.base_url;
+    if (input.key !== undefined) {
+      values.keyEnc = this.secrets.encrypt(input.key);
+      values.keyMasked = maskSecret(input.key);
+    }
+    if (input.models !== undefined) values.models = [...new Set(input.models)];
+    if (input.groups !== undefined) values.groups = [...new Set(input.groups)];
+    if (input.model_mapping !== undefined) values.modelMapping = input.model_mapping;
+    if (input.priority !== undefined) values.priority = input.priority;
+    if (input.weight !== undefined) values.weight = input.weight;
+    if (input.status !== undefined) {
+      values.status = input.status;
+      values.statusReason = null;
+    }
+    return this.writer.write('channel', async (trx, version) => {
+      if (!(await this.channels.findById(id, trx))) throw notFound(id);
+      await this.channels.update(trx, id, values, version);
+      const row = (await this.channels.findById(id, trx))!;
+      return { entityId: id, op: 'upsert', result: channelView(row) };
+    });
+  }
+
+  async delete(id: number): Promise<void> {
+    await this.writer.write('channel', async (trx) => {
+      if (!(await this.channels.delete(trx, id))) throw notFound(id);
+      return { entityId: id, op: 'delete', result: undefined };
+    });
+  }
+}

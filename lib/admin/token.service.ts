@@ -1,0 +1,124 @@
+import type { VersionedWriter } from '../cfg/versioned-writer.js';
+import type { TokenRecord, TokenRepository, TokenValues } from '../db/repositories/token.repository.js';
+import type { UserRepository } from '../db/repositories/user.repository.js';
+import { BadRequestError } from '../errors/bad-request.error.js';
+import { NotFoundError } from '../errors/not-found.error.js';
+import { PermissionError } from '../errors/permission.error.js';
+import { generateKey, hashKey, keyPrefix } from '../security/keys.js';
+import { isAdmin, type Actor } from './actor.js';
+import type { CreateTokenInput, ListTokensInput, UpdateTokenInput } from './token.schemas.js';
+import { iso } from './validation.js';
+
+/** A token as the admin API shows it: the key itself never (only at creation), its prefix always. */
+export function tokenView(t: TokenRecord) {
+  return {
+    id: t.id,
+    name: t.name,
+    user_id: t.userId,
+    group: t.group,
+    status: t.status,
+    quota: t.quota,
+    used_quota: t.usedQuota,
+    expires_at: iso(t.expiresAt),
+    models: t.models,
+    subnets: t.subnets,
+    key_prefix: t.keyPrefix,
+    version: t.version,
+    created_at: iso(t.createdAt),
+    updated_at: iso(t.updatedAt),
+    accessed_at: iso(t.accessedAt),
+  };
+}
+
+const notFound = (id: number) => new NotFoundError(`No token with id ${id}`, { param: 'id' });
+
+/** Relay token administration. Admins manage every token; a user only its own, in its own group. */
+export class TokenService {
+  constructor(
+    private readonly tokens: TokenRepository,
+    private readonly users: UserRepository,
+    private readonly writer: VersionedWriter,
+  ) {}
+
+  async list(actor: Actor, f: ListTokensInput) {
+    const userId = isAdmin(actor) ? f.user_id : actor.userId;
+    const { rows, total } = await this.tokens.list({ ...f, perPage: f.per_page, userId });
+    return { data: rows.map(tokenView), total };
+  }
+
+  async get(actor: Actor, id: number) {
+    return tokenView(await this.visible(actor, id));
+  }
+
+  /** Creates a token; the answer carries `key`, the only time it is ever shown. */
+  async create(actor: Actor, input: CreateTokenInput) {
+    const userId = input.user_id ?? actor.userId;
+    if (!isAdmin(actor) && userId !== actor.userId) throw new PermissionError('You can only create tokens for yourself');
+    const owner = await this.users.findById(userId);
+    if (!owner) throw new BadRequestError(`user_id: no user with id ${userId}`, { param: 'user_id' });
+    const group = input.group ?? owner.group;
+    if (!isAdmin(actor) && group !== owner.group) {
+      throw new PermissionError(`You can only create tokens in your group (${owner.group})`, { param: 'group' });
+    }
+    const key = generateKey('sk-');
+    const values: TokenValues = {
+      name: input.name,
+      userId,
+      keyHash: hashKey(key),
+      keyPrefix: keyPrefix(key),
+      group,
+      status: input.status,
+      quota: input.quota,
+      expiresAt: input.expires_at,
+      models: input.models,
+      subnets: input.subnets,
+    };
+    return this.writer.write('token', async (trx, version) => {
+      const id = await this.tokens.insert(trx, values, version);
+      const row = (await this.tokens.findById(id, trx))!;
+      return { entityId: id, op: 'upsert', result: { ...tokenView(row), key } };
+    });
+  }
+
+  async update(actor: Actor, id: number, input: UpdateTokenInput) {
+    const existing = await this.visible(actor, id);
+    if (!isAdmin(actor)) {
+      if (input.user_id !== undefined && input.user_id !== actor.userId) throw new PermissionError('You cannot give a token away');
+      if (input.group !== undefined && input.group !== actor.group) {
+        throw new PermissionError(`You can only use your group (${actor.group})`, { param: 'group' });
+      }
+    }
+    if (input.user_id !== undefined && input.user_id !== existing.userId && !(await this.users.findById(input.user_id))) {
+      throw new BadRequestError(`user_id: no user with id ${input.user_id}`, { param: 'user_id' });
+    }
+    const values: Partial<TokenValues> = {};
+    if (input.name !== undefined) values.name = input.name;
+    if (input.user_id !== undefined) values.userId = input.user_id;
+    if (input.group !== undefined) values.group = input.group;
+    if (input.status !== undefined) values.status = input.status;
+    if (input.quota !== undefined) values.quota = input.quota;
+    if (input.expires_at !== undefined) values.expiresAt = input.expires_at;
+    if (input.models !== undefined) values.models = input.models;
+    if (input.subnets !== undefined) values.subnets = input.subnets;
+    return this.writer.write('token', async (trx, version) => {
+      if (!(await this.tokens.findById(id, trx))) throw notFound(id);
+      await this.tokens.update(trx, id, values, version);
+      return { entityId: id, op: 'upsert', result: tokenView((await this.tokens.findById(id, trx))!) };
+    });
+  }
+
+  async delete(actor: Actor, id: number): Promise<void> {
+    await this.visible(actor, id);
+    await this.writer.write('token', async (trx) => {
+      if (!(await this.tokens.delete(trx, id))) throw notFound(id);
+      return { entityId: id, op: 'delete', result: undefined };
+    });
+  }
+
+  /** The token, when the actor may see it; 404 otherwise (a user does not learn others' ids exist). */
+  private async visible(actor: Actor, id: number): Promise<TokenRecord> {
+    const token = await this.tokens.findById(id);
+    if (!token || (!isAdmin(actor) && token.userId !== actor.userId)) throw notFound(id);
+    return token;
+  }
+}

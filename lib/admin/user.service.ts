@@ -1,0 +1,138 @@
+import type { VersionedWriter } from '../cfg/versioned-writer.js';
+import type { AccessTokenRecord, AccessTokenRepository } from '../db/repositories/access-token.repository.js';
+import type { UserRecord, UserRepository, UserValues } from '../db/repositories/user.repository.js';
+import { BadRequestError } from '../errors/bad-request.error.js';
+import { NotFoundError } from '../errors/not-found.error.js';
+import { generateKey, hashKey, keyPrefix } from '../security/keys.js';
+import { isAdmin, requireManages, requireMayGrant, requireRole, type Actor } from './actor.js';
+import type { CreateUserInput, ListUsersInput, UpdateUserInput } from './user.schemas.js';
+import { iso } from './validation.js';
+
+export function userView(u: UserRecord) {
+  return {
+    id: u.id,
+    username: u.username,
+    role: u.role,
+    group: u.group,
+    quota: u.quota,
+    used_quota: u.usedQuota,
+    status: u.status,
+    version: u.version,
+    created_at: iso(u.createdAt),
+    updated_at: iso(u.updatedAt),
+  };
+}
+
+export function accessTokenView(t: AccessTokenRecord) {
+  return {
+    id: t.id,
+    user_id: t.userId,
+    name: t.name,
+    token_prefix: t.tokenPrefix,
+    created_at: iso(t.createdAt),
+    last_used_at: iso(t.lastUsedAt),
+  };
+}
+
+const notFound = (id: number) => new NotFoundError(`No user with id ${id}`, { param: 'id' });
+
+/** Users and their admin API access tokens. */
+export class UserService {
+  constructor(
+    private readonly users: UserRepository,
+    private readonly accessTokens: AccessTokenRepository,
+    private readonly writer: VersionedWriter,
+  ) {}
+
+  async list(actor: Actor, f: ListUsersInput) {
+    requireRole(actor, 'admin');
+    const { rows, total } = await this.users.list({ ...f, perPage: f.per_page });
+    return { data: rows.map(userView), total };
+  }
+
+  async get(actor: Actor, id: number) {
+    return userView(await this.visible(actor, id));
+  }
+
+  async create(actor: Actor, input: CreateUserInput) {
+    requireRole(actor, 'admin');
+    requireMayGrant(actor, input.role);
+    return this.insert(input);
+  }
+
+  /** Creates the first root user when the database has no user at all; false when one exists. */
+  async bootstrapRoot(): Promise<UserRecord | undefined> {
+    if ((await this.users.count()) > 0) return undefined;
+    return this.writer.write('user', async (trx, version) => {
+      // Re-checked under the config lock: two first starts at once create one root.
+      if ((await this.users.count(trx)) > 0) return { entityId: 0, op: 'upsert', result: undefined };
+      const values: UserValues = { username: 'root', role: 'root', group: 'default', quota: null, status: 'enabled' };
+      const id = await this.users.insert(trx, values, version);
+      return { entityId: id, op: 'upsert', result: await this.users.findById(id, trx) };
+    });
+  }
+
+  async update(actor: Actor, id: number, input: UpdateUserInput) {
+    requireRole(actor, 'admin');
+    const target = await this.visible(actor, id);
+    requireManages(actor, target);
+    if (input.role !== undefined) requireMayGrant(actor, input.role);
+    if (target.id === actor.userId && (input.role !== undefined || input.status === 'disabled')) {
+      throw new BadRequestError('You cannot change your own role or disable yourself', { param: input.role ? 'role' : 'status' });
+    }
+    return this.writer.write('user', async (trx, version) => {
+      if (!(await this.users.findById(id, trx))) throw notFound(id);
+      await this.users.update(trx, id, input, version);
+      return { entityId: id, op: 'upsert', result: userView((await this.users.findById(id, trx))!) };
+    });
+  }
+
+  async delete(actor: Actor, id: number): Promise<void> {
+    requireRole(actor, 'admin');
+    const target = await this.visible(actor, id);
+    requireManages(actor, target);
+    if (target.id === actor.userId) throw new BadRequestError('You cannot delete yourself', { param: 'id' });
+    await this.writer.write('user', async (trx) => {
+      if (!(await this.users.delete(trx, id))) throw notFound(id);
+      return { entityId: id, op: 'delete', result: undefined };
+    });
+  }
+
+  async listAccessTokens(actor: Actor, userId: number) {
+    const target = await this.visible(actor, userId);
+    if (target.id !== actor.userId) requireManages(actor, target);
+    return { data: (await this.accessTokens.listOfUser(userId)).map(accessTokenView) };
+  }
+
+  /** A new admin API token for a user; the answer's `token` is the only time it is shown. */
+  async createAccessToken(actor: Actor, userId: number, name: string) {
+    const target = await this.visible(actor, userId);
+    if (target.id !== actor.userId) requireManages(actor, target);
+    return this.issueAccessToken(userId, name);
+  }
+
+  async issueAccessToken(userId: number, name: string) {
+    const token = generateKey('sya-');
+    const row = await this.accessTokens.insert({ userId, name, tokenHash: hashKey(token), tokenPrefix: keyPrefix(token) });
+    return { ...accessTokenView(row), token };
+  }
+
+  async deleteAccessToken(actor: Actor, userId: number, id: number): Promise<void> {
+    const target = await this.visible(actor, userId);
+    if (target.id !== actor.userId) requireManages(actor, target);
+    if (!(await this.accessTokens.delete(userId, id))) throw new NotFoundError(`No access token with id ${id}`, { param: 'id' });
+  }
+
+  private async insert(input: CreateUserInput) {
+    return this.writer.write('user', async (trx, version) => {
+      const id = await this.users.insert(trx, input, version);
+      return { entityId: id, op: 'upsert', result: userView((await this.users.findById(id, trx))!) };
+    });
+  }
+
+  private async visible(actor: Actor, id: number): Promise<UserRecord> {
+    const user = await this.users.findById(id);
+    if (!user || (!isAdmin(actor) && user.id !== actor.userId)) throw notFound(id);
+    return user;
+  }
+}

@@ -1,0 +1,85 @@
+import os from 'node:os';
+import { z } from 'zod';
+import { ConfigError } from '../errors/config.error.js';
+import { envDeclarations, type EnvName } from './env.declarations.js';
+
+type Decls = typeof envDeclarations;
+type Parsed = { [K in EnvName]: z.output<Decls[K]['schema']> };
+
+/** The validated settings of one process. Built once by {@link loadConfig}. */
+export interface Config {
+  port: number;
+  host: string;
+  databaseUrl: string | undefined;
+  dataDir: string;
+  nodeId: string;
+  secretKey: string | undefined;
+  adminToken: string | undefined;
+  logLevel: Parsed['LOG_LEVEL'];
+  logPretty: boolean;
+  maxBodyBytes: number;
+  retryTimes: number;
+  upstream: { connectTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number };
+  shutdownTimeoutMs: number;
+  tokenCache: { size: number; ttlMs: number };
+  trustProxy: boolean | number | string;
+}
+
+/**
+ * Reads and validates the environment: the only place in Switchyard that reads `process.env`.
+ * Throws a {@link ConfigError} naming every variable that is wrong.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean(process.stdout.isTTY)): Config {
+  const values: Partial<Parsed> = {};
+  const problems: string[] = [];
+  for (const [name, decl] of Object.entries(envDeclarations) as [EnvName, Decls[EnvName]][]) {
+    const raw = env[name] === '' ? undefined : env[name];
+    const result = decl.schema.safeParse(raw ?? decl.default);
+    if (result.success) {
+      (values as Record<string, unknown>)[name] = result.data;
+    } else {
+      const issue = result.error.issues[0];
+      problems.push(`${name}=${JSON.stringify(raw ?? '')}: ${issue?.message ?? 'invalid'}`);
+    }
+  }
+  if (problems.length > 0) {
+    throw new ConfigError(`Invalid environment. Fix: ${problems.join('; ')}`);
+  }
+  const v = values as Parsed;
+  return {
+    port: v.PORT,
+    host: v.HOST,
+    databaseUrl: v.DATABASE_URL,
+    dataDir: v.DATA_DIR,
+    nodeId: v.NODE_ID ?? `${os.hostname()}:${v.PORT}`,
+    secretKey: v.SECRET_KEY,
+    adminToken: v.ADMIN_TOKEN,
+    logLevel: v.LOG_LEVEL,
+    logPretty: v.LOG_PRETTY ?? isTty,
+    maxBodyBytes: v.MAX_BODY,
+    retryTimes: v.RETRY_TIMES,
+    upstream: {
+      connectTimeoutMs: v.UPSTREAM_CONNECT_TIMEOUT_MS,
+      firstByteTimeoutMs: v.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
+      idleTimeoutMs: v.UPSTREAM_IDLE_TIMEOUT_MS,
+    },
+    shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
+    tokenCache: { size: v.TOKEN_CACHE_SIZE, ttlMs: v.TOKEN_CACHE_TTL_MS },
+    trustProxy: parseTrustProxy(v.TRUST_PROXY),
+  };
+}
+
+function parseTrustProxy(value: string): boolean | number | string {
+  if (value === 'true') return true;
+  if (value === 'false') return false;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value;
+}
+
+/** The README's environment table, generated from the declarations. */
+export function envTableMarkdown(): string {
+  const rows = Object.values(envDeclarations).map(
+    (d) => `| \`${d.name}\` | ${d.default === undefined ? '' : `\`${d.default}\``} | ${d.doc} |`,
+  );
+  return ['| variable | default | what it does |', '| --- | --- | --- |', ...rows].join('\n');
+}

@@ -1,0 +1,141 @@
+import { z } from 'zod';
+
+/**
+ * One declaration per environment variable: its name, default, the line the README's table shows,
+ * and the schema that validates it. This list is the only description of Switchyard's settings;
+ * `test/unit/config.test.ts` checks the README's table against it.
+ */
+export interface EnvDeclaration<S extends z.ZodType = z.ZodType> {
+  name: string;
+  /** The default as the user would type it; undefined = unset by default. */
+  default?: string;
+  doc: string;
+  schema: S;
+}
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const bool = z
+  .enum(['true', 'false', '1', '0', 'yes', 'no'])
+  .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const byteSize = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, 'a size like 20mb, 512kb or 1048576')
+  .transform((v) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(v)!;
+    const unit = (m[2] ?? 'b').toLowerCase();
+    const mult = unit === 'gb' ? 1024 ** 3 : unit === 'mb' ? 1024 ** 2 : unit === 'kb' ? 1024 : 1;
+    return Math.floor(Number(m[1]) * mult);
+  });
+
+function declare<S extends z.ZodType>(d: EnvDeclaration<S>): EnvDeclaration<S> {
+  return d;
+}
+
+export const envDeclarations = {
+  PORT: declare({ name: 'PORT', default: '3000', doc: 'HTTP port to listen on.', schema: int(0, 65535) }),
+  HOST: declare({
+    name: 'HOST',
+    default: '0.0.0.0',
+    doc: 'Address to bind (use 127.0.0.1 to keep the gateway local).',
+    schema: z.string().min(1),
+  }),
+  DATABASE_URL: declare({
+    name: 'DATABASE_URL',
+    doc: 'A mysql:// URL for MySQL/MariaDB. Unset: SQLite under DATA_DIR.',
+    schema: z
+      .string()
+      .regex(/^mysql2?:\/\//, 'a mysql:// URL (unset it to use SQLite)')
+      .optional(),
+  }),
+  DATA_DIR: declare({
+    name: 'DATA_DIR',
+    default: './data',
+    doc: 'Folder for the SQLite database and the generated secret key (single node).',
+    schema: z.string().min(1),
+  }),
+  NODE_ID: declare({
+    name: 'NODE_ID',
+    doc: "This node's stable name in status and logs. Default: hostname:PORT.",
+    schema: z
+      .string()
+      .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'letters, digits and _ . : - (at most 64)')
+      .optional(),
+  }),
+  SECRET_KEY: declare({
+    name: 'SECRET_KEY',
+    doc: 'Encrypts channel keys at rest (any string of 16+ characters). Unset on a single node: generated once into DATA_DIR/secret.key.',
+    schema: z.string().min(16, 'at least 16 characters').optional(),
+  }),
+  ADMIN_TOKEN: declare({
+    name: 'ADMIN_TOKEN',
+    doc: 'Root admin token for the admin API. Unset: the first start creates one and prints it once.',
+    schema: z.string().min(16, 'at least 16 characters').optional(),
+  }),
+  LOG_LEVEL: declare({
+    name: 'LOG_LEVEL',
+    default: 'info',
+    doc: 'pino log level: fatal, error, warn, info, debug, trace or silent.',
+    schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  }),
+  LOG_PRETTY: declare({
+    name: 'LOG_PRETTY',
+    doc: 'true: human-readable logs; false: JSON lines. Default: pretty when stdout is a terminal.',
+    schema: bool.optional(),
+  }),
+  MAX_BODY: declare({
+    name: 'MAX_BODY',
+    default: '20mb',
+    doc: 'Largest accepted request body.',
+    schema: byteSize,
+  }),
+  RETRY_TIMES: declare({
+    name: 'RETRY_TIMES',
+    default: '2',
+    doc: 'Retries on other channels after a failed upstream attempt (connect error, timeout, 429, 5xx).',
+    schema: int(0, 20),
+  }),
+  UPSTREAM_CONNECT_TIMEOUT_MS: declare({
+    name: 'UPSTREAM_CONNECT_TIMEOUT_MS',
+    default: '10000',
+    doc: 'Time allowed to open a connection to an upstream.',
+    schema: int(1, 600_000),
+  }),
+  UPSTREAM_FIRST_BYTE_TIMEOUT_MS: declare({
+    name: 'UPSTREAM_FIRST_BYTE_TIMEOUT_MS',
+    default: '120000',
+    doc: "Time allowed for an upstream's response headers after the request is sent.",
+    schema: int(1, 3_600_000),
+  }),
+  UPSTREAM_IDLE_TIMEOUT_MS: declare({
+    name: 'UPSTREAM_IDLE_TIMEOUT_MS',
+    default: '120000',
+    doc: 'Longest silence allowed between two chunks of an upstream body.',
+    schema: int(1, 3_600_000),
+  }),
+  SHUTDOWN_TIMEOUT_MS: declare({
+    name: 'SHUTDOWN_TIMEOUT_MS',
+    default: '15000',
+    doc: 'On SIGTERM, how long in-flight requests may take to finish before the process exits.',
+    schema: int(0, 600_000),
+  }),
+  TOKEN_CACHE_SIZE: declare({
+    name: 'TOKEN_CACHE_SIZE',
+    default: '50000',
+    doc: 'Tokens and users kept in the in-process cache.',
+    schema: int(1, 10_000_000),
+  }),
+  TOKEN_CACHE_TTL_MS: declare({
+    name: 'TOKEN_CACHE_TTL_MS',
+    default: '600000',
+    doc: 'Longest time a cached token or user lives before it is re-read (a last resort; changes apply at once).',
+    schema: int(1000, 86_400_000),
+  }),
+  TRUST_PROXY: declare({
+    name: 'TRUST_PROXY',
+    default: 'false',
+    doc: 'Express "trust proxy": true, false, a hop count or a list of subnets. Decides the client IP checked against token subnets.',
+    schema: z.string().min(1),
+  }),
+} as const;
+
+export type EnvName = keyof typeof envDeclarations;

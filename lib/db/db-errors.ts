@@ -1,0 +1,20 @@
+/** True when a driver error is a unique-key violation (MySQL ER_DUP_ENTRY, SQLite UNIQUE constraint). */
+export function isUniqueViolation(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; errno?: unknown };
+  return e.code === 'ER_DUP_ENTRY' || e.errno === 1062 || e.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
+
+/** True when a driver error means the database cannot be reached (connection refused, lost, pool timeout). */
+export function isConnectionError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const e = err as { code?: unknown; name?: unknown; fatal?: unknown };
+  return (
+    e.code === 'ECONNREFUSED' ||
+    e.code === 'PROTOCOL_CONNECTION_LOST' ||
+    e.code === 'ETIMEDOUT' ||
+    e.code === 'ECONNRESET' ||
+    e.name === 'KnexTimeoutError' ||
+    e.fatal === true
+  );
+}

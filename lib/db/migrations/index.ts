@@ -1,0 +1,28 @@
+import type { Knex } from 'knex';
+import * as createConfigState from './20261122000100_create-config-state.js';
+import * as createConfigChanges from './20261122000200_create-config-changes.js';
+import * as createUsers from './20261122000300_create-users.js';
+import * as createChannels from './20261122000400_create-channels.js';
+import * as createTokens from './20261122000500_create-tokens.js';
+import * as createAccessTokens from './20261122000600_create-access-tokens.js';
+
+type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
+
+/**
+ * Every migration in order. Listed here (not globbed from disk) so the same list runs from the
+ * TypeScript sources under tsx and from the compiled files under dist/.
+ */
+const migrations: [string, Migration][] = [
+  ['20261122000100_create-config-state', createConfigState],
+  ['20261122000200_create-config-changes', createConfigChanges],
+  ['20261122000300_create-users', createUsers],
+  ['20261122000400_create-channels', createChannels],
+  ['20261122000500_create-tokens', createTokens],
+  ['20261122000600_create-access-tokens', createAccessTokens],
+];
+
+export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
+  getMigrations: async () => migrations,
+  getMigrationName: ([name]) => name,
+  getMigration: async ([, migration]) => migration,
+};

@@ -1,0 +1,138 @@
+import type { Knex } from 'knex';
+import { ConflictError } from '../../errors/conflict.error.js';
+import { isUniqueViolation } from '../db-errors.js';
+import { num, readJson } from '../json-column.js';
+import type { Db, Trx } from '../knex.js';
+import { whereContains } from '../where-contains.js';
+
+export type ChannelStatus = 'enabled' | 'disabled' | 'auto_disabled';
+
+/** A channel as stored: the upstream key only in its encrypted form. */
+export interface ChannelRecord {
+  id: number;
+  name: string;
+  type: string;
+  baseUrl: string;
+  keyEnc: string;
+  keyMasked: string;
+  models: string[];
+  groups: string[];
+  modelMapping: Record<string, string>;
+  priority: number;
+  weight: number;
+  status: ChannelStatus;
+  statusReason: string | null;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The columns a write may set. */
+export type ChannelValues = Omit<ChannelRecord, 'id' | 'version' | 'createdAt' | 'updatedAt'>;
+
+export interface ChannelListFilter {
+  page: number;
+  perPage: number;
+  q?: string;
+  status?: ChannelStatus;
+  group?: string;
+  model?: string;
+}
+
+function toRecord(r: Record<string, unknown>): ChannelRecord {
+  return {
+    id: num(r.id),
+    name: String(r.name),
+    type: String(r.type),
+    baseUrl: String(r.base_url),
+    keyEnc: String(r.key_enc),
+    keyMasked: String(r.key_masked),
+    models: readJson<string[]>(r.models, []),
+    groups: readJson<string[]>(r.groups, []),
+    modelMapping: readJson<Record<string, string>>(r.model_mapping, {}),
+    priority: num(r.priority),
+    weight: num(r.weight),
+    status: r.status as ChannelStatus,
+    statusReason: r.status_reason == null ? null : String(r.status_reason),
+    version: num(r.version),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+  };
+}
+
+function toRow(v: Partial<ChannelValues>): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  if (v.name !== undefined) row.name = v.name;
+  if (v.type !== undefined) row.type = v.type;
+  if (v.baseUrl !== undefined) row.base_url = v.baseUrl;
+  if (v.keyEnc !== undefined) row.key_enc = v.keyEnc;
+  if (v.keyMasked !== undefined) row.key_masked = v.keyMasked;
+  if (v.models !== undefined) row.models = JSON.stringify(v.models);
+  if (v.groups !== undefined) row.groups = JSON.stringify(v.groups);
+  if (v.modelMapping !== undefined) row.model_mapping = JSON.stringify(v.modelMapping);
+  if (v.priority !== undefined) row.priority = v.priority;
+  if (v.weight !== undefined) row.weight = v.weight;
+  if (v.status !== undefined) row.status = v.status;
+  if (v.statusReason !== undefined) row.status_reason = v.statusReason;
+  return row;
+}
+
+
+/** The only code that queries `channels`. */
+export class ChannelRepository {
+  constructor(private readonly db: Db) {}
+
+  async findById(id: number, q: Knex = this.db): Promise<ChannelRecord | undefined> {
+    const row = await q('channels').where({ id }).first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async findAll(q: Knex = this.db): Promise<ChannelRecord[]> {
+    const rows = await q('channels').select('*').orderBy('id');
+    return rows.map(toRecord);
+  }
+
+  async list(f: ChannelListFilter): Promise<{ rows: ChannelRecord[]; total: number }> {
+    const base = this.db('channels').where((w) => {
+      if (f.q) w.where((x) => whereContains(whereContains(x, 'name', f.q!), 'base_url', f.q!, 'or'));
+      if (f.status) w.where('status', f.status);
+      // Lists are JSON text: match the quoted element so "gpt-4" does not match "gpt-4o".
+      if (f.group) whereContains(w, 'groups', JSON.stringify(f.group));
+      if (f.model) whereContains(w, 'models', JSON.stringify(f.model));
+    });
+    const [countRow, rows] = await Promise.all([
+      base.clone().count({ n: '*' }).first(),
+      base
+        .clone()
+        .select('*')
+        .orderBy('id', 'asc')
+        .limit(f.perPage)
+        .offset((f.page - 1) * f.perPage),
+    ]);
+    return { rows: rows.map(toRecord), total: num(countRow?.n ?? 0) };
+  }
+
+  async insert(trx: Trx, values: ChannelValues, version: number): Promise<number> {
+    const now = Date.now();
+    try {
+      const [id] = await trx('channels').insert({ ...toRow(values), version, created_at: now, updated_at: now });
+      return num(id);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`A channel named "${values.name}" already exists`, { param: 'name' });
+      throw err;
+    }
+  }
+
+  async update(trx: Trx, id: number, values: Partial<ChannelValues>, version: number): Promise<void> {
+    try {
+      await trx('channels').where({ id }).update({ ...toRow(values), version, updated_at: Date.now() });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw new ConflictError(`A channel named "${values.name}" already exists`, { param: 'name' });
+      throw err;
+    }
+  }
+
+  async delete(trx: Trx, id: number): Promise<boolean> {
+    return (await trx('channels').where({ id }).delete()) > 0;
+  }
+}

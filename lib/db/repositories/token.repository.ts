@@ -1,0 +1,165 @@
+import type { Knex } from 'knex';
+import { ConflictError } from '../../errors/conflict.error.js';
+import { isUniqueViolation } from '../db-errors.js';
+import { num, numOrNull, readJson } from '../json-column.js';
+import type { Db, Trx } from '../knex.js';
+import { whereContains } from '../where-contains.js';
+
+export type TokenStatus = 'enabled' | 'disabled';
+
+/** A relay API key as stored: only the SHA-256 of the key itself. */
+export interface TokenRecord {
+  id: number;
+  name: string;
+  userId: number;
+  keyHash: string;
+  keyPrefix: string;
+  group: string;
+  status: TokenStatus;
+  quota: number | null;
+  usedQuota: number;
+  expiresAt: number | null;
+  models: string[] | null;
+  subnets: string[] | null;
+  version: number;
+  createdAt: number;
+  updatedAt: number;
+  accessedAt: number | null;
+}
+
+export type TokenValues = Pick<
+  TokenRecord,
+  'name' | 'userId' | 'keyHash' | 'keyPrefix' | 'group' | 'status' | 'quota' | 'expiresAt' | 'models' | 'subnets'
+>;
+
+export interface TokenListFilter {
+  page: number;
+  perPage: number;
+  userId?: number;
+  q?: string;
+  status?: TokenStatus;
+}
+
+function toRecord(r: Record<string, unknown>): TokenRecord {
+  return {
+    id: num(r.id),
+    name: String(r.name),
+    userId: num(r.user_id),
+    keyHash: String(r.key_hash),
+    keyPrefix: String(r.key_prefix),
+    group: String(r.group_name),
+    status: r.status as TokenStatus,
+    quota: numOrNull(r.quota),
+    usedQuota: num(r.used_quota),
+    expiresAt: numOrNull(r.expires_at),
+    models: readJson<string[] | null>(r.models, null),
+    subnets: readJson<string[] | null>(r.subnets, null),
+    version: num(r.version),
+    createdAt: num(r.created_at),
+    updatedAt: num(r.updated_at),
+    accessedAt: numOrNull(r.accessed_at),
+  };
+}
+
+function toRow(v: Partial<TokenValues>): Record<string, unknown> {
+  const row: Record<string, unknown> = {};
+  if (v.name !== undefined) row.name = v.name;
+  if (v.userId !== undefined) row.user_id = v.userId;
+  if (v.keyHash !== undefined) row.key_hash = v.keyHash;
+  if (v.keyPrefix !== undefined) row.key_prefix = v.keyPrefix;
+  if (v.group !== undefined) row.group_name = v.group;
+  if (v.status !== undefined) row.status = v.status;
+  if (v.quota !== undefined) row.quota = v.quota;
+  if (v.expiresAt !== undefined) row.expires_at = v.expiresAt;
+  if (v.models !== undefined) row.models = v.models === null ? null : JSON.stringify(v.models);
+  if (v.subnets !== undefined) row.subnets = v.subnets === null ? null : JSON.stringify(v.subnets);
+  return row;
+}
+
+const conflict = (name: string | undefined) =>
+  new ConflictError(`This user already has a token named "${name ?? ''}"`, { param: 'name' });
+
+/** The only code that queries `tokens`. */
+export class TokenRepository {
+  constructor(private readonly db: Db) {}
+
+  async findById(id: number, q: Knex = this.db): Promise<TokenRecord | undefined> {
+    const row = await q('tokens').where({ id }).first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async findByHash(keyHash: string, q: Knex = this.db): Promise<TokenRecord | undefined> {
+    const row = await q('tokens').where({ key_hash: keyHash }).first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  async list(f: TokenListFilter): Promise<{ rows: TokenRecord[]; total: number }> {
+    const base = this.db('tokens').where((w) => {
+      if (f.userId !== undefined) w.where('user_id', f.userId);
+      if (f.q) whereContains(w, 'name', f.q);
+      if (f.status) w.where('status', f.status);
+    });
+    const [countRow, rows] = await Promise.all([
+      base.clone().count({ n: '*' }).first(),
+      base
+        .clone()
+        .select('*')
+        .orderBy('id')
+        .limit(f.perPage)
+        .offset((f.page - 1) * f.perPage),
+    ]);
+    return { rows: rows.map(toRecord), total: num(countRow?.n ?? 0) };
+  }
+
+  async insert(trx: Trx, values: TokenValues, version: number): Promise<number> {
+    const now = Date.now();
+    try {
+      const [id] = await trx('tokens').insert({ ...toRow(values), used_quota: 0, version, created_at: now, updated_at: now });
+      return num(id);
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(values.name);
+      throw err;
+    }
+  }
+
+  async update(trx: Trx, id: number, values: Partial<TokenValues>, version: number): Promise<void> {
+    try {
+      await trx('tokens').where({ id }).update({ ...toRow(values), version, updated_at: Date.now() });
+    } catch (err) {
+      if (isUniqueViolation(err)) throw conflict(values.name);
+      throw err;
+    }
+  }
+
+  async delete(trx: Trx, id: number): Promise<boolean> {
+    return (await trx('tokens').where({ id }).delete()) > 0;
+  }
+
+  /** Ids of a user's tokens (a user's delete removes them by cascade; their caches must go too). */
+  async idsOfUser(userId: number, q: Knex = this.db): Promise<number[]> {
+    return (await q('tokens').where({ user_id: userId }).select('id')).map((r) => num(r.id));
+  }
+
+  /**
+   * Charges usage: not a config write (no version), an atomic relative update so concurrent
+   * charges never overwrite each other. Returns the remaining quota (null = unlimited).
+   */
+  async charge(id: number, amount: number): Promise<void> {
+    await this.db('tokens')
+      .where({ id })
+      .update({
+        used_quota: this.db.raw('used_quota + ?', [amount]),
+        quota: this.db.raw('CASE WHEN quota IS NULL THEN NULL ELSE quota - ? END', [amount]),
+      });
+  }
+
+  async quotaOf(id: number): Promise<{ quota: number | null } | undefined> {
+    const row = await this.db('tokens').where({ id }).first('quota');
+    return row ? { quota: numOrNull(row.quota) } : undefined;
+  }
+
+  /** Records last use; callers throttle it, it is not on every request. */
+  async touch(ids: number[], at: number): Promise<void> {
+    if (ids.length > 0) await this.db('tokens').whereIn('id', ids).update({ accessed_at: at });
+  }
+}

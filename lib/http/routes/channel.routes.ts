@@ -1,0 +1,38 @@
+import { Router } from 'express';
+import { requireRole } from '../../admin/actor.js';
+import {
+  CHANNEL_READ_ONLY,
+  createChannelSchema,
+  listChannelsSchema,
+  updateChannelSchema,
+} from '../../admin/channel.schemas.js';
+import type { ChannelService } from '../../admin/channel.service.js';
+import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
+import { actorOf } from '../middleware/admin-auth.js';
+
+/** `/api/channels`: admins only. */
+export function channelRoutes(channels: ChannelService): Router {
+  const router = Router();
+  router.use((_req, res, next) => {
+    requireRole(actorOf(res), 'admin');
+    next();
+  });
+  router.get('/', async (req, res) => {
+    res.json(await channels.list(parseInput(listChannelsSchema, req.query)));
+  });
+  router.post('/', async (req, res) => {
+    res.status(201).json({ data: await channels.create(parseInput(createChannelSchema, req.body ?? {})) });
+  });
+  router.get('/:id', async (req, res) => {
+    res.json({ data: await channels.get(parseInput(idParam, req.params.id)) });
+  });
+  router.patch('/:id', async (req, res) => {
+    const input = parseInput(updateChannelSchema, withoutReadOnly(req.body ?? {}, CHANNEL_READ_ONLY));
+    res.json({ data: await channels.update(parseInput(idParam, req.params.id), input) });
+  });
+  router.delete('/:id', async (req, res) => {
+    await channels.delete(parseInput(idParam, req.params.id));
+    res.status(204).end();
+  });
+  return router;
+}

@@ -1,0 +1,28 @@
+import { Router } from 'express';
+import { createTokenSchema, listTokensSchema, TOKEN_READ_ONLY, updateTokenSchema } from '../../admin/token.schemas.js';
+import type { TokenService } from '../../admin/token.service.js';
+import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
+import { actorOf } from '../middleware/admin-auth.js';
+
+/** `/api/tokens`: admins see every token, users their own. */
+export function tokenRoutes(tokens: TokenService): Router {
+  const router = Router();
+  router.get('/', async (req, res) => {
+    res.json(await tokens.list(actorOf(res), parseInput(listTokensSchema, req.query)));
+  });
+  router.post('/', async (req, res) => {
+    res.status(201).json({ data: await tokens.create(actorOf(res), parseInput(createTokenSchema, req.body ?? {})) });
+  });
+  router.get('/:id', async (req, res) => {
+    res.json({ data: await tokens.get(actorOf(res), parseInput(idParam, req.params.id)) });
+  });
+  router.patch('/:id', async (req, res) => {
+    const input = parseInput(updateTokenSchema, withoutReadOnly(req.body ?? {}, TOKEN_READ_ONLY));
+    res.json({ data: await tokens.update(actorOf(res), parseInput(idParam, req.params.id), input) });
+  });
+  router.delete('/:id', async (req, res) => {
+    await tokens.delete(actorOf(res), parseInput(idParam, req.params.id));
+    res.status(204).end();
+  });
+  return router;
+}

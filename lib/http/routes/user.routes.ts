@@ -1,0 +1,48 @@
+import { Router } from 'express';
+import {
+  createAccessTokenSchema,
+  createUserSchema,
+  listUsersSchema,
+  updateUserSchema,
+  USER_READ_ONLY,
+} from '../../admin/user.schemas.js';
+import type { UserService } from '../../admin/user.service.js';
+import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
+import { actorOf } from '../middleware/admin-auth.js';
+
+/** `/api/users` and each user's admin access tokens. */
+export function userRoutes(users: UserService): Router {
+  const router = Router();
+  router.get('/', async (req, res) => {
+    res.json(await users.list(actorOf(res), parseInput(listUsersSchema, req.query)));
+  });
+  router.post('/', async (req, res) => {
+    res.status(201).json({ data: await users.create(actorOf(res), parseInput(createUserSchema, req.body ?? {})) });
+  });
+  router.get('/me', async (_req, res) => {
+    res.json({ data: await users.get(actorOf(res), actorOf(res).userId) });
+  });
+  router.get('/:id', async (req, res) => {
+    res.json({ data: await users.get(actorOf(res), parseInput(idParam, req.params.id)) });
+  });
+  router.patch('/:id', async (req, res) => {
+    const input = parseInput(updateUserSchema, withoutReadOnly(req.body ?? {}, USER_READ_ONLY));
+    res.json({ data: await users.update(actorOf(res), parseInput(idParam, req.params.id), input) });
+  });
+  router.delete('/:id', async (req, res) => {
+    await users.delete(actorOf(res), parseInput(idParam, req.params.id));
+    res.status(204).end();
+  });
+  router.get('/:id/access-tokens', async (req, res) => {
+    res.json(await users.listAccessTokens(actorOf(res), parseInput(idParam, req.params.id)));
+  });
+  router.post('/:id/access-tokens', async (req, res) => {
+    const { name } = parseInput(createAccessTokenSchema, req.body ?? {});
+    res.status(201).json({ data: await users.createAccessToken(actorOf(res), parseInput(idParam, req.params.id), name) });
+  });
+  router.delete('/:id/access-tokens/:tokenId', async (req, res) => {
+    await users.deleteAccessToken(actorOf(res), parseInput(idParam, req.params.id), parseInput(idParam, req.params.tokenId));
+    res.status(204).end();
+  });
+  return router;
+}

@@ -1,0 +1,73 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Every Prometheus metric Switchyard exports, on one registry per process (tests build their own). */
+export class Metrics {
+  readonly registry = new Registry();
+
+  readonly httpRequests = new Counter({
+    name: 'http_requests_total',
+    help: 'HTTP requests answered, by route and status.',
+    labelNames: ['route', 'status'] as const,
+    registers: [this.registry],
+  });
+
+  readonly relayDuration = new Histogram({
+    name: 'relay_duration_seconds',
+    help: 'Time from a relay request arriving to its response ending, retries included.',
+    labelNames: ['route', 'status'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  readonly upstreamDuration = new Histogram({
+    name: 'upstream_duration_seconds',
+    help: 'Time for one upstream attempt, from sending the request to the end of its body.',
+    labelNames: ['channel', 'outcome'] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  readonly relayRetries = new Counter({
+    name: 'relay_retries_total',
+    help: 'Upstream attempts retried on another channel.',
+    registers: [this.registry],
+  });
+
+  readonly channelErrors = new Counter({
+    name: 'channel_errors_total',
+    help: 'Failed upstream attempts, by channel and reason (connect, timeout, status_429, status_5xx, status_4xx, stream).',
+    labelNames: ['channel', 'reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cfgVersionApplied = new Gauge({
+    name: 'cfg_version_applied',
+    help: 'The config version this node has applied.',
+    registers: [this.registry],
+  });
+
+  readonly cfgResyncs = new Counter({
+    name: 'cfg_resyncs_total',
+    help: 'Full resyncs of the config caches, by trigger.',
+    labelNames: ['trigger'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cfgResyncDuration = new Histogram({
+    name: 'cfg_resync_duration_seconds',
+    help: 'Duration of a full resync (snapshot read and index build).',
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+
+  readonly cfgInvalidations = new Counter({
+    name: 'cfg_invalidations_total',
+    help: 'Config changes seen by this node, by result (applied, duplicate, gap).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(opts: { defaultMetrics?: boolean } = {}) {
+    if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+  }
+}

@@ -1,0 +1,23 @@
+import type { RoutedChannel } from '../../cfg/routing-index.js';
+import type { Endpoint, PreparedRequest, ProviderAdapter } from './provider-adapter.js';
+
+const PATHS: Record<Endpoint, string> = {
+  chat: '/v1/chat/completions',
+  completions: '/v1/completions',
+  embeddings: '/v1/embeddings',
+};
+
+/** Any OpenAI-compatible upstream: the body goes as it is, to `base_url` + the OpenAI path. */
+export class OpenAiAdapter implements ProviderAdapter {
+  prepare(channel: RoutedChannel, endpoint: Endpoint, body: Record<string, unknown>): PreparedRequest {
+    return {
+      url: channel.baseUrl + PATHS[endpoint],
+      headers: {
+        authorization: `Bearer ${channel.apiKey}`,
+        'content-type': 'application/json',
+        accept: body.stream === true ? 'text/event-stream' : 'application/json',
+      },
+      body: JSON.stringify(body),
+    };
+  }
+}

@@ -1,0 +1,20 @@
+import type { RoutedChannel } from '../../cfg/routing-index.js';
+
+/** The OpenAI-shaped operations the relay serves. */
+export type Endpoint = 'chat' | 'completions' | 'embeddings';
+
+/** An upstream HTTP request ready to send. */
+export interface PreparedRequest {
+  url: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/**
+ * Turns an OpenAI-shaped request body into a provider's request. One adapter per channel type;
+ * answers are OpenAI-shaped for every adapter (an adapter for a non-OpenAI provider will also
+ * translate the answer).
+ */
+export interface ProviderAdapter {
+  prepare(channel: RoutedChannel, endpoint: Endpoint, body: Record<string, unknown>): PreparedRequest;
+}

@@ -1,0 +1,274 @@
+import type { ServerResponse } from 'node:http';
+import type { Logger } from 'pino';
+import type { QuotaLedger } from '../billing/quota-ledger.js';
+import type { RoutedChannel, RoutingIndex } from '../cfg/routing-index.js';
+import { AppError } from '../errors/app.error.js';
+import { NoChannelError } from '../errors/no-channel.error.js';
+import { UpstreamError } from '../errors/upstream.error.js';
+import type { Metrics } from '../obs/metrics.js';
+import { selectChannel, upstreamModel, type Random } from '../routing/channel-selector.js';
+import type { Endpoint, ProviderAdapter } from './adapters/provider-adapter.js';
+import type { RelayCaller } from './relay-auth.js';
+import { SseUsageFilter, usageCost, type Usage } from './sse-usage-filter.js';
+import { classifyTransportError, type UpstreamClient, type UpstreamResponse } from './upstream-client.js';
+
+/** What the access log line reports about a relayed request; filled in as the relay goes. */
+export interface RelayLogFields {
+  tokenId?: number;
+  userId?: number;
+  model?: string;
+  channelId?: number;
+  upstreamModel?: string;
+  attempts?: number;
+  stream?: boolean;
+  usage?: number;
+}
+
+export interface RelayRequest {
+  requestId: string;
+  endpoint: Endpoint;
+  /** The client's JSON body; `model` is a non-empty string. */
+  body: Record<string, unknown> & { model: string };
+  caller: RelayCaller;
+  res: ServerResponse;
+  log: RelayLogFields;
+}
+
+/** Why one attempt failed, and whether another channel may be tried. */
+interface AttemptFailure {
+  retry: boolean;
+  error: AppError;
+  reason: string;
+}
+
+const MAX_ERROR_BODY = 64 * 1024;
+const MAX_JSON_BODY = 64 * 1024 * 1024;
+
+/**
+ * The relay pipeline for one request: choose a channel (group → model → tier → weight), send,
+ * and on a retryable failure try another channel never tried for this request, exhausting a
+ * tier before the next; then pass the answer through (streams event by event) and charge usage.
+ */
+export class RelayService {
+  constructor(
+    private readonly routing: () => RoutingIndex,
+    private readonly adapters: ReadonlyMap<string, ProviderAdapter>,
+    private readonly upstream: UpstreamClient,
+    private readonly quota: QuotaLedger,
+    private readonly metrics: Metrics,
+    private readonly logger: Logger,
+    private readonly opts: { retryTimes: number; random?: Random },
+  ) {}
+
+  async relay(req: RelayRequest): Promise<void> {
+    const { caller, body, res } = req;
+    const group = caller.token.group;
+    const model = body.model;
+    const tiers = this.routing().tiers(group, model);
+    if (tiers.length === 0) throw new NoChannelError(group, model);
+
+    const abort = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) abort.abort();
+    };
+    res.on('close', onClose);
+    try {
+      const tried = new Set<number>();
+      let last: AttemptFailure | undefined;
+      for (let attempt = 0; attempt <= this.opts.retryTimes; attempt++) {
+        const channel = selectChannel(tiers, tried, this.opts.random);
+        if (!channel) break;
+        tried.add(channel.id);
+        if (attempt > 0) this.metrics.relayRetries.inc();
+        req.log.attempts = attempt + 1;
+        req.log.channelId = channel.id;
+        const failure = await this.attempt(req, channel, abort.signal);
+        if (!failure) return;
+        last = failure;
+        this.metrics.channelErrors.inc({ channel: String(channel.id), reason: failure.reason });
+        if (abort.signal.aborted) return;
+        this.logger.warn(
+          { requestId: req.requestId, channelId: channel.id, model, reason: failure.reason, retry: failure.retry },
+          'upstream attempt failed',
+        );
+        if (!failure.retry) break;
+      }
+      throw last?.error ?? new NoChannelError(group, model, tried.size);
+    } finally {
+      res.off('close', onClose);
+    }
+  }
+
+  /** One upstream attempt. Returns nothing when the answer reached the client, else why it failed. */
+  private async attempt(req: RelayRequest, channel: RoutedChannel, signal: AbortSignal): Promise<AttemptFailure | undefined> {
+    const adapter = this.adapters.get(channel.type);
+    if (!adapter) {
+      return { retry: true, reason: 'adapter', error: new UpstreamError(502, `Channel type ${channel.type} is not supported`) };
+    }
+    const stream = req.body.stream === true;
+    const clientWantsUsage = stream && (req.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    const mapped = upstreamModel(channel, req.body.model);
+    req.log.upstreamModel = mapped;
+    const body: Record<string, unknown> = { ...req.body, model: mapped };
+    if (stream && req.endpoint !== 'embeddings') {
+      body.stream_options = { ...(req.body.stream_options as object | undefined), include_usage: true };
+    }
+    const prepared = adapter.prepare(channel, req.endpoint, body);
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
+    const channelLabel = String(channel.id);
+
+    let response: UpstreamResponse;
+    try {
+      response = await this.upstream.send({ ...prepared, signal });
+    } catch (err) {
+      const kind = classifyTransportError(err);
+      this.metrics.upstreamDuration.observe({ channel: channelLabel, outcome: kind }, seconds());
+      const error =
+        kind === 'timeout'
+          ? new UpstreamError(504, `The upstream did not answer in time (channel ${channel.id})`)
+          : new UpstreamError(502, `Could not reach the upstream (channel ${channel.id}): ${kind}`);
+      return { retry: kind !== 'aborted', reason: kind, error };
+    }
+
+    if (response.statusCode >= 400) {
+      const text = await readLimited(response, MAX_ERROR_BODY).catch(() => '');
+      this.metrics.upstreamDuration.observe({ channel: channelLabel, outcome: 'error' }, seconds());
+      return upstreamFailure(response.statusCode, text, channel.id);
+    }
+
+    const res = req.res;
+    if (stream) {
+      const usage = await this.pipeStream(req, response, !clientWantsUsage, channel.id);
+      this.metrics.upstreamDuration.observe({ channel: channelLabel, outcome: 'ok' }, seconds());
+      this.charge(req, usage);
+      return undefined;
+    }
+
+    let raw: Buffer;
+    try {
+      raw = await readBuffer(response, MAX_JSON_BODY);
+    } catch (err) {
+      const kind = classifyTransportError(err);
+      this.metrics.upstreamDuration.observe({ channel: channelLabel, outcome: kind }, seconds());
+      return { retry: kind !== 'aborted', reason: kind, error: new UpstreamError(502, `The upstream broke off its answer (channel ${channel.id})`) };
+    }
+    this.metrics.upstreamDuration.observe({ channel: channelLabel, outcome: 'ok' }, seconds());
+    let usage: Usage | undefined;
+    try {
+      usage = (JSON.parse(raw.toString('utf8')) as { usage?: Usage }).usage;
+    } catch {
+      return { retry: true, reason: 'bad_body', error: new UpstreamError(502, `The upstream answered with invalid JSON (channel ${channel.id})`) };
+    }
+    res.statusCode = response.statusCode;
+    res.setHeader('content-type', String(response.headers['content-type'] ?? 'application/json'));
+    res.setHeader('content-length', raw.length);
+    res.end(raw);
+    this.charge(req, usage);
+    return undefined;
+  }
+
+  /**
+   * Passes the SSE stream through as events complete. Once the first byte is sent the request
+   * is committed to this channel: a later failure ends the stream with an SSE error event.
+   */
+  private async pipeStream(req: RelayRequest, response: UpstreamResponse, dropUsage: boolean, channelId: number): Promise<Usage | undefined> {
+    const res = req.res;
+    const filter = new SseUsageFilter(dropUsage);
+    res.statusCode = 200;
+    res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+    res.setHeader('cache-control', 'no-cache');
+    res.setHeader('x-accel-buffering', 'no');
+    res.flushHeaders();
+    try {
+      for await (const chunk of response.body) {
+        const out = filter.push(chunk as Buffer);
+        if (out && !res.write(out)) await drained(res);
+      }
+      const rest = filter.end();
+      if (rest) res.write(rest);
+      res.end();
+    } catch (err) {
+      const kind = classifyTransportError(err);
+      this.metrics.channelErrors.inc({ channel: String(channelId), reason: 'stream' });
+      if (kind === 'aborted' || res.destroyed) return filter.usage;
+      this.logger.warn({ requestId: req.requestId, channelId, reason: kind }, 'upstream stream broke off');
+      const event = {
+        error: {
+          message: `The upstream stream broke off (${kind}) (request id: ${req.requestId})`,
+          type: 'upstream_error',
+          param: null,
+          code: 'stream_interrupted',
+        },
+      };
+      res.write(`data: ${JSON.stringify(event)}\n\n`);
+      res.end();
+    }
+    return filter.usage;
+  }
+
+  private charge(req: RelayRequest, usage: Usage | undefined): void {
+    const cost = usageCost(usage);
+    req.log.usage = cost;
+    if (cost > 0) void this.quota.charge(req.caller.token.id, cost);
+  }
+}
+
+function drained(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
+
+async function readBuffer(response: UpstreamResponse, limit: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of response.body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new Error(`upstream body larger than ${limit} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
+}
+
+async function readLimited(response: UpstreamResponse, limit: number): Promise<string> {
+  let text = '';
+  for await (const chunk of response.body) {
+    if (text.length < limit) text += (chunk as Buffer).toString('utf8');
+  }
+  return text.slice(0, limit);
+}
+
+/** Maps an upstream error answer to a failure: 429 and 5xx are retried elsewhere, other 4xx are the client's. */
+function upstreamFailure(status: number, text: string, channelId: number): AttemptFailure {
+  let message = text.slice(0, 500);
+  let code: string | null = null;
+  try {
+    const json = JSON.parse(text) as { error?: { message?: unknown; code?: unknown } | string; message?: unknown };
+    const e = json.error;
+    if (typeof e === 'string') message = e;
+    else if (e && typeof e.message === 'string') {
+      message = e.message;
+      code = typeof e.code === 'string' ? e.code : null;
+    } else if (typeof json.message === 'string') message = json.message;
+  } catch {
+    // Not JSON (an HTML error page, a proxy's text): keep the start of it.
+  }
+  const retry = status === 429 || status >= 500;
+  const reason = status === 429 ? 'status_429' : status >= 500 ? 'status_5xx' : 'status_4xx';
+  // 401/403 from an upstream are about the channel's key, not the caller's: a gateway error.
+  const clientStatus = status === 401 || status === 403 ? 502 : status;
+  return {
+    retry,
+    reason,
+    error: new UpstreamError(clientStatus, `Upstream error ${status} (channel ${channelId}): ${message || 'no message'}`, {
+      code: code ?? 'upstream_error',
+    }),
+  };
+}

@@ -1,0 +1,80 @@
+import { StringDecoder } from 'node:string_decoder';
+
+/** Token counts as OpenAI reports them. */
+export interface Usage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  total_tokens?: number;
+}
+
+const BOUNDARY = /\r?\n\r?\n/g;
+
+/**
+ * Passes an upstream SSE stream through event by event, as the bytes arrive. On the way it
+ * reads the `usage` an upstream sends when asked for `stream_options.include_usage`, and when
+ * the client did not ask for it, drops that extra usage-only chunk (OpenAI sends it with an
+ * empty `choices`), so the client sees exactly what it would have seen from OpenAI.
+ */
+export class SseUsageFilter {
+  private readonly decoder = new StringDecoder('utf8');
+  private pending = '';
+  usage: Usage | undefined;
+  /** True once a `data: [DONE]` event passed. */
+  done = false;
+
+  constructor(private readonly dropUsageChunk: boolean) {}
+
+  /** Feeds bytes; returns the complete events to forward now ('' when none is complete yet). */
+  push(chunk: Buffer | string): string {
+    this.pending += typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    let out = '';
+    let start = 0;
+    BOUNDARY.lastIndex = 0;
+    for (let m = BOUNDARY.exec(this.pending); m; m = BOUNDARY.exec(this.pending)) {
+      const end = m.index + m[0].length;
+      const event = this.pending.slice(start, end);
+      if (this.keep(event)) out += event;
+      start = end;
+    }
+    this.pending = this.pending.slice(start);
+    return out;
+  }
+
+  /** What is left when the upstream ends (an unterminated last event). */
+  end(): string {
+    this.pending += this.decoder.end();
+    const rest = this.pending;
+    this.pending = '';
+    return rest.trim() === '' ? '' : this.keep(rest) ? rest : '';
+  }
+
+  private keep(event: string): boolean {
+    if (event.includes('data: [DONE]') || event.includes('data:[DONE]')) {
+      this.done = true;
+      return true;
+    }
+    if (!event.includes('"usage"')) return true;
+    const data = event
+      .split(/\r?\n/)
+      .filter((l) => l.startsWith('data:'))
+      .map((l) => l.slice(5).trimStart())
+      .join('\n');
+    try {
+      const json = JSON.parse(data) as { usage?: Usage | null; choices?: unknown[] };
+      if (json.usage) {
+        this.usage = json.usage;
+        if (this.dropUsageChunk && Array.isArray(json.choices) && json.choices.length === 0) return false;
+      }
+    } catch {
+      // Not JSON: forward as it is; the client will judge.
+    }
+    return true;
+  }
+}
+
+/** The quota a usage costs: total tokens, or prompt + completion when the upstream omits the total. */
+export function usageCost(usage: Usage | undefined): number {
+  if (!usage) return 0;
+  if (typeof usage.total_tokens === 'number') return Math.max(0, Math.floor(usage.total_tokens));
+  return Math.max(0, Math.floor((usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0)));
+}

@@ -1,0 +1,186 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * A fake OpenAI-compatible upstream. One server plays many channels: the channel's `base_url`
+ * carries a label and a mode, `http://127.0.0.1:PORT/<label>/<mode>`, and the request then goes to
+ * `/<label>/<mode>/v1/chat/completions`. Modes:
+ *   ok      answers (a stream when the request asks for one)
+ *   500     500 with an OpenAI error body          429   429 with Retry-After
+ *   401     401 invalid key                        400   400 invalid request (not retried)
+ *   slow    answers after `SLOW_MS`                hang  never answers (the socket stays open)
+ *   reset   stream: one chunk, then the socket is destroyed; non-stream: destroyed at once
+ *   gate    stream: one chunk, then waits for `release()` before the rest (proves pass-through)
+ *   nousage stream without a usage chunk even when asked
+ *   badjson answers 200 with a body that is not JSON
+ */
+export interface FakeRequest {
+  label: string;
+  mode: string;
+  path: string;
+  authorization: string | undefined;
+  body: Record<string, unknown>;
+}
+
+export interface FakeUpstream {
+  url: string;
+  port: number;
+  requests: FakeRequest[];
+  /** Requests whose client went away before the answer ended. */
+  aborted: FakeRequest[];
+  /** Lets every `gate` stream waiting now finish. */
+  release(): void;
+  baseUrl(label: string, mode?: string): string;
+  close(): Promise<void>;
+}
+
+export const SLOW_MS = 300;
+const USAGE = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+
+export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {}): Promise<FakeUpstream> {
+  const record = opts.record !== false;
+  const requests: FakeRequest[] = [];
+  const aborted: FakeRequest[] = [];
+  let gates: (() => void)[] = [];
+  const sockets = new Set<import('node:net').Socket>();
+
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const parts = (req.url ?? '/').split('/').filter(Boolean);
+      const v1 = parts.indexOf('v1');
+      const [label = 'default', mode = 'ok'] = v1 >= 0 ? parts.slice(0, v1) : [];
+      const path = '/' + parts.slice(v1).join('/');
+      let body: Record<string, unknown> = {};
+      try {
+        body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}') as Record<string, unknown>;
+      } catch {
+        body = {};
+      }
+      const entry: FakeRequest = { label, mode, path, authorization: req.headers.authorization, body };
+      if (record) requests.push(entry);
+      res.on('close', () => {
+        if (!res.writableFinished) aborted.push(entry);
+      });
+      void answer(entry, req, res);
+    });
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+
+  async function answer(r: FakeRequest, req: http.IncomingMessage, res: http.ServerResponse) {
+    const stream = r.body.stream === true;
+    const model = String(r.body.model ?? '');
+    switch (r.mode) {
+      case '500':
+        return sendJson(res, 500, { error: { message: 'upstream exploded', type: 'server_error', code: null } });
+      case '429':
+        res.setHeader('retry-after', '1');
+        return sendJson(res, 429, { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } });
+      case '401':
+        return sendJson(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } });
+      case '400':
+        return sendJson(res, 400, { error: { message: 'Invalid value for temperature', type: 'invalid_request_error', code: null, param: 'temperature' } });
+      case 'hang':
+        return; // never answers
+      case 'badjson':
+        res.writeHead(200, { 'content-type': 'application/json' });
+        return res.end('{"not json');
+      case 'slow':
+        await sleep(SLOW_MS);
+        break;
+      case 'reset':
+        if (!stream) return req.socket.destroy();
+        break;
+    }
+    if (r.path.endsWith('/embeddings')) {
+      const inputs = Array.isArray(r.body.input) ? r.body.input : [r.body.input];
+      return sendJson(res, 200, {
+        object: 'list',
+        data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })),
+        model,
+        usage: { prompt_tokens: 8, total_tokens: 8 },
+      });
+    }
+    const text = `Hello from ${r.label} as ${model}`;
+    const isChat = r.path.endsWith('/chat/completions');
+    if (!stream) {
+      return sendJson(res, 200, {
+        id: 'chatcmpl-fake',
+        object: isChat ? 'chat.completion' : 'text_completion',
+        created: 1_700_000_000,
+        model,
+        choices: isChat
+          ? [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }]
+          : [{ index: 0, text, finish_reason: 'stop' }],
+        usage: USAGE,
+      });
+    }
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    const words = text.split(' ');
+    const chunk = (delta: string, finish: string | null) =>
+      JSON.stringify({
+        id: 'chatcmpl-fake',
+        object: isChat ? 'chat.completion.chunk' : 'text_completion',
+        created: 1_700_000_000,
+        model,
+        choices: isChat ? [{ index: 0, delta: { content: delta }, finish_reason: finish }] : [{ index: 0, text: delta, finish_reason: finish }],
+      });
+    for (let i = 0; i < words.length; i++) {
+      res.write(`data: ${chunk((i ? ' ' : '') + words[i], null)}\n\n`);
+      if (i === 0 && r.mode === 'reset') {
+        await sleep(20);
+        return req.socket.destroy();
+      }
+      if (i === 0 && r.mode === 'gate') await new Promise<void>((resolve) => gates.push(resolve));
+      if (res.destroyed) return;
+    }
+    res.write(`data: ${chunk('', 'stop')}\n\n`);
+    const wantsUsage = (r.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    if (wantsUsage && r.mode !== 'nousage') {
+      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: USAGE })}\n\n`);
+    }
+    res.end('data: [DONE]\n\n');
+  }
+
+  await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+  const actual = (server.address() as AddressInfo).port;
+  const url = `http://127.0.0.1:${actual}`;
+  return {
+    url,
+    port: actual,
+    requests,
+    aborted,
+    release() {
+      for (const g of gates) g();
+      gates = [];
+    },
+    baseUrl: (label, mode = 'ok') => `${url}/${label}/${mode}`,
+    async close() {
+      for (const g of gates) g();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown) {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sleep(ms: number) {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+// Run on its own (the benchmark): `tsx test/helpers/fake-upstream.ts <port>`.
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const server = await startFakeUpstream(Number(process.argv[2] ?? 0), { record: false });
+  process.stdout.write(`${server.port}\n`);
+  process.on('SIGTERM', () => void server.close().then(() => process.exit(0)));
+}

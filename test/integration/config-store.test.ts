@@ -1,0 +1,248 @@
+import { expect } from 'chai';
+import { pino } from 'pino';
+import { ConfigSync } from '../../lib/cfg/config-sync.js';
+import { DbConfigSource } from '../../lib/cfg/db-config-source.js';
+import { IdentityCache } from '../../lib/cfg/identity-cache.js';
+import { VersionedWriter } from '../../lib/cfg/versioned-writer.js';
+import { createDb, migrateLatest, type Db } from '../../lib/db/knex.js';
+import { ChannelRepository, type ChannelValues } from '../../lib/db/repositories/channel.repository.js';
+import { ConfigStateRepository } from '../../lib/db/repositories/config-state.repository.js';
+import { TokenRepository } from '../../lib/db/repositories/token.repository.js';
+import { UserRepository } from '../../lib/db/repositories/user.repository.js';
+import { ConflictError } from '../../lib/errors/conflict.error.js';
+import { Metrics } from '../../lib/obs/metrics.js';
+import { createTestDatabase, type Driver, type TestDatabase } from '../helpers/databases.js';
+
+const logger = pino({ level: 'silent' });
+
+function values(name: string, fields: Partial<ChannelValues> = {}): ChannelValues {
+  return {
+    name,
+    type: 'openai',
+    baseUrl: 'http://127.0.0.1:9',
+    keyEnc: `plain:${name}`,
+    keyMasked: 'sk-…',
+    models: ['gpt-4o'],
+    groups: ['default'],
+    modelMapping: {},
+    priority: 0,
+    weight: 1,
+    status: 'enabled',
+    statusReason: null,
+    ...fields,
+  };
+}
+
+for (const driver of ['sqlite', 'mysql'] as Driver[]) {
+  describe(`config store on ${driver}`, function () {
+    this.timeout(30_000);
+    let tdb: TestDatabase;
+    let db: Db;
+    let state: ConfigStateRepository;
+    let channels: ChannelRepository;
+    let tokens: TokenRepository;
+    let users: UserRepository;
+    let writer: VersionedWriter;
+
+    const createChannel = (name: string, fields: Partial<ChannelValues> = {}) =>
+      writer.write('channel', async (trx, version) => {
+        const id = await channels.insert(trx, values(name, fields), version);
+        return { entityId: id, op: 'upsert', result: id };
+      });
+
+    beforeEach(async () => {
+      tdb = await createTestDatabase(driver);
+      db = createDb({ databaseUrl: tdb.databaseUrl, dataDir: tdb.dataDir, sqliteFile: tdb.sqliteFile });
+      await migrateLatest(db);
+      state = new ConfigStateRepository(db);
+      channels = new ChannelRepository(db);
+      tokens = new TokenRepository(db);
+      users = new UserRepository(db);
+      writer = new VersionedWriter(db, state, logger);
+    });
+
+    afterEach(async () => {
+      await db.destroy();
+      await tdb.drop();
+    });
+
+    describe('versioned writes', () => {
+      it('gives each write the next version and logs it in config_changes', async () => {
+        const a = await createChannel('a');
+        const b = await createChannel('b');
+        expect((await state.read()).version).to.equal(2);
+        expect((await channels.findById(a))!.version).to.equal(1);
+        expect((await channels.findById(b))!.version).to.equal(2);
+        const log = await state.changesAfter(0, 100);
+        expect(log.map((c) => [c.version, c.kind, c.entityId, c.op])).to.deep.equal([
+          [1, 'channel', String(a), 'upsert'],
+          [2, 'channel', String(b), 'upsert'],
+        ]);
+      });
+
+      it('consumes no version when the write fails (duplicate name → 409)', async () => {
+        await createChannel('dup');
+        const err = await createChannel('dup').catch((e: unknown) => e);
+        expect(err).to.be.instanceOf(ConflictError);
+        expect((err as ConflictError).status).to.equal(409);
+        expect((await state.read()).version).to.equal(1);
+        await createChannel('next');
+        expect((await state.changesAfter(0, 10)).map((c) => c.version)).to.deep.equal([1, 2]);
+      });
+
+      it('keeps versions gap-free and in commit order under 30 concurrent writers', async () => {
+        const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => createChannel(`c${i}`)));
+        const log = await state.changesAfter(0, 100);
+        expect(log.map((c) => c.version)).to.deep.equal(Array.from({ length: 30 }, (_, i) => i + 1));
+        expect(new Set(log.map((c) => c.entityId))).to.deep.equal(new Set(ids.map(String)));
+        for (const change of log) {
+          expect((await channels.findById(Number(change.entityId)))!.version).to.equal(change.version);
+        }
+      });
+
+      it('runs listeners after commit, in order, and survives a failing one', async () => {
+        const seen: number[] = [];
+        writer.addListener({
+          onCommitted: () => {
+            throw new Error('publish failed');
+          },
+        });
+        writer.addListener({ onCommitted: (c) => void seen.push(c.version) });
+        await createChannel('x');
+        await createChannel('y');
+        expect(seen).to.deep.equal([1, 2]);
+      });
+    });
+
+    describe('channel repository', () => {
+      it('filters by text, status, group and model, and paginates', async () => {
+        await createChannel('alpha', { models: ['gpt-4o', 'gpt-4o-mini'], groups: ['default', 'vip'] });
+        await createChannel('beta', { models: ['gpt-4o-mini'], status: 'disabled' });
+        await createChannel('gamma_50%', { models: ['claude'], groups: ['vip'] });
+        const names = async (f: Partial<Parameters<ChannelRepository['list']>[0]>) =>
+          (await channels.list({ page: 1, perPage: 10, ...f })).rows.map((r) => r.name);
+        expect(await names({ q: 'alp' })).to.deep.equal(['alpha']);
+        expect(await names({ q: '50%' })).to.deep.equal(['gamma_50%']);
+        expect(await names({ q: '_' })).to.deep.equal(['gamma_50%']);
+        expect(await names({ status: 'disabled' })).to.deep.equal(['beta']);
+        expect(await names({ group: 'vip' })).to.deep.equal(['alpha', 'gamma_50%']);
+        expect(await names({ model: 'gpt-4o' })).to.deep.equal(['alpha']);
+        const page2 = await channels.list({ page: 2, perPage: 2 });
+        expect(page2.total).to.equal(3);
+        expect(page2.rows.map((r) => r.name)).to.deep.equal(['gamma_50%']);
+      });
+    });
+
+    describe('token charges', () => {
+      it('are atomic under 50 concurrent charges', async () => {
+        const userId = await writer.write('user', async (trx, version) => {
+          const id = await users.insert(trx, { username: 'u', role: 'user', group: 'default', quota: null, status: 'enabled' }, version);
+          return { entityId: id, op: 'upsert', result: id };
+        });
+        const tokenId = await writer.write('token', async (trx, version) => {
+          const id = await tokens.insert(
+            trx,
+            { name: 't', userId, keyHash: 'a'.repeat(64), keyPrefix: 'sk-a', group: 'default', status: 'enabled', quota: 1000, expiresAt: null, models: null, subnets: null },
+            version,
+          );
+          return { entityId: id, op: 'upsert', result: id };
+        });
+        await Promise.all(Array.from({ length: 50 }, () => tokens.charge(tokenId, 7)));
+        const row = (await tokens.findById(tokenId))!;
+        expect(row.usedQuota).to.equal(350);
+        expect(row.quota).to.equal(650);
+        expect(row.version).to.equal(2); // charges are not config writes
+      });
+    });
+
+    describe('sync loop', () => {
+      let sync: ConfigSync;
+      beforeEach(async () => {
+        const source = new DbConfigSource(db, state, channels, tokens, users);
+        sync = new ConfigSync(source, new IdentityCache(source, { size: 100, ttlMs: 60_000 }), (s) => s, new Metrics({ defaultMetrics: false }), logger);
+        await sync.start();
+      });
+
+      const routed = () => [...sync.routing.versions().keys()].sort((a, b) => a - b);
+
+      it('applies its own writes at once', async () => {
+        writer.addListener({ onCommitted: (c) => sync.notify(c) });
+        const id = await createChannel('live');
+        expect(routed()).to.deep.equal([id]);
+        expect(sync.status().appliedVersion).to.equal(1);
+        expect(sync.routing.tiers('default', 'gpt-4o')[0]!.channels[0]!.id).to.equal(id);
+      });
+
+      it('catches up from the log when it sees a gap', async () => {
+        const a = await createChannel('a');
+        const b = await createChannel('b');
+        const c = await createChannel('c');
+        const epoch = sync.status().epoch;
+        await sync.notify({ version: 3, kind: 'channel', entityId: String(c), op: 'upsert', at: 0, epoch });
+        expect(sync.status().appliedVersion).to.equal(3);
+        expect(routed()).to.deep.equal([a, b, c]);
+        // A duplicate (or older) notice changes nothing.
+        await sync.notify({ version: 2, kind: 'channel', entityId: String(b), op: 'upsert', at: 0, epoch });
+        expect(sync.status().appliedVersion).to.equal(3);
+      });
+
+      it('finds a write made straight in SQL on its next poll', async () => {
+        await db.transaction(async (trx) => {
+          await trx('config_state').where({ id: 1 }).update({ version: 1 });
+          const [id] = await trx('channels').insert({
+            name: 'sql',
+            type: 'openai',
+            base_url: 'http://127.0.0.1:9',
+            key_enc: 'k',
+            key_masked: 'k',
+            models: '["m"]',
+            groups: '["default"]',
+            model_mapping: '{}',
+            priority: 0,
+            weight: 1,
+            status: 'enabled',
+            version: 1,
+            created_at: 0,
+            updated_at: 0,
+          });
+          await trx('config_changes').insert({ version: 1, kind: 'channel', entity_id: String(id), op: 'upsert', at: 0 });
+        });
+        expect(sync.routing.tiers('default', 'm')).to.have.length(0);
+        await sync.poll();
+        expect(sync.routing.tiers('default', 'm')).to.have.length(1);
+        expect(sync.status().appliedVersion).to.equal(1);
+      });
+
+      it('resyncs whole when the log was trimmed past its version, or the epoch changed', async () => {
+        await createChannel('a');
+        await createChannel('b');
+        await db('config_changes').where('version', '<=', 1).delete();
+        const epoch = sync.status().epoch;
+        await sync.notify({ version: 2, kind: 'channel', entityId: '0', op: 'upsert', at: 0, epoch });
+        expect(sync.status().appliedVersion).to.equal(2);
+        expect(routed()).to.have.length(2);
+
+        await db('config_state').update({ epoch: 'restored-epoch' });
+        await sync.poll();
+        expect(sync.status().epoch).to.equal('restored-epoch');
+        expect(sync.status().appliedVersion).to.equal(2);
+      });
+
+      it('never moves appliedVersion backwards over a burst of writes and notices', async () => {
+        const seen: number[] = [];
+        writer.addListener({
+          onCommitted: async (c) => {
+            await sync.notify(c);
+            seen.push(sync.status().appliedVersion);
+          },
+        });
+        await Promise.all(Array.from({ length: 25 }, (_, i) => createChannel(`m${i}`)));
+        const epoch = sync.status().epoch;
+        await Promise.all([3, 1, 25, 7].map((v) => sync.notify({ version: v, kind: 'channel', entityId: '0', op: 'upsert', at: 0, epoch })));
+        for (let i = 1; i < seen.length; i++) expect(seen[i]).to.be.at.least(seen[i - 1]!);
+        expect(sync.status().appliedVersion).to.equal(25);
+        expect(routed()).to.have.length(25);
+      });
+    });
+  });
+}

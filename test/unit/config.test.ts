@@ -1,0 +1,30 @@
+import fs from 'node:fs';
+import { expect } from 'chai';
+import { envTableMarkdown, loadConfig } from '../../lib/config/config.js';
+
+describe('config', () => {
+  it('has defaults for a start with nothing set', () => {
+    const c = loadConfig({}, false);
+    expect(c.port).to.equal(3000);
+    expect(c.databaseUrl).to.equal(undefined);
+    expect(c.maxBodyBytes).to.equal(20 * 1024 * 1024);
+    expect(c.retryTimes).to.equal(2);
+    expect(c.logPretty).to.equal(false);
+  });
+
+  it('names every wrong variable', () => {
+    expect(() => loadConfig({ PORT: 'eighty', DATABASE_URL: 'postgres://x', RETRY_TIMES: '-1' }, false))
+      .to.throw(/PORT=.*DATABASE_URL=.*mysql:\/\/.*RETRY_TIMES=/);
+  });
+
+  it('parses sizes and trust proxy settings', () => {
+    const c = loadConfig({ MAX_BODY: '512kb', TRUST_PROXY: '1' }, false);
+    expect(c.maxBodyBytes).to.equal(512 * 1024);
+    expect(c.trustProxy).to.equal(1);
+  });
+
+  it('matches the README table (regenerate it with `npm run docs:env`)', () => {
+    const readme = fs.readFileSync(new URL('../../README.md', import.meta.url), 'utf8');
+    expect(readme).to.contain(envTableMarkdown());
+  });
+});

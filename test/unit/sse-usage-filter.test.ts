@@ -1,0 +1,42 @@
+import { expect } from 'chai';
+import { SseUsageFilter, usageCost } from '../../lib/relay/sse-usage-filter.js';
+
+const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
+const usageChunk = chunk({ id: 'x', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } });
+
+describe('SSE usage filter', () => {
+  it('forwards complete events only, across arbitrary chunk borders', () => {
+    const f = new SseUsageFilter(true);
+    const text = chunk({ choices: [{ delta: { content: 'hé' } }] }) + 'data: [DONE]\n\n';
+    const bytes = Buffer.from(text, 'utf8');
+    let out = '';
+    for (let i = 0; i < bytes.length; i += 3) out += f.push(bytes.subarray(i, i + 3));
+    out += f.end();
+    expect(out).to.equal(text);
+    expect(f.done).to.equal(true);
+  });
+
+  it('reads usage and drops the usage-only chunk when the client did not ask for it', () => {
+    const f = new SseUsageFilter(true);
+    const out = f.push(chunk({ choices: [{ delta: { content: 'a' } }] }) + usageChunk + 'data: [DONE]\n\n');
+    expect(out).not.to.contain('"usage"');
+    expect(out).to.contain('[DONE]');
+    expect(f.usage).to.deep.equal({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
+  });
+
+  it('keeps the usage chunk when the client asked for it', () => {
+    const f = new SseUsageFilter(false);
+    expect(f.push(usageChunk)).to.equal(usageChunk);
+    expect(usageCost(f.usage)).to.equal(7);
+  });
+
+  it('handles CRLF event boundaries', () => {
+    const f = new SseUsageFilter(true);
+    expect(f.push('data: {"choices":[]}\r\n\r\ndata: [DONE]\r\n\r\n')).to.equal('data: {"choices":[]}\r\n\r\ndata: [DONE]\r\n\r\n');
+  });
+
+  it('costs prompt + completion when total is missing', () => {
+    expect(usageCost({ prompt_tokens: 2, completion_tokens: 5 })).to.equal(7);
+    expect(usageCost(undefined)).to.equal(0);
+  });
+});
