@@ -20,6 +20,7 @@ import { ConfigStateRepository } from './db/repositories/config-state.repository
 import { TokenRepository } from './db/repositories/token.repository.js';
 import { UserRepository } from './db/repositories/user.repository.js';
 import { createHttpApp } from './http/http-app.js';
+import { RelayHttpHandler } from './http/relay-handler.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
 import { createAdapters } from './relay/adapters/index.js';
@@ -39,8 +40,6 @@ export interface GatewayOptions {
   random?: Random;
   /** Tests: skip default process metrics (they are global to prom-client). */
   defaultMetrics?: boolean;
-  /** How often the node compares its version with the database (ms). */
-  pollEveryMs?: number;
 }
 
 /**
@@ -60,7 +59,7 @@ export class Gateway {
   private readonly upstream: UpstreamClient;
   private readonly touches: TokenTouches;
   private readonly users: UserService;
-  private readonly pollEveryMs: number;
+  private readonly quota: QuotaLedger;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private stopping = false;
@@ -70,9 +69,14 @@ export class Gateway {
     opts: GatewayOptions = {},
   ) {
     this.logger =
-      opts.logger ?? createLogger({ level: config.logLevel, pretty: config.logPretty, base: { node: config.nodeId } });
+      opts.logger ??
+      createLogger({ level: config.logLevel, pretty: config.logPretty, base: { node: config.nodeId } });
     this.metrics = new Metrics({ defaultMetrics: opts.defaultMetrics });
-    this.db = createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqliteFile: opts.sqliteFile });
+    this.db = createDb({
+      databaseUrl: config.databaseUrl,
+      dataDir: config.dataDir,
+      sqliteFile: opts.sqliteFile,
+    });
 
     const secret = config.secretKey ?? this.singleNodeSecret();
     const secrets = new SecretBox(secret);
@@ -84,7 +88,7 @@ export class Gateway {
 
     const source = new DbConfigSource(this.db, stateRepo, channelRepo, tokenRepo, userRepo);
     const identities = new IdentityCache(source, config.tokenCache);
-    const quota = new QuotaLedger(tokenRepo, this.logger.child({ component: 'quota' }));
+    const quota = (this.quota = new QuotaLedger(tokenRepo, this.logger.child({ component: 'quota' })));
     this.sync = new ConfigSync(
       source,
       identities,
@@ -119,16 +123,19 @@ export class Gateway {
       channels: new ChannelService(channelRepo, writer, secrets),
       tokens: new TokenService(tokenRepo, userRepo, writer),
       users: this.users,
-      relay: {
-        auth: new RelayAuth(identities, this.touches),
-        relay,
-        quota,
-        routing: () => this.sync.routing,
-        maxBodyBytes: config.maxBodyBytes,
-        startedAt: Date.now(),
-        ready: () => this.status.ready,
-      },
       trustProxy: config.trustProxy,
+    });
+    const relayHandler = new RelayHttpHandler({
+      auth: new RelayAuth(identities, this.touches),
+      relay,
+      quota,
+      routing: () => this.sync.routing,
+      maxBodyBytes: config.maxBodyBytes,
+      startedAt: Date.now(),
+      ready: () => this.status.ready,
+      trustProxy: config.trustProxy,
+      logger: this.logger,
+      metrics: this.metrics,
     });
     this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
       this.inFlight++;
@@ -136,9 +143,9 @@ export class Gateway {
         if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       });
       if (this.stopping) res.setHeader('connection', 'close');
-      app(req, res);
+      if (relayHandler.handles(req)) relayHandler.handle(req, res);
+      else app(req, res);
     });
-    this.pollEveryMs = opts.pollEveryMs ?? 5_000;
   }
 
   /** Migrates, creates the root user on first start, listens, runs the first full sync. */
@@ -153,9 +160,12 @@ export class Gateway {
       });
     });
     await this.sync.start();
-    this.sync.startPolling(this.pollEveryMs);
+    this.sync.startPolling(this.config.configPollMs);
     this.touches.start();
-    this.logger.info({ port: address.port, host: address.address, role: this.status.role }, 'Switchyard is listening');
+    this.logger.info(
+      { port: address.port, host: address.address, role: this.status.role },
+      'Switchyard is listening',
+    );
     return address;
   }
 
@@ -168,7 +178,9 @@ export class Gateway {
     this.server.closeIdleConnections();
     if (this.inFlight > 0) {
       const drained = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-      const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), this.config.shutdownTimeoutMs).unref());
+      const timeout = new Promise<'timeout'>((resolve) =>
+        setTimeout(() => resolve('timeout'), this.config.shutdownTimeoutMs).unref(),
+      );
       if ((await Promise.race([drained, timeout])) === 'timeout') {
         this.logger.warn({ inFlight: this.inFlight }, 'shutdown timeout: closing requests still in flight');
       }
@@ -177,6 +189,7 @@ export class Gateway {
     await closed;
     this.sync.stop();
     await this.touches.stop();
+    await this.quota.stop();
     await this.upstream.close();
     await this.db.destroy();
     this.logger.info('Switchyard stopped');
@@ -193,11 +206,13 @@ export class Gateway {
   private singleNodeSecret(): string {
     if (this.config.databaseUrl) {
       // Every node must decrypt what any node wrote: a generated per-node key cannot work.
-      throw new ConfigError('Set SECRET_KEY (16+ characters, the same on every node) when DATABASE_URL is set');
+      throw new ConfigError(
+        'Set SECRET_KEY (16+ characters, the same on every node) when DATABASE_URL is set',
+      );
     }
     const { secret, created, file } = loadOrCreateSecretKey(this.config.dataDir);
-    if (created) this.logger.warn({ file }, 'SECRET_KEY is not set: generated one; keep this file with the database');
+    if (created)
+      this.logger.warn({ file }, 'SECRET_KEY is not set: generated one; keep this file with the database');
     return secret;
   }
 }
-

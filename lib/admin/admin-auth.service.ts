@@ -23,7 +23,10 @@ export class AdminAuthService {
   }
 
   async authenticate(token: string | undefined): Promise<Actor> {
-    if (!token) throw new AuthenticationError('Missing admin token: send "Authorization: Bearer <admin token>"', { code: 'missing_api_key' });
+    if (!token)
+      throw new AuthenticationError('Missing admin token: send "Authorization: Bearer <admin token>"', {
+        code: 'missing_api_key',
+      });
     const hash = hashKey(token);
     if (this.adminTokenHash && sameHash(hash, this.adminTokenHash)) {
       const root = (await this.users.list({ page: 1, perPage: 1, role: 'root' })).rows[0];
@@ -33,7 +36,8 @@ export class AdminAuthService {
     const access = await this.accessTokens.findByHash(hash);
     const user = access ? await this.users.findById(access.userId) : undefined;
     if (!access || !user) throw new AuthenticationError('Invalid admin token');
-    if (user.status !== 'enabled') throw new AuthenticationError(`User ${user.username} is disabled`, { code: 'user_disabled' });
+    if (user.status !== 'enabled')
+      throw new AuthenticationError(`User ${user.username} is disabled`, { code: 'user_disabled' });
     const now = Date.now();
     if ((this.touched.get(access.id) ?? 0) + TOUCH_EVERY_MS < now) {
       this.touched.set(access.id, now);

@@ -7,7 +7,10 @@ const baseUrl = z
   .url('an http(s) URL such as https://api.openai.com')
   .refine((u) => /^https?:\/\//i.test(u), 'an http(s) URL')
   .transform((u) => u.replace(/\/+$/, ''))
-  .refine((u) => !/\/v1$/i.test(u), 'everything before /v1: write https://api.openai.com, not https://api.openai.com/v1');
+  .refine(
+    (u) => !/\/v1$/i.test(u),
+    'everything before /v1: write https://api.openai.com, not https://api.openai.com/v1',
+  );
 
 const fields = {
   name: z.string().trim().min(1).max(128),
@@ -43,7 +46,14 @@ export const listChannelsSchema = z.object({
   model: modelName.optional(),
 });
 
-export const CHANNEL_READ_ONLY = ['id', 'key_masked', 'version', 'created_at', 'updated_at', 'status_reason'] as const;
+export const CHANNEL_READ_ONLY = [
+  'id',
+  'key_masked',
+  'version',
+  'created_at',
+  'updated_at',
+  'status_reason',
+] as const;
 
 export type CreateChannelInput = z.output<typeof createChannelSchema>;
 export type UpdateChannelInput = z.output<typeof updateChannelSchema>;

@@ -1,5 +1,9 @@
 import type { VersionedWriter } from '../cfg/versioned-writer.js';
-import type { ChannelRecord, ChannelRepository, ChannelValues } from '../db/repositories/channel.repository.js';
+import type {
+  ChannelRecord,
+  ChannelRepository,
+  ChannelValues,
+} from '../db/repositories/channel.repository.js';
 import { NotFoundError } from '../errors/not-found.error.js';
 import { maskSecret } from '../security/keys.js';
 import type { SecretBox } from '../security/secret-box.js';

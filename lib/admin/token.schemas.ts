@@ -32,7 +32,15 @@ export const listTokensSchema = z.object({
   user_id: z.coerce.number().int().positive().optional(),
 });
 
-export const TOKEN_READ_ONLY = ['id', 'key_prefix', 'used_quota', 'created_at', 'updated_at', 'accessed_at', 'version'] as const;
+export const TOKEN_READ_ONLY = [
+  'id',
+  'key_prefix',
+  'used_quota',
+  'created_at',
+  'updated_at',
+  'accessed_at',
+  'version',
+] as const;
 
 export type CreateTokenInput = z.output<typeof createTokenSchema>;
 export type UpdateTokenInput = z.output<typeof updateTokenSchema>;

@@ -53,12 +53,15 @@ export class TokenService {
   /** Creates a token; the answer carries `key`, the only time it is ever shown. */
   async create(actor: Actor, input: CreateTokenInput) {
     const userId = input.user_id ?? actor.userId;
-    if (!isAdmin(actor) && userId !== actor.userId) throw new PermissionError('You can only create tokens for yourself');
+    if (!isAdmin(actor) && userId !== actor.userId)
+      throw new PermissionError('You can only create tokens for yourself');
     const owner = await this.users.findById(userId);
     if (!owner) throw new BadRequestError(`user_id: no user with id ${userId}`, { param: 'user_id' });
     const group = input.group ?? owner.group;
     if (!isAdmin(actor) && group !== owner.group) {
-      throw new PermissionError(`You can only create tokens in your group (${owner.group})`, { param: 'group' });
+      throw new PermissionError(`You can only create tokens in your group (${owner.group})`, {
+        param: 'group',
+      });
     }
     const key = generateKey('sk-');
     const values: TokenValues = {
@@ -83,12 +86,17 @@ export class TokenService {
   async update(actor: Actor, id: number, input: UpdateTokenInput) {
     const existing = await this.visible(actor, id);
     if (!isAdmin(actor)) {
-      if (input.user_id !== undefined && input.user_id !== actor.userId) throw new PermissionError('You cannot give a token away');
+      if (input.user_id !== undefined && input.user_id !== actor.userId)
+        throw new PermissionError('You cannot give a token away');
       if (input.group !== undefined && input.group !== actor.group) {
         throw new PermissionError(`You can only use your group (${actor.group})`, { param: 'group' });
       }
     }
-    if (input.user_id !== undefined && input.user_id !== existing.userId && !(await this.users.findById(input.user_id))) {
+    if (
+      input.user_id !== undefined &&
+      input.user_id !== existing.userId &&
+      !(await this.users.findById(input.user_id))
+    ) {
       throw new BadRequestError(`user_id: no user with id ${input.user_id}`, { param: 'user_id' });
     }
     const values: Partial<TokenValues> = {};

@@ -25,7 +25,9 @@ export const listUsersSchema = z.object({
   role: fields.role.optional(),
 });
 
-export const createAccessTokenSchema = z.strictObject({ name: z.string().trim().min(1).max(128).default('api') });
+export const createAccessTokenSchema = z.strictObject({
+  name: z.string().trim().min(1).max(128).default('api'),
+});
 
 export const USER_READ_ONLY = ['id', 'used_quota', 'version', 'created_at', 'updated_at'] as const;
 

@@ -66,7 +66,13 @@ export class UserService {
     return this.writer.write('user', async (trx, version) => {
       // Re-checked under the config lock: two first starts at once create one root.
       if ((await this.users.count(trx)) > 0) return { entityId: 0, op: 'upsert', result: undefined };
-      const values: UserValues = { username: 'root', role: 'root', group: 'default', quota: null, status: 'enabled' };
+      const values: UserValues = {
+        username: 'root',
+        role: 'root',
+        group: 'default',
+        quota: null,
+        status: 'enabled',
+      };
       const id = await this.users.insert(trx, values, version);
       return { entityId: id, op: 'upsert', result: await this.users.findById(id, trx) };
     });
@@ -78,7 +84,9 @@ export class UserService {
     requireManages(actor, target);
     if (input.role !== undefined) requireMayGrant(actor, input.role);
     if (target.id === actor.userId && (input.role !== undefined || input.status === 'disabled')) {
-      throw new BadRequestError('You cannot change your own role or disable yourself', { param: input.role ? 'role' : 'status' });
+      throw new BadRequestError('You cannot change your own role or disable yourself', {
+        param: input.role ? 'role' : 'status',
+      });
     }
     return this.writer.write('user', async (trx, version) => {
       if (!(await this.users.findById(id, trx))) throw notFound(id);
@@ -113,14 +121,20 @@ export class UserService {
 
   async issueAccessToken(userId: number, name: string) {
     const token = generateKey('sya-');
-    const row = await this.accessTokens.insert({ userId, name, tokenHash: hashKey(token), tokenPrefix: keyPrefix(token) });
+    const row = await this.accessTokens.insert({
+      userId,
+      name,
+      tokenHash: hashKey(token),
+      tokenPrefix: keyPrefix(token),
+    });
     return { ...accessTokenView(row), token };
   }
 
   async deleteAccessToken(actor: Actor, userId: number, id: number): Promise<void> {
     const target = await this.visible(actor, userId);
     if (target.id !== actor.userId) requireManages(actor, target);
-    if (!(await this.accessTokens.delete(userId, id))) throw new NotFoundError(`No access token with id ${id}`, { param: 'id' });
+    if (!(await this.accessTokens.delete(userId, id)))
+      throw new NotFoundError(`No access token with id ${id}`, { param: 'id' });
   }
 
   private async insert(input: CreateUserInput) {

@@ -16,7 +16,10 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown): z.ou
     path = [...issue.path.map(String), issue.keys[0]].join('.');
     message = `unknown field${issue.keys.length > 1 ? 's' : ''} ${issue.keys.join(', ')}`;
   }
-  throw new BadRequestError(path ? `${path}: ${message}` : message, { param: path || null, code: 'invalid_value' });
+  throw new BadRequestError(path ? `${path}: ${message}` : message, {
+    param: path || null,
+    code: 'invalid_value',
+  });
 }
 
 /** Removes read-only fields a client may echo back from a GET before a PATCH. */
@@ -27,7 +30,9 @@ export function withoutReadOnly(body: unknown, fields: readonly string[]): unkno
   return copy;
 }
 
-export const groupName = z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a group name: 1-64 letters, digits, _ . -');
+export const groupName = z
+  .string()
+  .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'a group name: 1-64 letters, digits, _ . -');
 export const modelName = z.string().trim().min(1).max(128);
 
 /** An id in a URL path. */
@@ -46,7 +51,10 @@ export const cidr = z.string().transform((value, ctx) => {
   const max = family === 6 ? 128 : 32;
   const prefix = prefixText === undefined ? max : Number(prefixText);
   if (family === 0 || extra !== undefined || !Number.isInteger(prefix) || prefix < 0 || prefix > max) {
-    ctx.addIssue({ code: 'custom', message: `"${value}" is not an IP address or CIDR subnet like 10.0.0.0/8` });
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${value}" is not an IP address or CIDR subnet like 10.0.0.0/8`,
+    });
     return z.NEVER;
   }
   return `${addr}/${prefix}`;

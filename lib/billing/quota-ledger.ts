@@ -3,18 +3,26 @@ import type { TokenRepository } from '../db/repositories/token.repository.js';
 import { InsufficientQuotaError } from '../errors/insufficient-quota.error.js';
 
 /**
- * Token quota on a single node: the remaining balance is read from the database once and kept
- * in memory, decreased by each charge, and every charge is written to the database as an atomic
- * relative update (never a read-modify-write). A config change to the token (a new quota) drops
- * the memory copy. Balances are not config: they never go through the versioned path.
+ * Token quota on a single node. The remaining balance is read from the database once and kept
+ * in memory, where each charge lowers it at once (so the next request sees it). Charges reach
+ * the database write-behind: they are summed per token and written in one transaction at most
+ * every `flushEveryMs` (and at shutdown), as atomic relative updates — never a
+ * read-modify-write. A config change to a token (a new quota) drops its memory copy.
+ * Balances are not config: they never go through the versioned path.
  */
 export class QuotaLedger {
   private readonly remaining = new Map<number, number | null>();
+  private pending = new Map<number, number>();
+  /** The batch being written now: not in the database yet, no longer in `pending`. */
+  private writing = new Map<number, number>();
   private generation = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
 
   constructor(
     private readonly tokens: TokenRepository,
     private readonly logger: Logger,
+    private readonly flushEveryMs = 50,
   ) {}
 
   /** Throws 429 insufficient_quota when the token has no quota left. */
@@ -29,22 +37,41 @@ export class QuotaLedger {
     if (this.remaining.has(tokenId)) return this.remaining.get(tokenId)!;
     const gen = this.generation;
     const row = await this.tokens.quotaOf(tokenId);
-    const value = row?.quota ?? null;
-    if (gen === this.generation && row) this.remaining.set(tokenId, value);
+    if (!row) return null;
+    // What the database shows does not include charges not yet written.
+    const unwritten = (this.pending.get(tokenId) ?? 0) + (this.writing.get(tokenId) ?? 0);
+    const value = row.quota === null ? null : row.quota - unwritten;
+    if (gen === this.generation) this.remaining.set(tokenId, value);
     return value;
   }
 
-  /** Charges `amount` units; written through to the database. */
-  async charge(tokenId: number, amount: number): Promise<void> {
+  /** Charges `amount` units: visible to the next check at once, in the database within `flushEveryMs`. */
+  charge(tokenId: number, amount: number): void {
     if (amount <= 0) return;
     const left = this.remaining.get(tokenId);
     if (left !== undefined && left !== null) this.remaining.set(tokenId, left - amount);
-    try {
-      await this.tokens.charge(tokenId, amount);
-    } catch (err) {
-      this.logger.error({ err, tokenId, amount }, 'quota charge was not written');
-      this.invalidate(tokenId);
-    }
+    this.pending.set(tokenId, (this.pending.get(tokenId) ?? 0) + amount);
+    this.timer ??= setTimeout(() => void this.flush(), this.flushEveryMs);
+  }
+
+  /** Writes every pending charge now. */
+  async flush(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.flushing;
+    if (this.pending.size === 0) return;
+    const batch = this.pending;
+    this.pending = new Map();
+    this.writing = batch;
+    this.flushing = this.tokens.chargeMany(batch).catch((err: unknown) => {
+      // Kept for the next flush rather than lost; the memory balance already counts them.
+      for (const [id, amount] of batch) this.pending.set(id, (this.pending.get(id) ?? 0) + amount);
+      this.logger.error({ err, tokens: batch.size }, 'quota charges not written yet; will retry');
+      this.timer ??= setTimeout(() => void this.flush(), Math.max(this.flushEveryMs, 1000));
+    });
+    await this.flushing;
+    this.writing = new Map();
+    this.flushing = undefined;
   }
 
   /** Forgets the memory copy of one token (null: of every token). */
@@ -52,5 +79,9 @@ export class QuotaLedger {
     this.generation++;
     if (tokenId === null) this.remaining.clear();
     else this.remaining.delete(tokenId);
+  }
+
+  async stop(): Promise<void> {
+    await this.flush();
   }
 }

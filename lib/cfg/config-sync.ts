@@ -53,7 +53,12 @@ export class ConfigSync {
   }
 
   status(): { state: SyncState; epoch: string; appliedVersion: number; lastSyncAt: number | null } {
-    return { state: this.syncState, epoch: this.epoch, appliedVersion: this.applied, lastSyncAt: this.lastSyncAt };
+    return {
+      state: this.syncState,
+      epoch: this.epoch,
+      appliedVersion: this.applied,
+      lastSyncAt: this.lastSyncAt,
+    };
   }
 
   /** The first full sync; the node is not ready before it ends. */
@@ -176,7 +181,10 @@ export class ConfigSync {
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.metrics.cfgResyncs.inc({ trigger });
     this.metrics.cfgResyncDuration.observe(seconds);
-    this.logger.info({ trigger, version: state.version, channels: channels.length, seconds }, 'full config resync');
+    this.logger.info(
+      { trigger, version: state.version, channels: channels.length, seconds },
+      'full config resync',
+    );
   }
 
   private setApplied(version: number): void {

@@ -27,7 +27,8 @@ export class DbConfigSource implements ConfigSource, IdentitySource {
 
   /** State and channels from one REPEATABLE READ transaction: the channels are exactly those of that version. */
   async snapshot() {
-    const options: Knex.TransactionConfig = dialectOf(this.db) === 'mysql' ? { isolationLevel: 'repeatable read' } : {};
+    const options: Knex.TransactionConfig =
+      dialectOf(this.db) === 'mysql' ? { isolationLevel: 'repeatable read' } : {};
     return this.db.transaction(async (trx) => {
       const state = await this.state.read(trx);
       const channels = await this.channels.findAll(trx);

@@ -6,6 +6,9 @@ export interface RoutedChannel {
   name: string;
   type: string;
   baseUrl: string;
+  /** `base_url` split once for the HTTP client: `http(s)://host:port` and the path before `/v1`. */
+  origin: string;
+  basePath: string;
   apiKey: string;
   /** requested model → upstream model */
   modelMapping: Readonly<Record<string, string>>;
@@ -118,6 +121,7 @@ export class RoutingIndex {
         }
       }
     }
+    const url = new URL(ch.baseUrl);
     this.entries.set(ch.id, {
       keys,
       channel: {
@@ -125,6 +129,8 @@ export class RoutingIndex {
         name: ch.name,
         type: ch.type,
         baseUrl: ch.baseUrl,
+        origin: url.origin,
+        basePath: url.pathname.replace(/\/+$/, ''),
         apiKey: ch.status === 'enabled' ? decrypt(ch.keyEnc) : '',
         modelMapping: ch.modelMapping,
         priority: ch.priority,

@@ -1,5 +1,10 @@
 import type { Logger } from 'pino';
-import type { ConfigChange, ConfigKind, ConfigOp, ConfigStateRepository } from '../db/repositories/config-state.repository.js';
+import type {
+  ConfigChange,
+  ConfigKind,
+  ConfigOp,
+  ConfigStateRepository,
+} from '../db/repositories/config-state.repository.js';
 import type { Db, Trx } from '../db/knex.js';
 
 /** Told of each committed change, after commit, in commit order of this process. */
@@ -34,7 +39,10 @@ export class VersionedWriter {
     this.listeners.push(listener);
   }
 
-  async write<T>(kind: ConfigKind, work: (trx: Trx, version: number) => Promise<WriteOutcome<T>>): Promise<T> {
+  async write<T>(
+    kind: ConfigKind,
+    work: (trx: Trx, version: number) => Promise<WriteOutcome<T>>,
+  ): Promise<T> {
     const { change, result } = await this.db.transaction(async (trx) => {
       const current = await this.state.lockForUpdate(trx);
       const version = current.version + 1;
@@ -55,7 +63,10 @@ export class VersionedWriter {
       try {
         await listener.onCommitted(change);
       } catch (err) {
-        this.logger.error({ err, version: change.version, kind, entityId: change.entityId }, 'after-commit step failed');
+        this.logger.error(
+          { err, version: change.version, kind, entityId: change.entityId },
+          'after-commit step failed',
+        );
       }
     }
     return result;

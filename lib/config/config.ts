@@ -22,6 +22,7 @@ export interface Config {
   upstream: { connectTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number };
   shutdownTimeoutMs: number;
   tokenCache: { size: number; ttlMs: number };
+  configPollMs: number;
   trustProxy: boolean | number | string;
 }
 
@@ -29,7 +30,10 @@ export interface Config {
  * Reads and validates the environment: the only place in Switchyard that reads `process.env`.
  * Throws a {@link ConfigError} naming every variable that is wrong.
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean(process.stdout.isTTY)): Config {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  isTty = Boolean(process.stdout.isTTY),
+): Config {
   const values: Partial<Parsed> = {};
   const problems: string[] = [];
   for (const [name, decl] of Object.entries(envDeclarations) as [EnvName, Decls[EnvName]][]) {
@@ -65,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, isTty = Boolean
     },
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     tokenCache: { size: v.TOKEN_CACHE_SIZE, ttlMs: v.TOKEN_CACHE_TTL_MS },
+    configPollMs: v.CONFIG_POLL_MS,
     trustProxy: parseTrustProxy(v.TRUST_PROXY),
   };
 }

@@ -130,6 +130,12 @@ export const envDeclarations = {
     doc: 'Longest time a cached token or user lives before it is re-read (a last resort; changes apply at once).',
     schema: int(1000, 86_400_000),
   }),
+  CONFIG_POLL_MS: declare({
+    name: 'CONFIG_POLL_MS',
+    default: '5000',
+    doc: 'How often a node compares its config version with the database (±20% jitter): the bound for picking up writes made elsewhere.',
+    schema: int(100, 3_600_000),
+  }),
   TRUST_PROXY: declare({
     name: 'TRUST_PROXY',
     default: 'false',

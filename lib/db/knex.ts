@@ -14,7 +14,11 @@ export function dialectOf(db: Knex): Dialect {
 }
 
 /** The knex settings for a DATABASE_URL (MySQL/MariaDB) or, without one, a SQLite file under dataDir. */
-export function knexConfig(opts: { databaseUrl?: string; dataDir: string; sqliteFile?: string }): Knex.Config {
+export function knexConfig(opts: {
+  databaseUrl?: string;
+  dataDir: string;
+  sqliteFile?: string;
+}): Knex.Config {
   if (opts.databaseUrl) {
     return {
       client: 'mysql2',

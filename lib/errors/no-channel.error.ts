@@ -4,9 +4,14 @@ import { AppError } from './app.error.js';
 export class NoChannelError extends AppError {
   constructor(group: string, model: string, tried = 0) {
     const suffix = tried > 0 ? ` (all ${tried} channel(s) tried failed)` : '';
-    super(503, 'service_unavailable_error', `No available channel for model ${model} in group ${group}${suffix}`, {
-      code: 'model_not_available',
-      param: 'model',
-    });
+    super(
+      503,
+      'service_unavailable_error',
+      `No available channel for model ${model} in group ${group}${suffix}`,
+      {
+        code: 'model_not_available',
+        param: 'model',
+      },
+    );
   }
 }

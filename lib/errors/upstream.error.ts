@@ -6,9 +6,14 @@ import { AppError, type AppErrorOptions } from './app.error.js';
  */
 export class UpstreamError extends AppError {
   constructor(status: number, message: string, options: AppErrorOptions = {}) {
-    super(status, status === 429 ? 'rate_limit_error' : status < 500 ? 'invalid_request_error' : 'upstream_error', message, {
-      code: 'upstream_error',
-      ...options,
-    });
+    super(
+      status,
+      status === 429 ? 'rate_limit_error' : status < 500 ? 'invalid_request_error' : 'upstream_error',
+      message,
+      {
+        code: 'upstream_error',
+        ...options,
+      },
+    );
   }
 }

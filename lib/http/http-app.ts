@@ -11,7 +11,6 @@ import { adminAuth } from './middleware/admin-auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
 import { channelRoutes } from './routes/channel.routes.js';
-import { relayRoutes, type RelayRouteDeps } from './routes/relay.routes.js';
 import { systemRoutes } from './routes/system.routes.js';
 import { tokenRoutes } from './routes/token.routes.js';
 import { userRoutes } from './routes/user.routes.js';
@@ -24,11 +23,10 @@ export interface HttpAppDeps {
   channels: ChannelService;
   tokens: TokenService;
   users: UserService;
-  relay: RelayRouteDeps;
   trustProxy: boolean | number | string;
 }
 
-/** The express app: system routes, the admin API under /api, the relay under /v1. */
+/** The express app: system routes and the admin API under /api. The relay (/v1) is RelayHttpHandler. */
 export function createHttpApp(deps: HttpAppDeps): Express {
   const app = express();
   app.disable('x-powered-by');
@@ -38,7 +36,6 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(accessLog(deps.logger.child({ component: 'http' }), deps.metrics));
 
   app.use(systemRoutes(deps.status, deps.metrics));
-  app.use('/v1', relayRoutes(deps.relay));
 
   const api = express.Router();
   api.use(express.json({ limit: '1mb' }));

@@ -27,7 +27,11 @@ export const REDACT_PATHS = [
 ];
 
 /** Builds the process's root logger; every component takes `logger.child({ component })`. */
-export function createLogger(opts: { level: string; pretty: boolean; base?: Record<string, unknown> }): Logger {
+export function createLogger(opts: {
+  level: string;
+  pretty: boolean;
+  base?: Record<string, unknown>;
+}): Logger {
   const options: LoggerOptions = {
     level: opts.level,
     base: opts.base ?? {},

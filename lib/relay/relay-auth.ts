@@ -11,7 +11,10 @@ export interface RelayCaller {
 }
 
 /** Reads the API key from `Authorization: Bearer …` (or `x-api-key`, as Anthropic clients send it). */
-export function bearerKey(authorization: string | undefined, apiKeyHeader?: string | undefined): string | undefined {
+export function bearerKey(
+  authorization: string | undefined,
+  apiKeyHeader?: string | undefined,
+): string | undefined {
   if (authorization) {
     const m = /^Bearer\s+(\S+)\s*$/i.exec(authorization);
     return m?.[1];
@@ -28,7 +31,9 @@ export class RelayAuth {
 
   async authenticate(key: string | undefined, clientIp: string): Promise<RelayCaller> {
     if (!key) {
-      throw new AuthenticationError('Missing API key: send it as "Authorization: Bearer sk-…"', { code: 'missing_api_key' });
+      throw new AuthenticationError('Missing API key: send it as "Authorization: Bearer sk-…"', {
+        code: 'missing_api_key',
+      });
     }
     const token = await this.identities.token(hashKey(key));
     if (!token) throw new AuthenticationError('Incorrect API key provided');

@@ -10,7 +10,12 @@ import { selectChannel, upstreamModel, type Random } from '../routing/channel-se
 import type { Endpoint, ProviderAdapter } from './adapters/provider-adapter.js';
 import type { RelayCaller } from './relay-auth.js';
 import { SseUsageFilter, usageCost, type Usage } from './sse-usage-filter.js';
-import { classifyTransportError, type UpstreamClient, type UpstreamResponse } from './upstream-client.js';
+import {
+  ClientGoneError,
+  classifyTransportError,
+  type UpstreamClient,
+  type UpstreamExchange,
+} from './upstream-client.js';
 
 /** What the access log line reports about a relayed request; filled in as the relay goes. */
 export interface RelayLogFields {
@@ -67,28 +72,39 @@ export class RelayService {
     const tiers = this.routing().tiers(group, model);
     if (tiers.length === 0) throw new NoChannelError(group, model);
 
-    const abort = new AbortController();
-    const onClose = () => {
-      if (!res.writableFinished) abort.abort();
+    const attempt: { exchange: UpstreamExchange | undefined; clientGone: boolean } = {
+      exchange: undefined,
+      clientGone: false,
     };
-    res.on('close', onClose);
+    const onClose = () => {
+      if (res.writableFinished) return;
+      attempt.clientGone = true;
+      attempt.exchange?.abort(new ClientGoneError());
+    };
+    res.once('close', onClose);
     try {
       const tried = new Set<number>();
       let last: AttemptFailure | undefined;
-      for (let attempt = 0; attempt <= this.opts.retryTimes; attempt++) {
+      for (let n = 0; n <= this.opts.retryTimes; n++) {
         const channel = selectChannel(tiers, tried, this.opts.random);
         if (!channel) break;
         tried.add(channel.id);
-        if (attempt > 0) this.metrics.relayRetries.inc();
-        req.log.attempts = attempt + 1;
+        if (n > 0) this.metrics.relayRetries.inc();
+        req.log.attempts = n + 1;
         req.log.channelId = channel.id;
-        const failure = await this.attempt(req, channel, abort.signal);
+        const failure = await this.attempt(req, channel, attempt);
         if (!failure) return;
         last = failure;
         this.metrics.channelErrors.inc({ channel: String(channel.id), reason: failure.reason });
-        if (abort.signal.aborted) return;
+        if (attempt.clientGone) return;
         this.logger.warn(
-          { requestId: req.requestId, channelId: channel.id, model, reason: failure.reason, retry: failure.retry },
+          {
+            requestId: req.requestId,
+            channelId: channel.id,
+            model,
+            reason: failure.reason,
+            retry: failure.retry,
+          },
           'upstream attempt failed',
         );
         if (!failure.retry) break;
@@ -100,30 +116,43 @@ export class RelayService {
   }
 
   /** One upstream attempt. Returns nothing when the answer reached the client, else why it failed. */
-  private async attempt(req: RelayRequest, channel: RoutedChannel, signal: AbortSignal): Promise<AttemptFailure | undefined> {
+  private async attempt(
+    req: RelayRequest,
+    channel: RoutedChannel,
+    state: { exchange: UpstreamExchange | undefined; clientGone: boolean },
+  ): Promise<AttemptFailure | undefined> {
     const adapter = this.adapters.get(channel.type);
     if (!adapter) {
-      return { retry: true, reason: 'adapter', error: new UpstreamError(502, `Channel type ${channel.type} is not supported`) };
+      return {
+        retry: true,
+        reason: 'adapter',
+        error: new UpstreamError(502, `Channel type ${channel.type} is not supported`),
+      };
     }
     const stream = req.body.stream === true;
-    const clientWantsUsage = stream && (req.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    const clientWantsUsage =
+      stream && (req.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
     const mapped = upstreamModel(channel, req.body.model);
     req.log.upstreamModel = mapped;
     const body: Record<string, unknown> = { ...req.body, model: mapped };
     if (stream && req.endpoint !== 'embeddings') {
       body.stream_options = { ...(req.body.stream_options as object | undefined), include_usage: true };
     }
-    const prepared = adapter.prepare(channel, req.endpoint, body);
     const started = process.hrtime.bigint();
-    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
-    const channelLabel = String(channel.id);
+    const observe = (outcome: string) =>
+      this.metrics.upstreamDuration.observe(
+        { channel: String(channel.id), outcome },
+        Number(process.hrtime.bigint() - started) / 1e9,
+      );
 
-    let response: UpstreamResponse;
+    const exchange = this.upstream.send(adapter.prepare(channel, req.endpoint, body));
+    state.exchange = exchange;
+    if (state.clientGone) exchange.abort(new ClientGoneError());
     try {
-      response = await this.upstream.send({ ...prepared, signal });
+      await exchange.response;
     } catch (err) {
       const kind = classifyTransportError(err);
-      this.metrics.upstreamDuration.observe({ channel: channelLabel, outcome: kind }, seconds());
+      observe(kind);
       const error =
         kind === 'timeout'
           ? new UpstreamError(504, `The upstream did not answer in time (channel ${channel.id})`)
@@ -131,37 +160,51 @@ export class RelayService {
       return { retry: kind !== 'aborted', reason: kind, error };
     }
 
-    if (response.statusCode >= 400) {
-      const text = await readLimited(response, MAX_ERROR_BODY).catch(() => '');
-      this.metrics.upstreamDuration.observe({ channel: channelLabel, outcome: 'error' }, seconds());
-      return upstreamFailure(response.statusCode, text, channel.id);
+    if (exchange.statusCode >= 400) {
+      const text = await exchange.collect(MAX_ERROR_BODY).then(
+        (b) => b.toString('utf8'),
+        () => '',
+      );
+      observe('error');
+      return upstreamFailure(exchange.statusCode, text, channel.id);
     }
 
-    const res = req.res;
     if (stream) {
-      const usage = await this.pipeStream(req, response, !clientWantsUsage, channel.id);
-      this.metrics.upstreamDuration.observe({ channel: channelLabel, outcome: 'ok' }, seconds());
+      const usage = await this.pipeStream(req, exchange, !clientWantsUsage, channel.id);
+      observe('ok');
       this.charge(req, usage);
       return undefined;
     }
 
     let raw: Buffer;
     try {
-      raw = await readBuffer(response, MAX_JSON_BODY);
+      raw = await exchange.collect(MAX_JSON_BODY);
     } catch (err) {
-      const kind = classifyTransportError(err);
-      this.metrics.upstreamDuration.observe({ channel: channelLabel, outcome: kind }, seconds());
-      return { retry: kind !== 'aborted', reason: kind, error: new UpstreamError(502, `The upstream broke off its answer (channel ${channel.id})`) };
+      const kind = err instanceof UpstreamError ? 'too_large' : classifyTransportError(err);
+      observe(kind);
+      return {
+        retry: kind !== 'aborted',
+        reason: kind,
+        error:
+          err instanceof UpstreamError
+            ? err
+            : new UpstreamError(502, `The upstream broke off its answer (channel ${channel.id})`),
+      };
     }
-    this.metrics.upstreamDuration.observe({ channel: channelLabel, outcome: 'ok' }, seconds());
+    observe('ok');
     let usage: Usage | undefined;
     try {
       usage = (JSON.parse(raw.toString('utf8')) as { usage?: Usage }).usage;
     } catch {
-      return { retry: true, reason: 'bad_body', error: new UpstreamError(502, `The upstream answered with invalid JSON (channel ${channel.id})`) };
+      return {
+        retry: true,
+        reason: 'bad_body',
+        error: new UpstreamError(502, `The upstream answered with invalid JSON (channel ${channel.id})`),
+      };
     }
-    res.statusCode = response.statusCode;
-    res.setHeader('content-type', String(response.headers['content-type'] ?? 'application/json'));
+    const res = req.res;
+    res.statusCode = exchange.statusCode;
+    res.setHeader('content-type', String(exchange.headers['content-type'] ?? 'application/json'));
     res.setHeader('content-length', raw.length);
     res.end(raw);
     this.charge(req, usage);
@@ -169,10 +212,16 @@ export class RelayService {
   }
 
   /**
-   * Passes the SSE stream through as events complete. Once the first byte is sent the request
-   * is committed to this channel: a later failure ends the stream with an SSE error event.
+   * Passes the SSE stream through as events complete, with back-pressure from the client.
+   * Once the first byte is sent the request is committed to this channel: a later failure
+   * ends the stream with an SSE error event.
    */
-  private async pipeStream(req: RelayRequest, response: UpstreamResponse, dropUsage: boolean, channelId: number): Promise<Usage | undefined> {
+  private async pipeStream(
+    req: RelayRequest,
+    exchange: UpstreamExchange,
+    dropUsage: boolean,
+    channelId: number,
+  ): Promise<Usage | undefined> {
     const res = req.res;
     const filter = new SseUsageFilter(dropUsage);
     res.statusCode = 200;
@@ -180,11 +229,13 @@ export class RelayService {
     res.setHeader('cache-control', 'no-cache');
     res.setHeader('x-accel-buffering', 'no');
     res.flushHeaders();
+    const onDrain = () => exchange.resume();
+    res.on('drain', onDrain);
     try {
-      for await (const chunk of response.body) {
-        const out = filter.push(chunk as Buffer);
-        if (out && !res.write(out)) await drained(res);
-      }
+      await exchange.pipe((chunk) => {
+        const out = filter.push(chunk);
+        return out ? res.write(out) : true;
+      });
       const rest = filter.end();
       if (rest) res.write(rest);
       res.end();
@@ -203,6 +254,8 @@ export class RelayService {
       };
       res.write(`data: ${JSON.stringify(event)}\n\n`);
       res.end();
+    } finally {
+      res.off('drain', onDrain);
     }
     return filter.usage;
   }
@@ -210,39 +263,8 @@ export class RelayService {
   private charge(req: RelayRequest, usage: Usage | undefined): void {
     const cost = usageCost(usage);
     req.log.usage = cost;
-    if (cost > 0) void this.quota.charge(req.caller.token.id, cost);
+    if (cost > 0) this.quota.charge(req.caller.token.id, cost);
   }
-}
-
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off('drain', done);
-      res.off('close', done);
-      resolve();
-    };
-    res.on('drain', done);
-    res.on('close', done);
-  });
-}
-
-async function readBuffer(response: UpstreamResponse, limit: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of response.body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new Error(`upstream body larger than ${limit} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-}
-
-async function readLimited(response: UpstreamResponse, limit: number): Promise<string> {
-  let text = '';
-  for await (const chunk of response.body) {
-    if (text.length < limit) text += (chunk as Buffer).toString('utf8');
-  }
-  return text.slice(0, limit);
 }
 
 /** Maps an upstream error answer to a failure: 429 and 5xx are retried elsewhere, other 4xx are the client's. */
@@ -250,7 +272,10 @@ function upstreamFailure(status: number, text: string, channelId: number): Attem
   let message = text.slice(0, 500);
   let code: string | null = null;
   try {
-    const json = JSON.parse(text) as { error?: { message?: unknown; code?: unknown } | string; message?: unknown };
+    const json = JSON.parse(text) as {
+      error?: { message?: unknown; code?: unknown } | string;
+      message?: unknown;
+    };
     const e = json.error;
     if (typeof e === 'string') message = e;
     else if (e && typeof e.message === 'string') {
@@ -267,8 +292,12 @@ function upstreamFailure(status: number, text: string, channelId: number): Attem
   return {
     retry,
     reason,
-    error: new UpstreamError(clientStatus, `Upstream error ${status} (channel ${channelId}): ${message || 'no message'}`, {
-      code: code ?? 'upstream_error',
-    }),
+    error: new UpstreamError(
+      clientStatus,
+      `Upstream error ${status} (channel ${channelId}): ${message || 'no message'}`,
+      {
+        code: code ?? 'upstream_error',
+      },
+    ),
   };
 }

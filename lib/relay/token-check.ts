@@ -36,8 +36,14 @@ export function ipAllowed(token: TokenRecord, ip: string): boolean {
  * The checks that make a token usable at all, before any model is known: the token and its user
  * are enabled, not expired, and the client's address is allowed. Each failure has its own error.
  */
-export function checkTokenUsable(token: TokenRecord, user: UserRecord | undefined, clientIp: string, now = Date.now()): void {
-  if (token.status !== 'enabled') throw new AuthenticationError('This API key is disabled', { code: 'token_disabled' });
+export function checkTokenUsable(
+  token: TokenRecord,
+  user: UserRecord | undefined,
+  clientIp: string,
+  now = Date.now(),
+): void {
+  if (token.status !== 'enabled')
+    throw new AuthenticationError('This API key is disabled', { code: 'token_disabled' });
   if (token.expiresAt !== null && token.expiresAt <= now) {
     throw new AuthenticationError('This API key has expired', { code: 'token_expired' });
   }
@@ -59,6 +65,9 @@ export function modelAllowed(token: TokenRecord, model: string): boolean {
 /** Throws 403 when the token's allow-list excludes `model`. */
 export function checkModelAllowed(token: TokenRecord, model: string): void {
   if (!modelAllowed(token, model)) {
-    throw new PermissionError(`This API key may not use model ${model}`, { code: 'model_not_allowed', param: 'model' });
+    throw new PermissionError(`This API key may not use model ${model}`, {
+      code: 'model_not_allowed',
+      param: 'model',
+    });
   }
 }

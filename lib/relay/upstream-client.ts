@@ -1,4 +1,6 @@
-import { Agent, request, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { IncomingHttpHeaders } from 'node:http';
+import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import { UpstreamError } from '../errors/upstream.error.js';
 
 export interface UpstreamTimeouts {
   connectTimeoutMs: number;
@@ -7,31 +9,145 @@ export interface UpstreamTimeouts {
 }
 
 export interface UpstreamRequest {
-  url: string;
+  /** `http(s)://host:port` */
+  origin: string;
+  /** Path and query, from `/`. */
+  path: string;
   headers: Record<string, string>;
   body: string;
-  signal: AbortSignal;
 }
-
-export type UpstreamResponse = Dispatcher.ResponseData;
 
 /** How an attempt that got no usable answer failed; decides whether another channel is tried. */
 export type TransportFailure = 'connect' | 'timeout' | 'reset' | 'aborted';
 
-/** Classifies an error thrown by undici while sending or reading. */
+/** Classifies an error raised by undici while sending or reading. */
 export function classifyTransportError(err: unknown): TransportFailure {
-  if (err instanceof undiciErrors.RequestAbortedError || (err as { name?: string })?.name === 'AbortError') return 'aborted';
+  if (err instanceof undiciErrors.RequestAbortedError || (err as { name?: string })?.name === 'AbortError')
+    return 'aborted';
+  if (err instanceof ClientGoneError) return 'aborted';
   if (err instanceof undiciErrors.ConnectTimeoutError) return 'connect';
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) return 'timeout';
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError)
+    return 'timeout';
   const code = (err as { code?: string })?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH') return 'connect';
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH')
+    return 'connect';
   return 'reset';
 }
 
+/** The reason given when the gateway's own client went away. */
+export class ClientGoneError extends Error {
+  constructor() {
+    super('the client closed the connection');
+    this.name = 'ClientGoneError';
+  }
+}
+
 /**
- * The keep-alive HTTP client for upstream calls: one undici Agent (a pool per origin), so a
- * relay reuses connections instead of opening one per request. Bodies are streamed, never
- * buffered here.
+ * One upstream request/response, driven by undici's dispatch handler API: no stream objects and
+ * no promise per chunk on the hot path. The answer's body is taken either whole
+ * ({@link collect}) or chunk by chunk with back-pressure ({@link pipe}).
+ */
+export class UpstreamExchange implements Dispatcher.DispatchHandler {
+  statusCode = 0;
+  headers: IncomingHttpHeaders = {};
+
+  private controller: Dispatcher.DispatchController | undefined;
+  private abortReason: Error | undefined;
+  private started!: { resolve: () => void; reject: (err: Error) => void };
+  readonly response: Promise<void>;
+  private sink: ((chunk: Buffer) => boolean) | undefined;
+  private queued: Buffer[] = [];
+  private finished: { resolve: () => void; reject: (err: Error) => void } | undefined;
+  private ended = false;
+  private failure: Error | undefined;
+
+  constructor() {
+    this.response = new Promise((resolve, reject) => (this.started = { resolve, reject }));
+  }
+
+  /** Stops the exchange (client gone, or a body too large); later callbacks report `reason`. */
+  abort(reason: Error): void {
+    this.abortReason ??= reason;
+    this.controller?.abort(reason);
+  }
+
+  /** Buffers the whole body, at most `limit` bytes. */
+  collect(limit: number): Promise<Buffer> {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    return this.pipe((chunk) => {
+      size += chunk.length;
+      if (size > limit)
+        this.abort(new UpstreamError(502, `The upstream answer is larger than ${limit} bytes`));
+      else chunks.push(chunk);
+      return true;
+    }).then(() => (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)));
+  }
+
+  /**
+   * Hands each chunk to `write` as it arrives; when `write` returns false, reading pauses
+   * until {@link resume}. Resolves at the end of the body, rejects on a transport error.
+   */
+  pipe(write: (chunk: Buffer) => boolean): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      this.finished = { resolve, reject };
+      this.sink = write;
+      const queued = this.queued;
+      this.queued = [];
+      let flowing = true;
+      for (const chunk of queued) flowing = write(chunk) && flowing;
+      if (this.failure) reject(this.failure);
+      else if (this.ended) resolve();
+      else if (flowing) this.controller?.resume();
+    });
+  }
+
+  resume(): void {
+    this.controller?.resume();
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.abortReason) controller.abort(this.abortReason);
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+  ): void {
+    if (statusCode < 200) return; // 1xx: the real answer follows
+    this.statusCode = statusCode;
+    this.headers = headers;
+    // Hold the body until someone takes it.
+    if (!this.sink) controller.pause();
+    this.started.resolve();
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    if (!this.sink) {
+      this.queued.push(chunk);
+      return;
+    }
+    if (!this.sink(chunk)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.ended = true;
+    this.finished?.resolve();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const error = this.abortReason ?? err;
+    this.failure = error;
+    this.started.reject(error);
+    this.finished?.reject(error);
+  }
+}
+
+/**
+ * The keep-alive HTTP client for upstream calls: one undici Agent (a connection pool per
+ * origin), so a relay reuses connections instead of opening one per request.
  */
 export class UpstreamClient {
   private readonly agent: Agent;
@@ -48,14 +164,14 @@ export class UpstreamClient {
     });
   }
 
-  send(req: UpstreamRequest): Promise<UpstreamResponse> {
-    return request(req.url, {
-      method: 'POST',
-      headers: req.headers,
-      body: req.body,
-      signal: req.signal,
-      dispatcher: this.agent,
-    });
+  /** Sends the request; the exchange's `response` settles when the headers arrive (or the attempt fails). */
+  send(req: UpstreamRequest): UpstreamExchange {
+    const exchange = new UpstreamExchange();
+    this.agent.dispatch(
+      { origin: req.origin, path: req.path, method: 'POST', headers: req.headers, body: req.body },
+      exchange,
+    );
+    return exchange;
   }
 
   async close(): Promise<void> {

@@ -21,7 +21,11 @@ export function selectChannel(
   return undefined;
 }
 
-function pickInTier(channels: readonly RoutedChannel[], exclude: ReadonlySet<number>, random: Random): RoutedChannel | undefined {
+function pickInTier(
+  channels: readonly RoutedChannel[],
+  exclude: ReadonlySet<number>,
+  random: Random,
+): RoutedChannel | undefined {
   let total = 0;
   let remaining = 0;
   for (const ch of channels) {

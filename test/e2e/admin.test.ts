@@ -6,7 +6,12 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
   describe(`admin API on ${driver}`, function () {
     this.timeout(20_000);
     let gw: TestGateway;
-    const channel = { name: 'openai-main', base_url: 'https://api.openai.com/', key: 'sk-proj-supersecretkey1234', models: ['gpt-4o'] };
+    const channel = {
+      name: 'openai-main',
+      base_url: 'https://api.openai.com/',
+      key: 'sk-proj-supersecretkey1234',
+      models: ['gpt-4o'],
+    };
 
     beforeEach(async () => {
       gw = await startTestGateway({ driver });
@@ -31,7 +36,16 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
         const created = await gw.admin('POST', '/api/channels', channel);
         expect(created.status).to.equal(201);
         const ch = created.body.data;
-        expect(ch).to.include({ name: 'openai-main', type: 'openai', base_url: 'https://api.openai.com', priority: 0, weight: 1, status: 'enabled', key_masked: 'sk-…1234', version: 2 });
+        expect(ch).to.include({
+          name: 'openai-main',
+          type: 'openai',
+          base_url: 'https://api.openai.com',
+          priority: 0,
+          weight: 1,
+          status: 'enabled',
+          key_masked: 'sk-…1234',
+          version: 2,
+        });
         expect(ch.groups).to.deep.equal(['default']);
         expect(ch.model_mapping).to.deep.equal({});
         expect(JSON.stringify(created.body)).not.to.contain('supersecret');
@@ -49,7 +63,11 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
         expect(all.body.data.map((c: { name: string }) => c.name)).to.deep.equal(['a', 'b']);
         const page2 = await gw.admin('GET', '/api/channels?per_page=2&page=2');
         expect(page2.body.data.map((c: { name: string }) => c.name)).to.deep.equal(['c']);
-        expect((await gw.admin('GET', '/api/channels?model=gpt-4o&status=enabled')).body.data.map((c: { name: string }) => c.name)).to.deep.equal(['a']);
+        expect(
+          (await gw.admin('GET', '/api/channels?model=gpt-4o&status=enabled')).body.data.map(
+            (c: { name: string }) => c.name,
+          ),
+        ).to.deep.equal(['a']);
         expect((await gw.admin('GET', '/api/channels?group=vip')).body.total).to.equal(1);
         expect((await gw.admin('GET', '/api/channels?q=b')).body.total).to.equal(1);
       });
@@ -75,7 +93,10 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
         }
         const notJson = await fetch(`${gw.url}/api/channels`, {
           method: 'POST',
-          headers: { authorization: 'Bearer test-admin-token-0123456789', 'content-type': 'application/json' },
+          headers: {
+            authorization: 'Bearer test-admin-token-0123456789',
+            'content-type': 'application/json',
+          },
           body: '{nope',
         });
         expect(notJson.status).to.equal(400);
@@ -99,18 +120,33 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
         expect(patched.body.data.weight).to.equal(7);
         expect(patched.body.data.models).to.deep.equal(['gpt-4o']);
         expect(patched.body.data.version).to.be.greaterThan(ch.version);
-        const status = await fetch(`${gw.url}/api/status`).then((r) => r.json() as Promise<Record<string, unknown>>);
+        const status = await fetch(`${gw.url}/api/status`).then(
+          (r) => r.json() as Promise<Record<string, unknown>>,
+        );
         expect(status.version).to.equal(patched.body.data.version);
       });
     });
 
     describe('tokens', () => {
       it('shows the key once, stores only its hash, and lists without it', async () => {
-        const created = await gw.admin('POST', '/api/tokens', { name: 'ci', quota: 500, models: ['gpt-4o'], subnets: ['10.0.0.1'] });
+        const created = await gw.admin('POST', '/api/tokens', {
+          name: 'ci',
+          quota: 500,
+          models: ['gpt-4o'],
+          subnets: ['10.0.0.1'],
+        });
         expect(created.status).to.equal(201);
         const t = created.body.data;
         expect(t.key).to.match(/^sk-[A-Za-z0-9]{48}$/);
-        expect(t).to.include({ name: 'ci', group: 'default', status: 'enabled', quota: 500, used_quota: 0, expires_at: null, key_prefix: t.key.slice(0, 8) });
+        expect(t).to.include({
+          name: 'ci',
+          group: 'default',
+          status: 'enabled',
+          quota: 500,
+          used_quota: 0,
+          expires_at: null,
+          key_prefix: t.key.slice(0, 8),
+        });
         expect(t.subnets).to.deep.equal(['10.0.0.1/32']);
         const got = await gw.admin('GET', `/api/tokens/${t.id}`);
         expect(got.body.data.key).to.equal(undefined);
@@ -123,13 +159,22 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       });
 
       it('validates subnets, expiry and quota', async () => {
-        expect((await gw.admin('POST', '/api/tokens', { name: 'x', subnets: ['10.0.0.0/33'] })).body.error.param).to.equal('subnets.0');
-        expect((await gw.admin('POST', '/api/tokens', { name: 'x', expires_at: 'tomorrow' })).body.error.param).to.equal('expires_at');
-        expect((await gw.admin('POST', '/api/tokens', { name: 'x', quota: -5 })).body.error.param).to.equal('quota');
+        expect(
+          (await gw.admin('POST', '/api/tokens', { name: 'x', subnets: ['10.0.0.0/33'] })).body.error.param,
+        ).to.equal('subnets.0');
+        expect(
+          (await gw.admin('POST', '/api/tokens', { name: 'x', expires_at: 'tomorrow' })).body.error.param,
+        ).to.equal('expires_at');
+        expect((await gw.admin('POST', '/api/tokens', { name: 'x', quota: -5 })).body.error.param).to.equal(
+          'quota',
+        );
         expect((await gw.admin('POST', '/api/tokens', { name: 'x', user_id: 999 })).status).to.equal(400);
         const t = await gw.token({ name: 'dup' });
         expect((await gw.admin('POST', '/api/tokens', { name: 'dup' })).status).to.equal(409);
-        const patched = await gw.admin('PATCH', `/api/tokens/${t.id}`, { expires_at: 1893456000, quota: null });
+        const patched = await gw.admin('PATCH', `/api/tokens/${t.id}`, {
+          expires_at: 1893456000,
+          quota: null,
+        });
         expect(patched.body.data.expires_at).to.equal('2030-01-01T00:00:00.000Z');
       });
     });
@@ -142,21 +187,29 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
 
       it('gives an admin its own access token; a user manages only its own tokens', async () => {
         const admin = (await gw.admin('POST', '/api/users', { username: 'ops', role: 'admin' })).body.data;
-        const adminToken = (await gw.admin('POST', `/api/users/${admin.id}/access-tokens`, { name: 'laptop' })).body.data.token;
+        const adminToken = (
+          await gw.admin('POST', `/api/users/${admin.id}/access-tokens`, { name: 'laptop' })
+        ).body.data.token;
         expect(adminToken).to.match(/^sya-/);
         expect((await as(adminToken, 'GET', '/api/channels')).status).to.equal(200);
         // An admin may not create another admin or root.
-        expect((await as(adminToken, 'POST', '/api/users', { username: 'boss', role: 'root' })).status).to.equal(403);
+        expect(
+          (await as(adminToken, 'POST', '/api/users', { username: 'boss', role: 'root' })).status,
+        ).to.equal(403);
 
-        const user = (await as(adminToken, 'POST', '/api/users', { username: 'alice', group: 'vip' })).body.data;
+        const user = (await as(adminToken, 'POST', '/api/users', { username: 'alice', group: 'vip' })).body
+          .data;
         expect(user).to.include({ username: 'alice', role: 'user', group: 'vip' });
-        const userToken = (await as(adminToken, 'POST', `/api/users/${user.id}/access-tokens`, {})).body.data.token;
+        const userToken = (await as(adminToken, 'POST', `/api/users/${user.id}/access-tokens`, {})).body.data
+          .token;
         expect((await as(userToken, 'GET', '/api/channels')).status).to.equal(403);
         expect((await as(userToken, 'GET', '/api/users')).status).to.equal(403);
         const own = await as(userToken, 'POST', '/api/tokens', { name: 'mine' });
         expect(own.status).to.equal(201);
         expect(own.body.data.group).to.equal('vip');
-        expect((await as(userToken, 'POST', '/api/tokens', { name: 'x', group: 'default' })).status).to.equal(403);
+        expect((await as(userToken, 'POST', '/api/tokens', { name: 'x', group: 'default' })).status).to.equal(
+          403,
+        );
         await gw.token({ name: 'roots' });
         const visible = await as(userToken, 'GET', '/api/tokens');
         expect(visible.body.data.map((t: { name: string }) => t.name)).to.deep.equal(['mine']);
@@ -173,8 +226,12 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       });
 
       it('validates users and refuses duplicates', async () => {
-        expect((await gw.admin('POST', '/api/users', { username: 'bad name' })).body.error.param).to.equal('username');
-        expect((await gw.admin('POST', '/api/users', { username: 'bob', role: 'king' })).body.error.param).to.equal('role');
+        expect((await gw.admin('POST', '/api/users', { username: 'bad name' })).body.error.param).to.equal(
+          'username',
+        );
+        expect(
+          (await gw.admin('POST', '/api/users', { username: 'bob', role: 'king' })).body.error.param,
+        ).to.equal('role');
         await gw.admin('POST', '/api/users', { username: 'bob' });
         expect((await gw.admin('POST', '/api/users', { username: 'bob' })).status).to.equal(409);
         const list = await gw.admin('GET', '/api/users');

@@ -41,12 +41,22 @@ describe('process lifecycle (the gateway as a child process)', function () {
         headers: { authorization: `Bearer ${adminToken}`, 'content-type': 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
       }).then(async (r) => ({ status: r.status, body: (await r.json()) as any }));
-    expect((await call('POST', '/api/channels', { name: 'a', base_url: fake.baseUrl('a'), key: 'sk-upstream-life-1234', models: ['gpt-4o'] })).status).to.equal(201);
+    expect(
+      (
+        await call('POST', '/api/channels', {
+          name: 'a',
+          base_url: fake.baseUrl('a'),
+          key: 'sk-upstream-life-1234',
+          models: ['gpt-4o'],
+        })
+      ).status,
+    ).to.equal(201);
     const token = (await call('POST', '/api/tokens', { name: 'app' })).body.data;
     const client = new OpenAI({ apiKey: token.key, baseURL: `${node.url}/v1`, maxRetries: 0 });
-    expect((await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })).choices[0]!.message.content).to.equal(
-      'Hello from a as gpt-4o',
-    );
+    expect(
+      (await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }))
+        .choices[0]!.message.content,
+    ).to.equal('Hello from a as gpt-4o');
     // Secrets never reach the log.
     expect(node.output()).not.to.contain('sk-upstream-life-1234');
     expect(node.output()).not.to.contain(token.key);
@@ -57,17 +67,41 @@ describe('process lifecycle (the gateway as a child process)', function () {
     expect(node.output()).not.to.contain('Admin token');
     expect((await call('GET', '/api/channels')).body.total).to.equal(1);
     // The channel key written under the generated secret is still readable after the restart.
-    expect((await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] })).choices[0]!.message.content).to.contain('from a');
+    expect(
+      (await client.chat.completions.create({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hi' }] }))
+        .choices[0]!.message.content,
+    ).to.contain('from a');
   });
 
   it('SIGTERM lets an in-flight request finish, then exits 0', async () => {
     node = await spawnNode({ DATA_DIR: dataDir, ADMIN_TOKEN: 'life-admin-token-0123456789' });
     expect(node.output()).not.to.contain('Admin token:');
-    const headers = { authorization: 'Bearer life-admin-token-0123456789', 'content-type': 'application/json' };
-    await fetch(`${node.url}/api/channels`, { method: 'POST', headers, body: JSON.stringify({ name: 's', base_url: fake.baseUrl('s', 'slow'), key: 'k-123456789012', models: ['m'] }) });
-    const token = ((await fetch(`${node.url}/api/tokens`, { method: 'POST', headers, body: JSON.stringify({ name: 't' }) }).then((r) => r.json())) as any).data;
+    const headers = {
+      authorization: 'Bearer life-admin-token-0123456789',
+      'content-type': 'application/json',
+    };
+    await fetch(`${node.url}/api/channels`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({
+        name: 's',
+        base_url: fake.baseUrl('s', 'slow'),
+        key: 'k-123456789012',
+        models: ['m'],
+      }),
+    });
+    const token = (
+      (await fetch(`${node.url}/api/tokens`, {
+        method: 'POST',
+        headers,
+        body: JSON.stringify({ name: 't' }),
+      }).then((r) => r.json())) as any
+    ).data;
     const client = new OpenAI({ apiKey: token.key, baseURL: `${node.url}/v1`, maxRetries: 0 });
-    const inFlight = client.chat.completions.create({ model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+    const inFlight = client.chat.completions.create({
+      model: 'm',
+      messages: [{ role: 'user', content: 'hi' }],
+    });
     await new Promise((r) => setTimeout(r, 100));
     const exit = node.stop('SIGTERM');
     const answer = await inFlight;

@@ -11,7 +11,8 @@ describe('relay end to end (official openai client)', function () {
   let fake: FakeUpstream;
   let gw: TestGateway;
 
-  const client = (apiKey: string) => new OpenAI({ apiKey, baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 10_000 });
+  const client = (apiKey: string) =>
+    new OpenAI({ apiKey, baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 10_000 });
 
   async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
     try {
@@ -46,20 +47,34 @@ describe('relay end to end (official openai client)', function () {
       const answer = await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
       expect(answer.choices[0]!.message.content).to.equal('Hello from a as gpt-4o');
       expect(fake.requests[0]!.authorization).to.equal('Bearer sk-upstream-test-key');
-      await waitFor(async () => (await gw.admin('GET', `/api/tokens/${token.id}`)).body.data.used_quota === 15, 2000);
+      await waitFor(
+        async () => (await gw.admin('GET', `/api/tokens/${token.id}`)).body.data.used_quota === 15,
+        2000,
+      );
       expect((await gw.admin('GET', `/api/tokens/${token.id}`)).body.data.quota).to.equal(985);
     });
 
     it('streams, asks the upstream for usage, and hides the usage chunk from a client that did not ask', async () => {
       await gw.channel({ name: 'a', base_url: fake.baseUrl('a'), models: ['gpt-4o'] });
       const token = await gw.token();
-      const stream = await client(token.key).chat.completions.create({ model: 'gpt-4o', messages, stream: true });
+      const stream = await client(token.key).chat.completions.create({
+        model: 'gpt-4o',
+        messages,
+        stream: true,
+      });
       const chunks = [];
       for await (const chunk of stream) chunks.push(chunk);
-      expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).to.equal('Hello from a as gpt-4o');
+      expect(chunks.map((c) => c.choices[0]?.delta.content ?? '').join('')).to.equal(
+        'Hello from a as gpt-4o',
+      );
       expect(chunks.every((c) => !c.usage)).to.equal(true);
-      expect((fake.requests[0]!.body.stream_options as { include_usage: boolean }).include_usage).to.equal(true);
-      await waitFor(async () => (await gw.admin('GET', `/api/tokens/${token.id}`)).body.data.used_quota === 15, 2000);
+      expect((fake.requests[0]!.body.stream_options as { include_usage: boolean }).include_usage).to.equal(
+        true,
+      );
+      await waitFor(
+        async () => (await gw.admin('GET', `/api/tokens/${token.id}`)).body.data.used_quota === 15,
+        2000,
+      );
     });
 
     it('shows the usage chunk to a client that asked for it', async () => {
@@ -73,31 +88,46 @@ describe('relay end to end (official openai client)', function () {
       });
       const chunks = [];
       for await (const chunk of stream) chunks.push(chunk);
-      expect(chunks.at(-1)!.usage).to.deep.equal({ prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 });
+      expect(chunks.at(-1)!.usage).to.deep.equal({
+        prompt_tokens: 10,
+        completion_tokens: 5,
+        total_tokens: 15,
+      });
     });
 
     it('passes each chunk on as it arrives: the first reaches the client while the upstream is still held', async () => {
       await gw.channel({ name: 'a', base_url: fake.baseUrl('a', 'gate'), models: ['gpt-4o'] });
       const token = await gw.token();
-      const stream = await client(token.key).chat.completions.create({ model: 'gpt-4o', messages, stream: true });
+      const stream = await client(token.key).chat.completions.create({
+        model: 'gpt-4o',
+        messages,
+        stream: true,
+      });
       const it = stream[Symbol.asyncIterator]();
       const first = await Promise.race([
         it.next(),
-        new Promise<never>((_, reject) => setTimeout(() => reject(new Error('first chunk was held back')), 3000)),
+        new Promise<never>((_, reject) =>
+          setTimeout(() => reject(new Error('first chunk was held back')), 3000),
+        ),
       ]);
       expect(first.value!.choices[0]!.delta.content).to.equal('Hello');
       // The upstream has not finished: its gate is still closed.
       expect(fake.aborted).to.have.length(0);
       fake.release();
       let rest = '';
-      for (let r = await it.next(); !r.done; r = await it.next()) rest += r.value.choices[0]?.delta.content ?? '';
+      for (let r = await it.next(); !r.done; r = await it.next())
+        rest += r.value.choices[0]?.delta.content ?? '';
       expect(rest).to.equal(' from a as gpt-4o');
     });
 
     it('aborts the upstream request when the client disconnects', async () => {
       await gw.channel({ name: 'a', base_url: fake.baseUrl('a', 'gate'), models: ['gpt-4o'] });
       const token = await gw.token();
-      const stream = await client(token.key).chat.completions.create({ model: 'gpt-4o', messages, stream: true });
+      const stream = await client(token.key).chat.completions.create({
+        model: 'gpt-4o',
+        messages,
+        stream: true,
+      });
       for await (const _chunk of stream) {
         stream.controller.abort();
         break;
@@ -106,18 +136,34 @@ describe('relay end to end (official openai client)', function () {
     });
 
     it('relays completions and embeddings', async () => {
-      await gw.channel({ name: 'a', base_url: fake.baseUrl('a'), models: ['gpt-3.5-turbo-instruct', 'text-embedding-3-small'] });
+      await gw.channel({
+        name: 'a',
+        base_url: fake.baseUrl('a'),
+        models: ['gpt-3.5-turbo-instruct', 'text-embedding-3-small'],
+      });
       const token = await gw.token();
-      const c = await client(token.key).completions.create({ model: 'gpt-3.5-turbo-instruct', prompt: 'Say hi' });
+      const c = await client(token.key).completions.create({
+        model: 'gpt-3.5-turbo-instruct',
+        prompt: 'Say hi',
+      });
       expect(c.choices[0]!.text).to.equal('Hello from a as gpt-3.5-turbo-instruct');
-      const e = await client(token.key).embeddings.create({ model: 'text-embedding-3-small', input: ['a', 'b'], encoding_format: 'float' });
+      const e = await client(token.key).embeddings.create({
+        model: 'text-embedding-3-small',
+        input: ['a', 'b'],
+        encoding_format: 'float',
+      });
       expect(e.data).to.have.length(2);
       expect(e.data[0]!.embedding).to.deep.equal([0.1, 0.2, 0.3]);
       expect(fake.requests.map((r) => r.path)).to.deep.equal(['/v1/completions', '/v1/embeddings']);
     });
 
     it('lists and retrieves the models of the token group, within its allow-list', async () => {
-      await gw.channel({ name: 'a', base_url: fake.baseUrl('a'), models: ['gpt-4o', 'gpt-4o-mini'], model_mapping: { fast: 'gpt-4o-mini' } });
+      await gw.channel({
+        name: 'a',
+        base_url: fake.baseUrl('a'),
+        models: ['gpt-4o', 'gpt-4o-mini'],
+        model_mapping: { fast: 'gpt-4o-mini' },
+      });
       await gw.channel({ name: 'vip', base_url: fake.baseUrl('v'), models: ['o3'], groups: ['vip'] });
       const token = await gw.token();
       const list = await client(token.key).models.list();
@@ -130,7 +176,12 @@ describe('relay end to end (official openai client)', function () {
     });
 
     it('sends the mapped model name upstream', async () => {
-      await gw.channel({ name: 'a', base_url: fake.baseUrl('a'), models: [], model_mapping: { 'gpt-4o': 'my-deployment' } });
+      await gw.channel({
+        name: 'a',
+        base_url: fake.baseUrl('a'),
+        models: [],
+        model_mapping: { 'gpt-4o': 'my-deployment' },
+      });
       const token = await gw.token();
       const answer = await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
       expect(fake.requests[0]!.body.model).to.equal('my-deployment');
@@ -141,7 +192,12 @@ describe('relay end to end (official openai client)', function () {
   describe('retries', () => {
     for (const mode of ['500', '429', 'hang', 'badjson']) {
       it(`retries a ${mode} on another channel, highest priority first`, async () => {
-        await gw.channel({ name: 'bad', base_url: fake.baseUrl('bad', mode), models: ['gpt-4o'], priority: 10 });
+        await gw.channel({
+          name: 'bad',
+          base_url: fake.baseUrl('bad', mode),
+          models: ['gpt-4o'],
+          priority: 10,
+        });
         await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'], priority: 0 });
         const token = await gw.token();
         const answer = await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
@@ -159,7 +215,12 @@ describe('relay end to end (official openai client)', function () {
     });
 
     it('never retries a 400: the client sees the upstream message', async () => {
-      await gw.channel({ name: 'strict', base_url: fake.baseUrl('strict', '400'), models: ['gpt-4o'], priority: 10 });
+      await gw.channel({
+        name: 'strict',
+        base_url: fake.baseUrl('strict', '400'),
+        models: ['gpt-4o'],
+        priority: 10,
+      });
       await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
       const token = await gw.token();
       const err = await apiError(client(token.key).chat.completions.create({ model: 'gpt-4o', messages }));
@@ -169,8 +230,19 @@ describe('relay end to end (official openai client)', function () {
     });
 
     it('exhausts a tier before the next and never tries a channel twice', async () => {
-      for (const n of [1, 2, 3]) await gw.channel({ name: `top${n}`, base_url: fake.baseUrl(`top${n}`, '500'), models: ['gpt-4o'], priority: 5 });
-      await gw.channel({ name: 'low', base_url: fake.baseUrl('low', '500'), models: ['gpt-4o'], priority: 1 });
+      for (const n of [1, 2, 3])
+        await gw.channel({
+          name: `top${n}`,
+          base_url: fake.baseUrl(`top${n}`, '500'),
+          models: ['gpt-4o'],
+          priority: 5,
+        });
+      await gw.channel({
+        name: 'low',
+        base_url: fake.baseUrl('low', '500'),
+        models: ['gpt-4o'],
+        priority: 1,
+      });
       const token = await gw.token();
       const err = await apiError(client(token.key).chat.completions.create({ model: 'gpt-4o', messages }));
       // RETRY_TIMES=2: three attempts, all in the top tier, each on a different channel.
@@ -191,7 +263,11 @@ describe('relay end to end (official openai client)', function () {
     it('ends a stream that breaks mid-way with an SSE error event the client reports', async () => {
       await gw.channel({ name: 'r', base_url: fake.baseUrl('r', 'reset'), models: ['gpt-4o'] });
       const token = await gw.token();
-      const stream = await client(token.key).chat.completions.create({ model: 'gpt-4o', messages, stream: true });
+      const stream = await client(token.key).chat.completions.create({
+        model: 'gpt-4o',
+        messages,
+        stream: true,
+      });
       const got: string[] = [];
       let error: unknown;
       try {
@@ -211,10 +287,16 @@ describe('relay end to end (official openai client)', function () {
     });
 
     it('401 for a missing or unknown key', async () => {
-      const err = await apiError(client('sk-not-a-real-key').chat.completions.create({ model: 'gpt-4o', messages }));
+      const err = await apiError(
+        client('sk-not-a-real-key').chat.completions.create({ model: 'gpt-4o', messages }),
+      );
       expect(err.status).to.equal(401);
       expect(err.message).to.contain('Incorrect API key provided');
-      const res = await fetch(`${gw.url}/v1/chat/completions`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+      const res = await fetch(`${gw.url}/v1/chat/completions`, {
+        method: 'POST',
+        body: '{}',
+        headers: { 'content-type': 'application/json' },
+      });
       expect(res.status).to.equal(401);
       expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('missing_api_key');
     });
@@ -269,7 +351,11 @@ describe('relay end to end (official openai client)', function () {
         fetch(`${gw.url}/v1/chat/completions`, {
           method: 'POST',
           body,
-          headers: { authorization: `Bearer ${token.key}`, 'content-type': 'application/json', 'x-request-id': 'client-chosen-id' },
+          headers: {
+            authorization: `Bearer ${token.key}`,
+            'content-type': 'application/json',
+            'x-request-id': 'client-chosen-id',
+          },
         });
       const bad = await post('{"model": "gpt-4o",');
       expect(bad.status).to.equal(400);
@@ -280,7 +366,12 @@ describe('relay end to end (official openai client)', function () {
       const noModel = await post('{"messages": []}');
       expect(noModel.status).to.equal(400);
       expect(((await noModel.json()) as { error: { param: string } }).error.param).to.equal('model');
-      const big = await post(JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'x'.repeat(21 * 1024 * 1024) }] }));
+      const big = await post(
+        JSON.stringify({
+          model: 'gpt-4o',
+          messages: [{ role: 'user', content: 'x'.repeat(21 * 1024 * 1024) }],
+        }),
+      );
       expect(big.status).to.equal(413);
       const ok = await fetch(`${gw.url}/healthz`);
       expect(ok.headers.get('x-request-id')).to.match(/^[0-9a-f-]{36}$/);

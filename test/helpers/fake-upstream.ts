@@ -77,14 +77,31 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
     const model = String(r.body.model ?? '');
     switch (r.mode) {
       case '500':
-        return sendJson(res, 500, { error: { message: 'upstream exploded', type: 'server_error', code: null } });
+        return sendJson(res, 500, {
+          error: { message: 'upstream exploded', type: 'server_error', code: null },
+        });
       case '429':
         res.setHeader('retry-after', '1');
-        return sendJson(res, 429, { error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' } });
+        return sendJson(res, 429, {
+          error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' },
+        });
       case '401':
-        return sendJson(res, 401, { error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' } });
+        return sendJson(res, 401, {
+          error: {
+            message: 'Incorrect API key provided',
+            type: 'invalid_request_error',
+            code: 'invalid_api_key',
+          },
+        });
       case '400':
-        return sendJson(res, 400, { error: { message: 'Invalid value for temperature', type: 'invalid_request_error', code: null, param: 'temperature' } });
+        return sendJson(res, 400, {
+          error: {
+            message: 'Invalid value for temperature',
+            type: 'invalid_request_error',
+            code: null,
+            param: 'temperature',
+          },
+        });
       case 'hang':
         return; // never answers
       case 'badjson':
@@ -128,7 +145,9 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
         object: isChat ? 'chat.completion.chunk' : 'text_completion',
         created: 1_700_000_000,
         model,
-        choices: isChat ? [{ index: 0, delta: { content: delta }, finish_reason: finish }] : [{ index: 0, text: delta, finish_reason: finish }],
+        choices: isChat
+          ? [{ index: 0, delta: { content: delta }, finish_reason: finish }]
+          : [{ index: 0, text: delta, finish_reason: finish }],
       });
     for (let i = 0; i < words.length; i++) {
       res.write(`data: ${chunk((i ? ' ' : '') + words[i], null)}\n\n`);
@@ -140,9 +159,12 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       if (res.destroyed) return;
     }
     res.write(`data: ${chunk('', 'stop')}\n\n`);
-    const wantsUsage = (r.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    const wantsUsage =
+      (r.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     if (wantsUsage && r.mode !== 'nousage') {
-      res.write(`data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: USAGE })}\n\n`);
+      res.write(
+        `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: USAGE })}\n\n`,
+      );
     }
     res.end('data: [DONE]\n\n');
   }

@@ -25,4 +25,3 @@ export function channel(fields: Partial<ChannelRecord> = {}): ChannelRecord {
     ...fields,
   };
 }
-

@@ -11,7 +11,11 @@ export interface TestGateway {
   gateway: Gateway;
   db: TestDatabase;
   /** Calls the admin API as root. */
-  admin(method: string, path: string, body?: unknown): Promise<{ status: number; body: any; headers: Headers }>;
+  admin(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ status: number; body: any; headers: Headers }>;
   /** Creates a channel and returns its JSON. */
   channel(fields: Record<string, unknown>): Promise<any>;
   /** Creates a token and returns its JSON (with `key`). */
@@ -47,7 +51,10 @@ export async function startTestGateway(
   const admin = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(url + path, {
       method,
-      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${ADMIN_TOKEN}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await res.text();
@@ -64,7 +71,10 @@ export async function startTestGateway(
       return r.body.data;
     },
     async token(fields = {}) {
-      const r = await admin('POST', '/api/tokens', { name: `t-${Math.random().toString(36).slice(2)}`, ...fields });
+      const r = await admin('POST', '/api/tokens', {
+        name: `t-${Math.random().toString(36).slice(2)}`,
+        ...fields,
+      });
       if (r.status !== 201) throw new Error(`token create failed: ${r.status} ${JSON.stringify(r.body)}`);
       return r.body.data;
     },

@@ -9,7 +9,9 @@ export const mochaHooks = {
   afterEach(this: Mocha.Context) {
     if (problems.length > 0) {
       const first = problems.splice(0);
-      throw new Error(`Unhandled rejection during the test: ${String((first[0] as Error)?.stack ?? first[0])}`);
+      throw new Error(
+        `Unhandled rejection during the test: ${String((first[0] as Error)?.stack ?? first[0])}`,
+      );
     }
   },
 };

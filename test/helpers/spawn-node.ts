@@ -38,7 +38,14 @@ export async function spawnNode(env: Record<string, string>, readyTimeoutMs = 20
   const port = env.PORT ? Number(env.PORT) : await freePort();
   const child = spawn(process.execPath, ['--import', 'tsx', 'lib/main.ts'], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_PRETTY: 'false', LOG_LEVEL: 'info', ...env, PORT: String(port) },
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOST: '127.0.0.1',
+      LOG_PRETTY: 'false',
+      LOG_LEVEL: 'info',
+      ...env,
+      PORT: String(port),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   live.add(child);
@@ -72,8 +79,12 @@ export async function spawnNode(env: Record<string, string>, readyTimeoutMs = 20
   try {
     await waitFor(
       async () => {
-        if (exitCode !== undefined) throw new Error(`node exited with ${exitCode} before it was ready:\n${out}`);
-        return fetch(`${url}/readyz`).then((r) => r.status === 200, () => false);
+        if (exitCode !== undefined)
+          throw new Error(`node exited with ${exitCode} before it was ready:\n${out}`);
+        return fetch(`${url}/readyz`).then(
+          (r) => r.status === 200,
+          () => false,
+        );
       },
       readyTimeoutMs,
       `node on port ${port} to be ready`,

@@ -136,13 +136,28 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
     describe('token charges', () => {
       it('are atomic under 50 concurrent charges', async () => {
         const userId = await writer.write('user', async (trx, version) => {
-          const id = await users.insert(trx, { username: 'u', role: 'user', group: 'default', quota: null, status: 'enabled' }, version);
+          const id = await users.insert(
+            trx,
+            { username: 'u', role: 'user', group: 'default', quota: null, status: 'enabled' },
+            version,
+          );
           return { entityId: id, op: 'upsert', result: id };
         });
         const tokenId = await writer.write('token', async (trx, version) => {
           const id = await tokens.insert(
             trx,
-            { name: 't', userId, keyHash: 'a'.repeat(64), keyPrefix: 'sk-a', group: 'default', status: 'enabled', quota: 1000, expiresAt: null, models: null, subnets: null },
+            {
+              name: 't',
+              userId,
+              keyHash: 'a'.repeat(64),
+              keyPrefix: 'sk-a',
+              group: 'default',
+              status: 'enabled',
+              quota: 1000,
+              expiresAt: null,
+              models: null,
+              subnets: null,
+            },
             version,
           );
           return { entityId: id, op: 'upsert', result: id };
@@ -159,7 +174,13 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       let sync: ConfigSync;
       beforeEach(async () => {
         const source = new DbConfigSource(db, state, channels, tokens, users);
-        sync = new ConfigSync(source, new IdentityCache(source, { size: 100, ttlMs: 60_000 }), (s) => s, new Metrics({ defaultMetrics: false }), logger);
+        sync = new ConfigSync(
+          source,
+          new IdentityCache(source, { size: 100, ttlMs: 60_000 }),
+          (s) => s,
+          new Metrics({ defaultMetrics: false }),
+          logger,
+        );
         await sync.start();
       });
 
@@ -205,7 +226,13 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
             created_at: 0,
             updated_at: 0,
           });
-          await trx('config_changes').insert({ version: 1, kind: 'channel', entity_id: String(id), op: 'upsert', at: 0 });
+          await trx('config_changes').insert({
+            version: 1,
+            kind: 'channel',
+            entity_id: String(id),
+            op: 'upsert',
+            at: 0,
+          });
         });
         expect(sync.routing.tiers('default', 'm')).to.have.length(0);
         await sync.poll();
@@ -238,7 +265,11 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
         });
         await Promise.all(Array.from({ length: 25 }, (_, i) => createChannel(`m${i}`)));
         const epoch = sync.status().epoch;
-        await Promise.all([3, 1, 25, 7].map((v) => sync.notify({ version: v, kind: 'channel', entityId: '0', op: 'upsert', at: 0, epoch })));
+        await Promise.all(
+          [3, 1, 25, 7].map((v) =>
+            sync.notify({ version: v, kind: 'channel', entityId: '0', op: 'upsert', at: 0, epoch }),
+          ),
+        );
         for (let i = 1; i < seen.length; i++) expect(seen[i]).to.be.at.least(seen[i - 1]!);
         expect(sync.status().appliedVersion).to.equal(25);
         expect(routed()).to.have.length(25);

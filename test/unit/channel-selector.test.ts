@@ -8,7 +8,12 @@ const plain = (s: string) => s;
 describe('channel selection', () => {
   it('tries the highest priority tier first and exhausts it before going down', () => {
     const index = RoutingIndex.build(
-      [channel({ id: 1, priority: 0 }), channel({ id: 2, priority: 10 }), channel({ id: 3, priority: 10 }), channel({ id: 4, priority: 5 })],
+      [
+        channel({ id: 1, priority: 0 }),
+        channel({ id: 2, priority: 10 }),
+        channel({ id: 3, priority: 10 }),
+        channel({ id: 4, priority: 5 }),
+      ],
       plain,
     );
     const tiers = index.tiers('default', 'gpt-4o');
@@ -61,7 +66,13 @@ describe('channel selection', () => {
 
   it('serves mapped models and sends the upstream name', () => {
     const index = RoutingIndex.build(
-      [channel({ id: 1, models: ['gpt-4o'], modelMapping: { 'gpt-4o': 'azure-gpt4o-deploy', fast: 'gpt-4o-mini' } })],
+      [
+        channel({
+          id: 1,
+          models: ['gpt-4o'],
+          modelMapping: { 'gpt-4o': 'azure-gpt4o-deploy', fast: 'gpt-4o-mini' },
+        }),
+      ],
       plain,
     );
     const ch = selectChannel(index.tiers('default', 'fast'), new Set())!;
@@ -73,7 +84,10 @@ describe('channel selection', () => {
   });
 
   it('keeps groups apart', () => {
-    const index = RoutingIndex.build([channel({ id: 1, groups: ['vip'] }), channel({ id: 2, groups: ['default', 'vip'] })], plain);
+    const index = RoutingIndex.build(
+      [channel({ id: 1, groups: ['vip'] }), channel({ id: 2, groups: ['default', 'vip'] })],
+      plain,
+    );
     expect(index.tiers('default', 'gpt-4o')[0]!.channels.map((c) => c.id)).to.deep.equal([2]);
     expect(index.tiers('vip', 'gpt-4o')[0]!.channels.map((c) => c.id)).to.deep.equal([1, 2]);
     expect(index.tiers('nobody', 'gpt-4o')).to.deep.equal([]);

@@ -6,9 +6,17 @@ import { errorBody, toAppError } from '../../lib/http/middleware/error-handler.j
 
 describe('error shapes', () => {
   it('answers {"error":{message,type,param,code}} with the request id in the message', () => {
-    const body = errorBody(new BadRequestError('model: required', { param: 'model', code: 'invalid_value' }), 'req-1');
+    const body = errorBody(
+      new BadRequestError('model: required', { param: 'model', code: 'invalid_value' }),
+      'req-1',
+    );
     expect(body).to.deep.equal({
-      error: { message: 'model: required (request id: req-1)', type: 'invalid_request_error', param: 'model', code: 'invalid_value' },
+      error: {
+        message: 'model: required (request id: req-1)',
+        type: 'invalid_request_error',
+        param: 'model',
+        code: 'invalid_value',
+      },
     });
   });
 

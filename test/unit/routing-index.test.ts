@@ -48,8 +48,9 @@ describe('routing index patches', () => {
   });
 
   it('decrypts the upstream key of enabled channels only', () => {
-    const index = RoutingIndex.build([channel({ id: 1, keyEnc: 'enc-a' }), channel({ id: 2, keyEnc: 'enc-b', status: 'disabled' })], (s) =>
-      s.replace('enc-', 'plain-'),
+    const index = RoutingIndex.build(
+      [channel({ id: 1, keyEnc: 'enc-a' }), channel({ id: 2, keyEnc: 'enc-b', status: 'disabled' })],
+      (s) => s.replace('enc-', 'plain-'),
     );
     expect(index.channel(1)!.apiKey).to.equal('plain-a');
     expect(index.channel(2)!.apiKey).to.equal('');

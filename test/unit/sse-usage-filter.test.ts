@@ -2,7 +2,11 @@ import { expect } from 'chai';
 import { SseUsageFilter, usageCost } from '../../lib/relay/sse-usage-filter.js';
 
 const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
-const usageChunk = chunk({ id: 'x', choices: [], usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } });
+const usageChunk = chunk({
+  id: 'x',
+  choices: [],
+  usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 },
+});
 
 describe('SSE usage filter', () => {
   it('forwards complete events only, across arbitrary chunk borders', () => {
@@ -32,7 +36,9 @@ describe('SSE usage filter', () => {
 
   it('handles CRLF event boundaries', () => {
     const f = new SseUsageFilter(true);
-    expect(f.push('data: {"choices":[]}\r\n\r\ndata: [DONE]\r\n\r\n')).to.equal('data: {"choices":[]}\r\n\r\ndata: [DONE]\r\n\r\n');
+    expect(f.push('data: {"choices":[]}\r\n\r\ndata: [DONE]\r\n\r\n')).to.equal(
+      'data: {"choices":[]}\r\n\r\ndata: [DONE]\r\n\r\n',
+    );
   });
 
   it('costs prompt + completion when total is missing', () => {

@@ -63,12 +63,18 @@ describe('token checks', () => {
 
   it('refuses an expired token, and accepts one that expires later', () => {
     const now = Date.now();
-    expect(errorOf(() => checkTokenUsable(token({ expiresAt: now - 1 }), user, '1.2.3.4', now)).code).to.equal('token_expired');
-    expect(errorOf(() => checkTokenUsable(token({ expiresAt: now + 60_000 }), user, '1.2.3.4', now))).to.equal(undefined);
+    expect(
+      errorOf(() => checkTokenUsable(token({ expiresAt: now - 1 }), user, '1.2.3.4', now)).code,
+    ).to.equal('token_expired');
+    expect(
+      errorOf(() => checkTokenUsable(token({ expiresAt: now + 60_000 }), user, '1.2.3.4', now)),
+    ).to.equal(undefined);
   });
 
   it('refuses a token whose user is disabled or gone', () => {
-    expect(errorOf(() => checkTokenUsable(token(), { ...user, status: 'disabled' }, '1.2.3.4')).code).to.equal('user_disabled');
+    expect(
+      errorOf(() => checkTokenUsable(token(), { ...user, status: 'disabled' }, '1.2.3.4')).code,
+    ).to.equal('user_disabled');
     expect(errorOf(() => checkTokenUsable(token(), undefined, '1.2.3.4')).code).to.equal('user_disabled');
   });
 

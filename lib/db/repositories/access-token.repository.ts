@@ -40,7 +40,12 @@ export class AccessTokenRepository {
     return (await this.db('access_tokens').where({ user_id: userId }).orderBy('id')).map(toRecord);
   }
 
-  async insert(values: { userId: number; name: string; tokenHash: string; tokenPrefix: string }): Promise<AccessTokenRecord> {
+  async insert(values: {
+    userId: number;
+    name: string;
+    tokenHash: string;
+    tokenPrefix: string;
+  }): Promise<AccessTokenRecord> {
     const now = Date.now();
     const [id] = await this.db('access_tokens').insert({
       user_id: values.userId,

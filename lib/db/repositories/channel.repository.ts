@@ -77,7 +77,6 @@ function toRow(v: Partial<ChannelValues>): Record<string, unknown> {
   return row;
 }
 
-
 /** The only code that queries `channels`. */
 export class ChannelRepository {
   constructor(private readonly db: Db) {}
@@ -115,19 +114,28 @@ export class ChannelRepository {
   async insert(trx: Trx, values: ChannelValues, version: number): Promise<number> {
     const now = Date.now();
     try {
-      const [id] = await trx('channels').insert({ ...toRow(values), version, created_at: now, updated_at: now });
+      const [id] = await trx('channels').insert({
+        ...toRow(values),
+        version,
+        created_at: now,
+        updated_at: now,
+      });
       return num(id);
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError(`A channel named "${values.name}" already exists`, { param: 'name' });
+      if (isUniqueViolation(err))
+        throw new ConflictError(`A channel named "${values.name}" already exists`, { param: 'name' });
       throw err;
     }
   }
 
   async update(trx: Trx, id: number, values: Partial<ChannelValues>, version: number): Promise<void> {
     try {
-      await trx('channels').where({ id }).update({ ...toRow(values), version, updated_at: Date.now() });
+      await trx('channels')
+        .where({ id })
+        .update({ ...toRow(values), version, updated_at: Date.now() });
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError(`A channel named "${values.name}" already exists`, { param: 'name' });
+      if (isUniqueViolation(err))
+        throw new ConflictError(`A channel named "${values.name}" already exists`, { param: 'name' });
       throw err;
     }
   }

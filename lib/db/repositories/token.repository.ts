@@ -29,7 +29,16 @@ export interface TokenRecord {
 
 export type TokenValues = Pick<
   TokenRecord,
-  'name' | 'userId' | 'keyHash' | 'keyPrefix' | 'group' | 'status' | 'quota' | 'expiresAt' | 'models' | 'subnets'
+  | 'name'
+  | 'userId'
+  | 'keyHash'
+  | 'keyPrefix'
+  | 'group'
+  | 'status'
+  | 'quota'
+  | 'expiresAt'
+  | 'models'
+  | 'subnets'
 >;
 
 export interface TokenListFilter {
@@ -114,7 +123,13 @@ export class TokenRepository {
   async insert(trx: Trx, values: TokenValues, version: number): Promise<number> {
     const now = Date.now();
     try {
-      const [id] = await trx('tokens').insert({ ...toRow(values), used_quota: 0, version, created_at: now, updated_at: now });
+      const [id] = await trx('tokens').insert({
+        ...toRow(values),
+        used_quota: 0,
+        version,
+        created_at: now,
+        updated_at: now,
+      });
       return num(id);
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict(values.name);
@@ -124,7 +139,9 @@ export class TokenRepository {
 
   async update(trx: Trx, id: number, values: Partial<TokenValues>, version: number): Promise<void> {
     try {
-      await trx('tokens').where({ id }).update({ ...toRow(values), version, updated_at: Date.now() });
+      await trx('tokens')
+        .where({ id })
+        .update({ ...toRow(values), version, updated_at: Date.now() });
     } catch (err) {
       if (isUniqueViolation(err)) throw conflict(values.name);
       throw err;
@@ -141,16 +158,26 @@ export class TokenRepository {
   }
 
   /**
-   * Charges usage: not a config write (no version), an atomic relative update so concurrent
-   * charges never overwrite each other. Returns the remaining quota (null = unlimited).
+   * Charges usage to several tokens in one transaction. Not a config write (no version): atomic
+   * relative updates, so concurrent charges never overwrite each other.
    */
+  async chargeMany(charges: ReadonlyMap<number, number>): Promise<void> {
+    if (charges.size === 0) return;
+    await this.db.transaction(async (trx) => {
+      for (const [id, amount] of charges) {
+        await trx('tokens')
+          .where({ id })
+          .update({
+            used_quota: trx.raw('used_quota + ?', [amount]),
+            quota: trx.raw('CASE WHEN quota IS NULL THEN NULL ELSE quota - ? END', [amount]),
+          });
+      }
+    });
+  }
+
+  /** Charges one token (see {@link chargeMany}). */
   async charge(id: number, amount: number): Promise<void> {
-    await this.db('tokens')
-      .where({ id })
-      .update({
-        used_quota: this.db.raw('used_quota + ?', [amount]),
-        quota: this.db.raw('CASE WHEN quota IS NULL THEN NULL ELSE quota - ? END', [amount]),
-      });
+    await this.chargeMany(new Map([[id, amount]]));
   }
 
   async quotaOf(id: number): Promise<{ quota: number | null } | undefined> {

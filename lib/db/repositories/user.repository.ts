@@ -66,7 +66,12 @@ export class UserRepository {
     return num(row?.n ?? 0);
   }
 
-  async list(f: { page: number; perPage: number; q?: string; role?: Role }): Promise<{ rows: UserRecord[]; total: number }> {
+  async list(f: {
+    page: number;
+    perPage: number;
+    q?: string;
+    role?: Role;
+  }): Promise<{ rows: UserRecord[]; total: number }> {
     const base = this.db('users').where((w) => {
       if (f.q) whereContains(w, 'username', f.q);
       if (f.role) w.where('role', f.role);
@@ -86,19 +91,29 @@ export class UserRepository {
   async insert(trx: Trx, values: UserValues, version: number): Promise<number> {
     const now = Date.now();
     try {
-      const [id] = await trx('users').insert({ ...toRow(values), used_quota: 0, version, created_at: now, updated_at: now });
+      const [id] = await trx('users').insert({
+        ...toRow(values),
+        used_quota: 0,
+        version,
+        created_at: now,
+        updated_at: now,
+      });
       return num(id);
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError(`A user named "${values.username}" already exists`, { param: 'username' });
+      if (isUniqueViolation(err))
+        throw new ConflictError(`A user named "${values.username}" already exists`, { param: 'username' });
       throw err;
     }
   }
 
   async update(trx: Trx, id: number, values: Partial<UserValues>, version: number): Promise<void> {
     try {
-      await trx('users').where({ id }).update({ ...toRow(values), version, updated_at: Date.now() });
+      await trx('users')
+        .where({ id })
+        .update({ ...toRow(values), version, updated_at: Date.now() });
     } catch (err) {
-      if (isUniqueViolation(err)) throw new ConflictError(`A user named "${values.username}" already exists`, { param: 'username' });
+      if (isUniqueViolation(err))
+        throw new ConflictError(`A user named "${values.username}" already exists`, { param: 'username' });
       throw err;
     }
   }

@@ -1,38 +1,51 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../obs/metrics.js';
 import type { RelayLogFields } from '../../relay/relay.service.js';
 
 /**
- * One log line and one metric per request, when the answer ends: method, route, status,
- * latency, and for relay requests the token id (never the key), user, model and channel.
+ * Logs one line and counts one metric when an answer ends: method, route, status, latency,
+ * and for relay requests the token id (never the key), user, model and channel. `route` is
+ * read at the end, so a handler may name it once it knows it.
  */
+export function observeRequest(
+  logger: Logger,
+  metrics: Metrics,
+  req: IncomingMessage,
+  res: ServerResponse,
+  route: () => string,
+  requestId: string,
+  relay?: RelayLogFields,
+): void {
+  const started = process.hrtime.bigint();
+  res.once('close', () => {
+    const ms = Number(process.hrtime.bigint() - started) / 1e6;
+    const name = route();
+    const status = res.headersSent ? res.statusCode : 499;
+    metrics.httpRequests.inc({ route: name, status: String(status) });
+    if (relay) metrics.relayDuration.observe({ route: name, status: String(status) }, ms / 1000);
+    const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
+    if (!logger.isLevelEnabled(level)) return;
+    logger[level](
+      {
+        requestId,
+        method: req.method,
+        route: name,
+        status,
+        ms: Math.round(ms * 10) / 10,
+        ...relay,
+        aborted: !res.writableFinished || undefined,
+      },
+      'request',
+    );
+  });
+}
+
+/** The express form of {@link observeRequest}, for the admin and system routes. */
 export function accessLog(logger: Logger, metrics: Metrics) {
   return (req: Request, res: Response, next: NextFunction) => {
-    const started = process.hrtime.bigint();
-    const relay: RelayLogFields = {};
-    res.locals.relay = relay;
-    res.once('close', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
-      const route = routeLabel(req);
-      const status = res.headersSent ? res.statusCode : 499;
-      metrics.httpRequests.inc({ route, status: String(status) });
-      if (route.startsWith('/v1/')) metrics.relayDuration.observe({ route, status: String(status) }, ms / 1000);
-      const level = status >= 500 ? 'error' : status >= 400 ? 'warn' : 'info';
-      if (!logger.isLevelEnabled(level)) return;
-      logger[level](
-        {
-          requestId: res.locals.requestId as string,
-          method: req.method,
-          route,
-          status,
-          ms: Math.round(ms * 10) / 10,
-          ...relay,
-          aborted: !res.writableFinished || undefined,
-        },
-        'request',
-      );
-    });
+    observeRequest(logger, metrics, req, res, () => routeLabel(req), String(res.locals.requestId));
     next();
   };
 }

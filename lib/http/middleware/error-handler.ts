@@ -9,7 +9,14 @@ import { isConnectionError } from '../../db/db-errors.js';
 
 /** The OpenAI error body: `{"error":{"message","type","param","code"}}`, with the request id in the message. */
 export function errorBody(err: AppError, requestId: string) {
-  return { error: { message: `${err.message} (request id: ${requestId})`, type: err.type, param: err.param, code: err.code } };
+  return {
+    error: {
+      message: `${err.message} (request id: ${requestId})`,
+      type: err.type,
+      param: err.param,
+      code: err.code,
+    },
+  };
 }
 
 /** Turns anything thrown into an AppError a client may see; what is not an AppError hides its details. */
@@ -17,19 +24,27 @@ export function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
   const e = err as { type?: string; status?: number; limit?: number; message?: string };
   if (e?.type === 'entity.parse.failed') {
-    return new BadRequestError(`Malformed JSON body: ${e.message ?? 'parse error'}`, { code: 'invalid_json' });
+    return new BadRequestError(`Malformed JSON body: ${e.message ?? 'parse error'}`, {
+      code: 'invalid_json',
+    });
   }
   if (e?.type === 'entity.too.large') {
-    return new PayloadTooLargeError(`The request body is larger than the ${e.limit ?? ''} bytes this gateway accepts (MAX_BODY)`);
+    return new PayloadTooLargeError(
+      `The request body is larger than the ${e.limit ?? ''} bytes this gateway accepts (MAX_BODY)`,
+    );
   }
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
     return new BadRequestError(e.message ?? 'Unsupported body encoding', { code: 'unsupported_encoding' });
   }
-  if (e?.type === 'request.aborted') return new BadRequestError('The client aborted the request body', { code: 'aborted' });
+  if (e?.type === 'request.aborted')
+    return new BadRequestError('The client aborted the request body', { code: 'aborted' });
   if (isConnectionError(err)) {
-    return new ServiceUnavailableError('The database is unreachable; admin writes are not possible right now. Retry shortly.', {
-      code: 'database_unavailable',
-    });
+    return new ServiceUnavailableError(
+      'The database is unreachable; admin writes are not possible right now. Retry shortly.',
+      {
+        code: 'database_unavailable',
+      },
+    );
   }
   return new AppError(500, 'server_error', 'Internal error', { code: 'internal_error' });
 }

@@ -1,15 +1,21 @@
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
-/** Gives every request an id (the client's `x-request-id` when sane) and echoes it in the answer. */
+/** The request's id (the client's `x-request-id` when sane, else a new UUID), echoed in the answer. */
+export function assignRequestId(req: IncomingMessage, res: ServerResponse): string {
+  const given = req.headers['x-request-id'];
+  const id = typeof given === 'string' && SAFE_ID.test(given) ? given : randomUUID();
+  res.setHeader('x-request-id', id);
+  return id;
+}
+
+/** The express form of {@link assignRequestId}. */
 export function requestId() {
   return (req: Request, res: Response, next: NextFunction) => {
-    const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && SAFE_ID.test(given) ? given : randomUUID();
-    res.locals.requestId = id;
-    res.setHeader('x-request-id', id);
+    res.locals.requestId = assignRequestId(req, res);
     next();
   };
 }

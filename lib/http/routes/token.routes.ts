@@ -1,5 +1,10 @@
 import { Router } from 'express';
-import { createTokenSchema, listTokensSchema, TOKEN_READ_ONLY, updateTokenSchema } from '../../admin/token.schemas.js';
+import {
+  createTokenSchema,
+  listTokensSchema,
+  TOKEN_READ_ONLY,
+  updateTokenSchema,
+} from '../../admin/token.schemas.js';
 import type { TokenService } from '../../admin/token.service.js';
 import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
 import { actorOf } from '../middleware/admin-auth.js';
@@ -11,7 +16,9 @@ export function tokenRoutes(tokens: TokenService): Router {
     res.json(await tokens.list(actorOf(res), parseInput(listTokensSchema, req.query)));
   });
   router.post('/', async (req, res) => {
-    res.status(201).json({ data: await tokens.create(actorOf(res), parseInput(createTokenSchema, req.body ?? {})) });
+    res
+      .status(201)
+      .json({ data: await tokens.create(actorOf(res), parseInput(createTokenSchema, req.body ?? {})) });
   });
   router.get('/:id', async (req, res) => {
     res.json({ data: await tokens.get(actorOf(res), parseInput(idParam, req.params.id)) });

@@ -17,7 +17,9 @@ export function userRoutes(users: UserService): Router {
     res.json(await users.list(actorOf(res), parseInput(listUsersSchema, req.query)));
   });
   router.post('/', async (req, res) => {
-    res.status(201).json({ data: await users.create(actorOf(res), parseInput(createUserSchema, req.body ?? {})) });
+    res
+      .status(201)
+      .json({ data: await users.create(actorOf(res), parseInput(createUserSchema, req.body ?? {})) });
   });
   router.get('/me', async (_req, res) => {
     res.json({ data: await users.get(actorOf(res), actorOf(res).userId) });
@@ -38,10 +40,16 @@ export function userRoutes(users: UserService): Router {
   });
   router.post('/:id/access-tokens', async (req, res) => {
     const { name } = parseInput(createAccessTokenSchema, req.body ?? {});
-    res.status(201).json({ data: await users.createAccessToken(actorOf(res), parseInput(idParam, req.params.id), name) });
+    res
+      .status(201)
+      .json({ data: await users.createAccessToken(actorOf(res), parseInput(idParam, req.params.id), name) });
   });
   router.delete('/:id/access-tokens/:tokenId', async (req, res) => {
-    await users.deleteAccessToken(actorOf(res), parseInput(idParam, req.params.id), parseInput(idParam, req.params.tokenId));
+    await users.deleteAccessToken(
+      actorOf(res),
+      parseInput(idParam, req.params.id),
+      parseInput(idParam, req.params.tokenId),
+    );
     res.status(204).end();
   });
   return router;

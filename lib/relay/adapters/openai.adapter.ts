@@ -11,7 +11,8 @@ const PATHS: Record<Endpoint, string> = {
 export class OpenAiAdapter implements ProviderAdapter {
   prepare(channel: RoutedChannel, endpoint: Endpoint, body: Record<string, unknown>): PreparedRequest {
     return {
-      url: channel.baseUrl + PATHS[endpoint],
+      origin: channel.origin,
+      path: channel.basePath + PATHS[endpoint],
       headers: {
         authorization: `Bearer ${channel.apiKey}`,
         'content-type': 'application/json',

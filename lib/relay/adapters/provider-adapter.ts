@@ -5,7 +5,8 @@ export type Endpoint = 'chat' | 'completions' | 'embeddings';
 
 /** An upstream HTTP request ready to send. */
 export interface PreparedRequest {
-  url: string;
+  origin: string;
+  path: string;
   headers: Record<string, string>;
   body: string;
 }
