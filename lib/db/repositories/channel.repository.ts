@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
-import { isUniqueViolation } from '../db-errors.js';
 import { num, readJson } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
+import { mapUniqueViolation, paginate } from '../query-helpers.js';
 import { whereContains } from '../where-contains.js';
 
 export type ChannelStatus = 'enabled' | 'disabled' | 'auto_disabled';
@@ -38,6 +38,9 @@ export interface ChannelListFilter {
   group?: string;
   model?: string;
 }
+
+const conflict = (name: string | undefined) => () =>
+  new ConflictError(`A channel named "${name ?? ''}" already exists`, { param: 'name' });
 
 function toRecord(r: Record<string, unknown>): ChannelRecord {
   return {
@@ -99,45 +102,19 @@ export class ChannelRepository {
       if (f.group) whereContains(w, 'groups', JSON.stringify(f.group));
       if (f.model) whereContains(w, 'models', JSON.stringify(f.model));
     });
-    const [countRow, rows] = await Promise.all([
-      base.clone().count({ n: '*' }).first(),
-      base
-        .clone()
-        .select('*')
-        .orderBy('id', 'asc')
-        .limit(f.perPage)
-        .offset((f.page - 1) * f.perPage),
-    ]);
-    return { rows: rows.map(toRecord), total: num(countRow?.n ?? 0) };
+    return paginate(base, f.page, f.perPage, toRecord);
   }
 
   async insert(trx: Trx, values: ChannelValues, version: number): Promise<number> {
     const now = Date.now();
-    try {
-      const [id] = await trx('channels').insert({
-        ...toRow(values),
-        version,
-        created_at: now,
-        updated_at: now,
-      });
-      return num(id);
-    } catch (err) {
-      if (isUniqueViolation(err))
-        throw new ConflictError(`A channel named "${values.name}" already exists`, { param: 'name' });
-      throw err;
-    }
+    const row = { ...toRow(values), version, created_at: now, updated_at: now };
+    const [id] = await mapUniqueViolation(() => trx('channels').insert(row), conflict(values.name));
+    return num(id);
   }
 
   async update(trx: Trx, id: number, values: Partial<ChannelValues>, version: number): Promise<void> {
-    try {
-      await trx('channels')
-        .where({ id })
-        .update({ ...toRow(values), version, updated_at: Date.now() });
-    } catch (err) {
-      if (isUniqueViolation(err))
-        throw new ConflictError(`A channel named "${values.name}" already exists`, { param: 'name' });
-      throw err;
-    }
+    const row = { ...toRow(values), version, updated_at: Date.now() };
+    await mapUniqueViolation(() => trx('channels').where({ id }).update(row), conflict(values.name));
   }
 
   async delete(trx: Trx, id: number): Promise<boolean> {

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
-import { isUniqueViolation } from '../db-errors.js';
 import { num, numOrNull, readJson } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
+import { mapUniqueViolation, paginate } from '../query-helpers.js';
 import { whereContains } from '../where-contains.js';
 
 export type TokenStatus = 'enabled' | 'disabled';
@@ -85,7 +85,7 @@ function toRow(v: Partial<TokenValues>): Record<string, unknown> {
   return row;
 }
 
-const conflict = (name: string | undefined) =>
+const conflict = (name: string | undefined) => () =>
   new ConflictError(`This user already has a token named "${name ?? ''}"`, { param: 'name' });
 
 /** The only code that queries `tokens`. */
@@ -108,44 +108,19 @@ export class TokenRepository {
       if (f.q) whereContains(w, 'name', f.q);
       if (f.status) w.where('status', f.status);
     });
-    const [countRow, rows] = await Promise.all([
-      base.clone().count({ n: '*' }).first(),
-      base
-        .clone()
-        .select('*')
-        .orderBy('id')
-        .limit(f.perPage)
-        .offset((f.page - 1) * f.perPage),
-    ]);
-    return { rows: rows.map(toRecord), total: num(countRow?.n ?? 0) };
+    return paginate(base, f.page, f.perPage, toRecord);
   }
 
   async insert(trx: Trx, values: TokenValues, version: number): Promise<number> {
     const now = Date.now();
-    try {
-      const [id] = await trx('tokens').insert({
-        ...toRow(values),
-        used_quota: 0,
-        version,
-        created_at: now,
-        updated_at: now,
-      });
-      return num(id);
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(values.name);
-      throw err;
-    }
+    const row = { ...toRow(values), used_quota: 0, version, created_at: now, updated_at: now };
+    const [id] = await mapUniqueViolation(() => trx('tokens').insert(row), conflict(values.name));
+    return num(id);
   }
 
   async update(trx: Trx, id: number, values: Partial<TokenValues>, version: number): Promise<void> {
-    try {
-      await trx('tokens')
-        .where({ id })
-        .update({ ...toRow(values), version, updated_at: Date.now() });
-    } catch (err) {
-      if (isUniqueViolation(err)) throw conflict(values.name);
-      throw err;
-    }
+    const row = { ...toRow(values), version, updated_at: Date.now() };
+    await mapUniqueViolation(() => trx('tokens').where({ id }).update(row), conflict(values.name));
   }
 
   async delete(trx: Trx, id: number): Promise<boolean> {

@@ -1,8 +1,8 @@
 import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
-import { isUniqueViolation } from '../db-errors.js';
 import { num, numOrNull } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
+import { mapUniqueViolation, paginate } from '../query-helpers.js';
 import { whereContains } from '../where-contains.js';
 
 export type Role = 'root' | 'admin' | 'user';
@@ -22,6 +22,9 @@ export interface UserRecord {
 }
 
 export type UserValues = Pick<UserRecord, 'username' | 'role' | 'group' | 'quota' | 'status'>;
+
+const conflict = (name: string | undefined) => () =>
+  new ConflictError(`A user named "${name ?? ''}" already exists`, { param: 'username' });
 
 function toRecord(r: Record<string, unknown>): UserRecord {
   return {
@@ -76,46 +79,19 @@ export class UserRepository {
       if (f.q) whereContains(w, 'username', f.q);
       if (f.role) w.where('role', f.role);
     });
-    const [countRow, rows] = await Promise.all([
-      base.clone().count({ n: '*' }).first(),
-      base
-        .clone()
-        .select('*')
-        .orderBy('id')
-        .limit(f.perPage)
-        .offset((f.page - 1) * f.perPage),
-    ]);
-    return { rows: rows.map(toRecord), total: num(countRow?.n ?? 0) };
+    return paginate(base, f.page, f.perPage, toRecord);
   }
 
   async insert(trx: Trx, values: UserValues, version: number): Promise<number> {
     const now = Date.now();
-    try {
-      const [id] = await trx('users').insert({
-        ...toRow(values),
-        used_quota: 0,
-        version,
-        created_at: now,
-        updated_at: now,
-      });
-      return num(id);
-    } catch (err) {
-      if (isUniqueViolation(err))
-        throw new ConflictError(`A user named "${values.username}" already exists`, { param: 'username' });
-      throw err;
-    }
+    const row = { ...toRow(values), used_quota: 0, version, created_at: now, updated_at: now };
+    const [id] = await mapUniqueViolation(() => trx('users').insert(row), conflict(values.username));
+    return num(id);
   }
 
   async update(trx: Trx, id: number, values: Partial<UserValues>, version: number): Promise<void> {
-    try {
-      await trx('users')
-        .where({ id })
-        .update({ ...toRow(values), version, updated_at: Date.now() });
-    } catch (err) {
-      if (isUniqueViolation(err))
-        throw new ConflictError(`A user named "${values.username}" already exists`, { param: 'username' });
-      throw err;
-    }
+    const row = { ...toRow(values), version, updated_at: Date.now() };
+    await mapUniqueViolation(() => trx('users').where({ id }).update(row), conflict(values.username));
   }
 
   async delete(trx: Trx, id: number): Promise<boolean> {
