@@ -2,6 +2,7 @@ import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type { AccessTokenRecord, AccessTokenRepository } from '../db/repositories/access-token.repository.js';
 import type { UserRecord, UserRepository, UserValues } from '../db/repositories/user.repository.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
+import { ConflictError } from '../errors/conflict.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
 import { generateKey, hashKey, keyPrefix } from '../security/keys.js';
 import { isAdmin, requireManages, requireMayGrant, requireRole, type Actor } from './actor.js';
@@ -34,6 +35,13 @@ export function accessTokenView(t: AccessTokenRecord) {
   };
 }
 
+/** Rolls back a bootstrap that another process won. */
+class AlreadyBootstrapped extends ConflictError {
+  constructor() {
+    super('The root user already exists');
+  }
+}
+
 const notFound = (id: number) => new NotFoundError(`No user with id ${id}`, { param: 'id' });
 
 /** Users and their admin API access tokens. */
@@ -60,22 +68,27 @@ export class UserService {
     return this.insert(input);
   }
 
-  /** Creates the first root user when the database has no user at all; false when one exists. */
+  /** Creates the first root user when the database has no user at all; undefined when one exists. */
   async bootstrapRoot(): Promise<UserRecord | undefined> {
     if ((await this.users.count()) > 0) return undefined;
-    return this.writer.write('user', async (trx, version) => {
-      // Re-checked under the config lock: two first starts at once create one root.
-      if ((await this.users.count(trx)) > 0) return { entityId: 0, op: 'upsert', result: undefined };
-      const values: UserValues = {
-        username: 'root',
-        role: 'root',
-        group: 'default',
-        quota: null,
-        status: 'enabled',
-      };
-      const id = await this.users.insert(trx, values, version);
-      return { entityId: id, op: 'upsert', result: await this.users.findById(id, trx) };
-    });
+    try {
+      return await this.writer.write('user', async (trx, version) => {
+        // Re-checked under the config lock: of two first starts at once, one creates root.
+        if ((await this.users.count(trx)) > 0) throw new AlreadyBootstrapped();
+        const values: UserValues = {
+          username: 'root',
+          role: 'root',
+          group: 'default',
+          quota: null,
+          status: 'enabled',
+        };
+        const id = await this.users.insert(trx, values, version);
+        return { entityId: id, op: 'upsert', result: await this.users.findById(id, trx) };
+      });
+    } catch (err) {
+      if (err instanceof AlreadyBootstrapped) return undefined; // rolled back: no version used
+      throw err;
+    }
   }
 
   async update(actor: Actor, id: number, input: UpdateUserInput) {

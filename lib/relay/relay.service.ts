@@ -44,6 +44,8 @@ interface AttemptFailure {
   retry: boolean;
   error: AppError;
   reason: string;
+  /** What the upstream said, when the client is not shown it. */
+  detail?: string;
 }
 
 const MAX_ERROR_BODY = 64 * 1024;
@@ -287,13 +289,27 @@ function upstreamFailure(status: number, text: string, channelId: number): Attem
   }
   const retry = status === 429 || status >= 500;
   const reason = status === 429 ? 'status_429' : status >= 500 ? 'status_5xx' : 'status_4xx';
-  // 401/403 from an upstream are about the channel's key, not the caller's: a gateway error.
-  const clientStatus = status === 401 || status === 403 ? 502 : status;
+  // 401/403 from an upstream are about the channel's key, not the caller's: a gateway error, and
+  // the upstream's words (which may quote part of that key) are for the operator's log only.
+  if (status === 401 || status === 403) {
+    return {
+      retry,
+      reason,
+      error: new UpstreamError(
+        502,
+        `The upstream refused this gateway's credentials (channel ${channelId}, ${status})`,
+        {
+          code: 'upstream_auth_failed',
+        },
+      ),
+      detail: message,
+    };
+  }
   return {
     retry,
     reason,
     error: new UpstreamError(
-      clientStatus,
+      status,
       `Upstream error ${status} (channel ${channelId}): ${message || 'no message'}`,
       {
         code: code ?? 'upstream_error',
