@@ -6,7 +6,17 @@ import { ChannelService } from './admin/channel.service.js';
 import { TokenService } from './admin/token.service.js';
 import { UserService } from './admin/user.service.js';
 import { QuotaLedger } from './billing/quota-ledger.js';
-import { ConfigSync } from './cfg/config-sync.js';
+import type { Redis } from 'ioredis';
+import { ConfigResyncProcessor } from '../jobs/config-resync.processor.js';
+import { JobRunner } from '../jobs/job-runner.js';
+import { ClusterNode } from './cfg/cluster-node.js';
+import { ConfigSync, type VersionProbe } from './cfg/config-sync.js';
+import { InvalidationPublisher } from './cfg/invalidation-publisher.js';
+import { InvalidationSubscriber } from './cfg/invalidation-subscriber.js';
+import { L2Store } from './cfg/l2-store.js';
+import { LayeredConfigSource, RedisVersionProbe } from './cfg/layered-config-source.js';
+import { NodeHeartbeats } from './cfg/node-heartbeat.js';
+import { createRedis, type RedisRole } from './redis/redis-client.js';
 import { DbConfigSource } from './cfg/db-config-source.js';
 import { IdentityCache } from './cfg/identity-cache.js';
 import { NodeStatus } from './cfg/node-status.js';
@@ -60,6 +70,11 @@ export class Gateway {
   private readonly touches: TokenTouches;
   private readonly users: UserService;
   private readonly quota: QuotaLedger;
+  private readonly stateRepo: ConfigStateRepository;
+  private readonly pollProbe: () => VersionProbe;
+  private readonly redisConnections: Redis[] = [];
+  private jobs: JobRunner | undefined;
+  private cluster: ClusterNode | undefined;
   private inFlight = 0;
   private idleWaiters: (() => void)[] = [];
   private stopping = false;
@@ -80,28 +95,126 @@ export class Gateway {
 
     const secret = config.secretKey ?? this.singleNodeSecret();
     const secrets = new SecretBox(secret);
-    const stateRepo = new ConfigStateRepository(this.db);
+    const stateRepo = (this.stateRepo = new ConfigStateRepository(this.db));
     const channelRepo = new ChannelRepository(this.db);
     const tokenRepo = new TokenRepository(this.db);
     const userRepo = new UserRepository(this.db);
     const accessRepo = new AccessTokenRepository(this.db);
 
-    const source = new DbConfigSource(this.db, stateRepo, channelRepo, tokenRepo, userRepo);
-    const identities = new IdentityCache(source, config.tokenCache);
+    const dbSource = new DbConfigSource(this.db, stateRepo, channelRepo, tokenRepo, userRepo);
     const quota = (this.quota = new QuotaLedger(tokenRepo, this.logger.child({ component: 'quota' })));
+    const cluster = config.role === 'single' ? undefined : this.wireRedis(config);
+    const source = cluster
+      ? new LayeredConfigSource(cluster.l2, dbSource, this.logger.child({ component: 'cfg-l2' }))
+      : dbSource;
+    const identities = new IdentityCache(source, {
+      ...config.tokenCache,
+      // A change's version floor must outlive any stale L2 entry: the resync job heals L2 each interval.
+      floorTtlMs: 2 * config.resyncEveryMs + 60_000,
+    });
+    const redisProbe = cluster ? new RedisVersionProbe(cluster.l2) : undefined;
     this.sync = new ConfigSync(
       source,
+      redisProbe ?? dbSource,
       identities,
       (enc) => secrets.decrypt(enc),
       this.metrics,
       this.logger.child({ component: 'cfg-sync' }),
-      (tokenId) => quota.invalidate(tokenId),
+      {
+        tokenChanged: (tokenId) => quota.invalidate(tokenId),
+        versionMissing: (state) => this.cluster?.redisLostItsState(state) ?? Promise.resolve(),
+      },
     );
+    this.pollProbe = () => (this.cluster && !this.cluster.isRedisReady ? dbSource : (redisProbe ?? dbSource));
     const writer = new VersionedWriter(this.db, stateRepo, this.logger.child({ component: 'cfg-writer' }));
-    // A single node applies its own change right after commit: no polling, no restart.
+    // Every node applies its own change right after commit; in a cluster the master also
+    // publishes it (and receives its own message back as a duplicate).
     writer.addListener({ onCommitted: (change) => this.sync.notify(change) });
+    if (cluster && config.role === 'master') {
+      writer.addListener(
+        new InvalidationPublisher(
+          cluster.l2,
+          config.nodeId,
+          this.metrics,
+          this.logger.child({ component: 'cfg-publisher' }),
+        ),
+      );
+    }
+    if (cluster) {
+      const clusterLogger = this.logger.child({ component: 'cluster' });
+      const subscriber = new InvalidationSubscriber(
+        cluster.subscriber,
+        cluster.l2.keys.invalidate,
+        {
+          message: (m) => {
+            const run =
+              m.kind === 'beacon'
+                ? this.sync.nudge({ epoch: m.epoch, version: m.v }, 'beacon')
+                : this.sync.notify({
+                    epoch: m.epoch,
+                    version: m.v,
+                    kind: m.kind,
+                    entityId: m.id!,
+                    op: m.op!,
+                    at: m.at ?? 0,
+                  });
+            run.catch((err: unknown) =>
+              clusterLogger.warn(
+                { err: { message: (err as Error).message } },
+                'could not apply a config message',
+              ),
+            );
+          },
+          reconnected: () => {
+            this.sync
+              .resync('reconnect')
+              .catch((err: unknown) =>
+                clusterLogger.warn({ err: { message: (err as Error).message } }, 'resync failed'),
+              );
+          },
+        },
+        clusterLogger,
+      );
+      const heartbeats = new NodeHeartbeats(
+        cluster.command,
+        cluster.l2,
+        { nodeId: config.nodeId, role: config.role, startedAt: Date.now() },
+        this.sync,
+        () => subscriber.isConnected,
+        config.heartbeatEveryMs,
+        clusterLogger,
+      );
+      const resync = new ConfigResyncProcessor({
+        state: stateRepo,
+        channels: channelRepo,
+        tokens: tokenRepo,
+        users: userRepo,
+        l2: cluster.l2,
+        heartbeats,
+        keepChanges: config.configLogKeep,
+        logger: this.logger.child({ component: 'job:config-resync' }),
+      });
+      this.jobs = new JobRunner(
+        { queue: cluster.bullQueue, worker: cluster.bullWorker },
+        config.redisPrefix,
+        config.resyncEveryMs,
+        resync,
+        this.logger.child({ component: 'jobs' }),
+      );
+      this.cluster = new ClusterNode(
+        { nodeId: config.nodeId, role: config.role as 'master' | 'slave' },
+        cluster.command,
+        cluster.l2,
+        this.sync,
+        subscriber,
+        heartbeats,
+        this.jobs,
+        this.metrics,
+        clusterLogger,
+      );
+    }
 
-    this.status = new NodeStatus('single', config.nodeId, Date.now(), this.sync, stateRepo);
+    this.status = new NodeStatus(config.role, config.nodeId, Date.now(), this.sync, stateRepo, this.cluster);
     this.upstream = new UpstreamClient(config.upstream);
     this.touches = new TokenTouches(tokenRepo, this.logger.child({ component: 'token-touches' }));
     this.users = new UserService(userRepo, accessRepo, writer);
@@ -124,6 +237,9 @@ export class Gateway {
       tokens: new TokenService(tokenRepo, userRepo, writer),
       users: this.users,
       trustProxy: config.trustProxy,
+      role: config.role,
+      masterUrl: config.masterUrl,
+      queues: this.jobs ? [this.jobs.queue] : [],
     });
     const relayHandler = new RelayHttpHandler({
       auth: new RelayAuth(identities, this.touches),
@@ -151,7 +267,9 @@ export class Gateway {
   /** Migrates, creates the root user on first start, listens, runs the first full sync. */
   async start(): Promise<AddressInfo> {
     await migrateLatest(this.db);
-    await this.bootstrap();
+    // Replicas never write config: the root user is the master's (or the single node's) to create.
+    if (this.config.role !== 'slave') await this.bootstrap();
+    if (this.cluster) await this.cluster.preflight(await this.stateRepo.read());
     const address = await new Promise<AddressInfo>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.config.port, this.config.host, () => {
@@ -159,8 +277,11 @@ export class Gateway {
         resolve(this.server.address() as AddressInfo);
       });
     });
+    // Subscribed before the first snapshot, so no change can fall between the two.
+    await this.cluster?.subscribe();
     await this.sync.start();
-    this.sync.startPolling(this.config.configPollMs);
+    this.sync.startPolling(this.config.configPollMs, this.pollProbe);
+    await this.cluster?.start(address.port);
     this.touches.start();
     this.logger.info(
       { port: address.port, host: address.address, role: this.status.role },
@@ -188,9 +309,11 @@ export class Gateway {
     this.server.closeAllConnections();
     await closed;
     this.sync.stop();
+    await this.cluster?.stop();
     await this.touches.stop();
     await this.quota.stop();
     await this.upstream.close();
+    for (const redis of this.redisConnections) redis.disconnect();
     await this.db.destroy();
     this.logger.info('Switchyard stopped');
   }
@@ -201,6 +324,28 @@ export class Gateway {
       const issued = await this.users.issueAccessToken(root.id, 'bootstrap');
       this.bootstrapAdminToken = issued.token;
     }
+  }
+
+  /** The cluster's Redis connections and L2, made by the one Redis factory. */
+  private wireRedis(config: Config) {
+    const make = (role: RedisRole) => {
+      const redis = createRedis(config.redisUrl!, {
+        prefix: config.redisPrefix,
+        nodeId: config.nodeId,
+        role,
+        logger: this.logger,
+      });
+      this.redisConnections.push(redis);
+      return redis;
+    };
+    const command = make('command');
+    return {
+      command,
+      subscriber: make('subscriber'),
+      bullQueue: make('bullmq'),
+      bullWorker: make('bullmq'),
+      l2: new L2Store(command, config.redisPrefix, config.cacheMaxTtlMs),
+    };
   }
 
   private singleNodeSecret(): string {

@@ -70,7 +70,7 @@ export class ChannelService {
     return this.writer.write('channel', async (trx, version) => {
       const id = await this.channels.insert(trx, values, version);
       const row = (await this.channels.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: channelView(row) };
+      return { entityId: id, op: 'upsert', result: channelView(row), record: row };
     });
   }
 
@@ -96,14 +96,15 @@ export class ChannelService {
       if (!(await this.channels.findById(id, trx))) throw notFound(id);
       await this.channels.update(trx, id, values, version);
       const row = (await this.channels.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: channelView(row) };
+      return { entityId: id, op: 'upsert', result: channelView(row), record: row };
     });
   }
 
   async delete(id: number): Promise<void> {
     await this.writer.write('channel', async (trx) => {
-      if (!(await this.channels.delete(trx, id))) throw notFound(id);
-      return { entityId: id, op: 'delete', result: undefined };
+      const row = await this.channels.findById(id, trx);
+      if (!row || !(await this.channels.delete(trx, id))) throw notFound(id);
+      return { entityId: id, op: 'delete', result: undefined, record: row };
     });
   }
 }

@@ -79,7 +79,7 @@ export class TokenService {
     return this.writer.write('token', async (trx, version) => {
       const id = await this.tokens.insert(trx, values, version);
       const row = (await this.tokens.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: { ...tokenView(row), key } };
+      return { entityId: id, op: 'upsert', result: { ...tokenView(row), key }, record: row };
     });
   }
 
@@ -111,15 +111,17 @@ export class TokenService {
     return this.writer.write('token', async (trx, version) => {
       if (!(await this.tokens.findById(id, trx))) throw notFound(id);
       await this.tokens.update(trx, id, values, version);
-      return { entityId: id, op: 'upsert', result: tokenView((await this.tokens.findById(id, trx))!) };
+      const row = (await this.tokens.findById(id, trx))!;
+      return { entityId: id, op: 'upsert', result: tokenView(row), record: row };
     });
   }
 
   async delete(actor: Actor, id: number): Promise<void> {
     await this.visible(actor, id);
     await this.writer.write('token', async (trx) => {
-      if (!(await this.tokens.delete(trx, id))) throw notFound(id);
-      return { entityId: id, op: 'delete', result: undefined };
+      const row = await this.tokens.findById(id, trx);
+      if (!row || !(await this.tokens.delete(trx, id))) throw notFound(id);
+      return { entityId: id, op: 'delete', result: undefined, record: row };
     });
   }
 

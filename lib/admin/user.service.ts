@@ -83,7 +83,8 @@ export class UserService {
           status: 'enabled',
         };
         const id = await this.users.insert(trx, values, version);
-        return { entityId: id, op: 'upsert', result: await this.users.findById(id, trx) };
+        const row = await this.users.findById(id, trx);
+        return { entityId: id, op: 'upsert', result: row, record: row };
       });
     } catch (err) {
       if (err instanceof AlreadyBootstrapped) return undefined; // rolled back: no version used
@@ -104,7 +105,8 @@ export class UserService {
     return this.writer.write('user', async (trx, version) => {
       if (!(await this.users.findById(id, trx))) throw notFound(id);
       await this.users.update(trx, id, input, version);
-      return { entityId: id, op: 'upsert', result: userView((await this.users.findById(id, trx))!) };
+      const row = (await this.users.findById(id, trx))!;
+      return { entityId: id, op: 'upsert', result: userView(row), record: row };
     });
   }
 
@@ -114,8 +116,9 @@ export class UserService {
     requireManages(actor, target);
     if (target.id === actor.userId) throw new BadRequestError('You cannot delete yourself', { param: 'id' });
     await this.writer.write('user', async (trx) => {
-      if (!(await this.users.delete(trx, id))) throw notFound(id);
-      return { entityId: id, op: 'delete', result: undefined };
+      const row = await this.users.findById(id, trx);
+      if (!row || !(await this.users.delete(trx, id))) throw notFound(id);
+      return { entityId: id, op: 'delete', result: undefined, record: row };
     });
   }
 
@@ -153,7 +156,8 @@ export class UserService {
   private async insert(input: CreateUserInput) {
     return this.writer.write('user', async (trx, version) => {
       const id = await this.users.insert(trx, input, version);
-      return { entityId: id, op: 'upsert', result: userView((await this.users.findById(id, trx))!) };
+      const row = (await this.users.findById(id, trx))!;
+      return { entityId: id, op: 'upsert', result: userView(row), record: row };
     });
   }
 

@@ -1,18 +1,27 @@
 import type { Logger } from 'pino';
-import type { ConfigChange, ConfigState } from '../db/repositories/config-state.repository.js';
 import type { ChannelRecord } from '../db/repositories/channel.repository.js';
+import type { ConfigChange, ConfigState } from '../db/repositories/config-state.repository.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { IdentityCache } from './identity-cache.js';
 import { RoutingIndex } from './routing-index.js';
 
-/** Where the sync loop reads config from (the database; in a cluster, L2 first for single entities). */
+/** Where the sync loop reads config from: the database; in a cluster, L2 first for single entities. */
 export interface ConfigSource {
-  readState(): Promise<ConfigState>;
   /** The changes after `version`, oldest first. */
   changesAfter(version: number, limit: number): Promise<ConfigChange[]>;
   /** State and every channel from one consistent read. */
   snapshot(): Promise<{ state: ConfigState; channels: ChannelRecord[] }>;
-  channel(id: number): Promise<ChannelRecord | undefined>;
+  /** One channel at `minVersion` or newer; undefined when it does not exist (any more). */
+  channel(id: number, minVersion: number): Promise<ChannelRecord | undefined>;
+}
+
+/**
+ * Tells the newest config version that exists: the database on a single node; Redis's
+ * `cfg:version` in a cluster (the database while Redis is down). `undefined` means the probe
+ * has no version at all (Redis was flushed), which calls for a full resync.
+ */
+export interface VersionProbe {
+  read(): Promise<ConfigState | undefined>;
 }
 
 /** A change as a node learns of it: from its own writer, from pub/sub, or from the log. */
@@ -20,32 +29,51 @@ export type ChangeNotice = ConfigChange & { epoch: string };
 
 export type SyncState = 'STARTING' | 'SYNCING' | 'LIVE' | 'DEGRADED';
 
+/** When a node applied a version; kept for the last few thousand versions (the sync benchmark reads them). */
+export interface ApplyRecord {
+  version: number;
+  /** Commit time written by the writer (ms). */
+  at: number;
+  /** When this node applied it (ms). */
+  appliedAt: number;
+}
+
 const CATCH_UP_BATCH = 1000;
+const RECENT_APPLIES = 5000;
 
 /**
  * A node's view of config: the routing index (L1 for channels), the identity cache (L1 for
  * tokens and users), and the version and epoch they reflect. Applies changes strictly in version
- * order; a gap is filled from `config_changes`; an unknown epoch, or a log that no longer reaches
- * back far enough, triggers a full resync from a consistent snapshot that is swapped in whole.
- * All work is serialised, so `appliedVersion` only moves forward within an epoch.
+ * order; a gap is filled from `config_changes`; an unknown epoch, a missing version in Redis, a
+ * resubscription, or a log that no longer reaches back far enough triggers a full resync from a
+ * consistent snapshot that is swapped in whole. All work is serialised, so `appliedVersion` only
+ * moves forward within an epoch.
  */
 export class ConfigSync {
   private index = new RoutingIndex();
   private applied = 0;
   private epoch = '';
   private syncState: SyncState = 'STARTING';
+  private degraded = false;
   private lastSyncAt: number | null = null;
   private queue: Promise<void> = Promise.resolve();
   private pollTimer: NodeJS.Timeout | undefined;
+  private polling = false;
+  private readonly applies: ApplyRecord[] = [];
 
   constructor(
     private readonly source: ConfigSource,
+    private probe: VersionProbe,
     private readonly identities: IdentityCache,
     private readonly decrypt: (keyEnc: string) => string,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-    /** Told when a token's config changed (its id), or every token's (null, after a resync). */
-    private readonly onTokenChange: (tokenId: number | null) => void = () => {},
+    private readonly hooks: {
+      /** A token's config changed (its id), or every token's (null, after a resync). */
+      tokenChanged?: (tokenId: number | null) => void;
+      /** A resync found the probe without a version: put one back (the database's). */
+      versionMissing?: (state: ConfigState) => Promise<void>;
+    } = {},
   ) {}
 
   get routing(): RoutingIndex {
@@ -53,12 +81,13 @@ export class ConfigSync {
   }
 
   status(): { state: SyncState; epoch: string; appliedVersion: number; lastSyncAt: number | null } {
-    return {
-      state: this.syncState,
-      epoch: this.epoch,
-      appliedVersion: this.applied,
-      lastSyncAt: this.lastSyncAt,
-    };
+    const state = this.syncState === 'LIVE' && this.degraded ? 'DEGRADED' : this.syncState;
+    return { state, epoch: this.epoch, appliedVersion: this.applied, lastSyncAt: this.lastSyncAt };
+  }
+
+  /** Applies since `version` (for the propagation benchmark). */
+  appliesAfter(version: number): ApplyRecord[] {
+    return this.applies.filter((a) => a.version > version);
   }
 
   /** The first full sync; the node is not ready before it ends. */
@@ -68,32 +97,62 @@ export class ConfigSync {
     this.syncState = 'LIVE';
   }
 
-  /** Handles one change notice (own write, pub/sub message, or beacon-like nudge). */
+  /** Redis went away (true) or came back (false); while degraded the node polls `fallback`. */
+  setDegraded(degraded: boolean): void {
+    this.degraded = degraded;
+  }
+
+  /** Handles one change notice (own write or pub/sub message). */
   notify(notice: ChangeNotice): Promise<void> {
     return this.serial(() => this.handle(notice));
   }
 
-  /** Compares with the source's version and catches up if behind: the fallback for lost notices. */
-  poll(): Promise<void> {
+  /** A beacon or a probe result: the newest version that exists. Catches up if behind. */
+  nudge(state: ConfigState | undefined, reason: 'beacon' | 'poll'): Promise<void> {
     return this.serial(async () => {
-      const state = await this.source.readState();
-      if (state.epoch !== this.epoch) return this.fullResync('epoch');
+      if (this.syncState === 'STARTING') return;
+      if (!state) {
+        this.metrics.cfgGaps.inc({ reason: 'missing_version' });
+        return this.fullResync('missing_version');
+      }
+      if (state.epoch !== this.epoch) {
+        this.metrics.cfgGaps.inc({ reason: 'epoch' });
+        return this.fullResync('epoch');
+      }
+      this.metrics.cfgLag.set(Math.max(0, state.version - this.applied));
       if (state.version > this.applied) {
-        this.metrics.cfgInvalidations.inc({ result: 'gap' });
-        await this.catchUp('poll');
+        this.metrics.cfgGaps.inc({ reason });
+        await this.catchUp(reason);
       }
     });
   }
 
-  /** Polls every `everyMs` (±20% jitter so nodes do not poll in step). */
-  startPolling(everyMs: number): void {
+  /** Rebuilds everything from a snapshot (subscriber reconnect, Redis back, operator request). */
+  resync(trigger: string): Promise<void> {
+    return this.serial(async () => {
+      if (this.syncState === 'STARTING') return;
+      this.metrics.cfgGaps.inc({ reason: trigger });
+      await this.fullResync(trigger);
+    });
+  }
+
+  /** Reads the probe once and catches up if behind: the fallback for lost notices. */
+  async poll(probe: VersionProbe = this.probe): Promise<void> {
+    await this.nudge(await probe.read(), 'poll');
+  }
+
+  /** Polls every `everyMs` (±20% jitter so nodes do not poll in step); `probe()` picks the probe each time. */
+  startPolling(everyMs: number, probe: () => VersionProbe = () => this.probe): void {
+    this.polling = true;
     const schedule = () => {
       const delay = everyMs * (0.8 + Math.random() * 0.4);
       this.pollTimer = setTimeout(() => {
-        this.poll()
-          .catch((err: unknown) => this.logger.warn({ err }, 'config poll failed'))
+        this.poll(probe())
+          .catch((err: unknown) =>
+            this.logger.warn({ err: { message: (err as Error).message } }, 'config poll failed'),
+          )
           .finally(() => {
-            if (this.pollTimer) schedule();
+            if (this.polling) schedule();
           });
       }, delay);
       this.pollTimer.unref();
@@ -102,6 +161,7 @@ export class ConfigSync {
   }
 
   stop(): void {
+    this.polling = false;
     if (this.pollTimer) clearTimeout(this.pollTimer);
     this.pollTimer = undefined;
   }
@@ -115,7 +175,10 @@ export class ConfigSync {
   private async handle(notice: ChangeNotice): Promise<void> {
     // Before the first sync there is nothing to patch: that sync will read the change anyway.
     if (this.syncState === 'STARTING') return;
-    if (notice.epoch !== this.epoch) return this.fullResync('epoch');
+    if (notice.epoch !== this.epoch) {
+      this.metrics.cfgGaps.inc({ reason: 'epoch' });
+      return this.fullResync('epoch');
+    }
     if (notice.version <= this.applied) {
       this.metrics.cfgInvalidations.inc({ result: 'duplicate' });
       return;
@@ -126,7 +189,8 @@ export class ConfigSync {
       return;
     }
     this.metrics.cfgInvalidations.inc({ result: 'gap' });
-    await this.catchUp('gap');
+    this.metrics.cfgGaps.inc({ reason: 'sequence' });
+    await this.catchUp('sequence');
   }
 
   private async catchUp(reason: string): Promise<void> {
@@ -150,33 +214,42 @@ export class ConfigSync {
     const id = Number(change.entityId);
     switch (change.kind) {
       case 'channel': {
-        const row = change.op === 'delete' ? undefined : await this.source.channel(id);
+        const row = change.op === 'delete' ? undefined : await this.source.channel(id, change.version);
         if (row) this.index.upsert(row, this.decrypt);
         else this.index.remove(id);
         break;
       }
       case 'token':
-        this.identities.invalidateToken(id);
-        this.onTokenChange(id);
+        this.identities.invalidateToken(id, change.version);
+        this.hooks.tokenChanged?.(id);
         break;
       case 'user':
-        this.identities.invalidateUser(id);
+        this.identities.invalidateUser(id, change.version);
         break;
     }
-    this.setApplied(change.version);
+    this.setApplied(change.version, change.at);
   }
 
   private async fullResync(trigger: string): Promise<void> {
     const started = process.hrtime.bigint();
     const { state, channels } = await this.source.snapshot();
     const next = RoutingIndex.build(channels, this.decrypt);
+    if (state.epoch === this.epoch && state.version < this.applied) {
+      // Cannot happen with one database; if it does, keep the newer view and say so.
+      this.logger.error(
+        { snapshot: state.version, applied: this.applied },
+        'snapshot older than applied version; kept',
+      );
+      return;
+    }
     // The swap: from here on every request sees the new index whole.
     this.index = next;
     this.identities.clear();
-    this.onTokenChange(null);
+    this.hooks.tokenChanged?.(null);
     this.epoch = state.epoch;
     this.applied = state.version;
     this.metrics.cfgVersionApplied.set(state.version);
+    this.metrics.cfgLag.set(0);
     this.lastSyncAt = Date.now();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     this.metrics.cfgResyncs.inc({ trigger });
@@ -185,11 +258,16 @@ export class ConfigSync {
       { trigger, version: state.version, channels: channels.length, seconds },
       'full config resync',
     );
+    if (trigger === 'missing_version') await this.hooks.versionMissing?.(state);
   }
 
-  private setApplied(version: number): void {
+  private setApplied(version: number, at: number): void {
+    const now = Date.now();
     this.applied = version;
-    this.lastSyncAt = Date.now();
+    this.lastSyncAt = now;
     this.metrics.cfgVersionApplied.set(version);
+    if (at > 0) this.metrics.cfgPropagation.observe(Math.max(0, now - at) / 1000);
+    this.applies.push({ version, at, appliedAt: now });
+    if (this.applies.length > RECENT_APPLIES) this.applies.splice(0, this.applies.length - RECENT_APPLIES);
   }
 }

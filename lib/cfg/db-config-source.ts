@@ -4,11 +4,11 @@ import type { ChannelRepository } from '../db/repositories/channel.repository.js
 import type { ConfigStateRepository } from '../db/repositories/config-state.repository.js';
 import type { TokenRepository } from '../db/repositories/token.repository.js';
 import type { UserRepository } from '../db/repositories/user.repository.js';
-import type { ConfigSource } from './config-sync.js';
+import type { ConfigSource, VersionProbe } from './config-sync.js';
 import type { IdentitySource } from './identity-cache.js';
 
 /** Config read straight from the database: the whole source on a single node, the last tier in a cluster. */
-export class DbConfigSource implements ConfigSource, IdentitySource {
+export class DbConfigSource implements ConfigSource, IdentitySource, VersionProbe {
   constructor(
     private readonly db: Db,
     private readonly state: ConfigStateRepository,
@@ -17,7 +17,8 @@ export class DbConfigSource implements ConfigSource, IdentitySource {
     private readonly users: UserRepository,
   ) {}
 
-  readState() {
+  /** As a probe: the database's own state. */
+  read() {
     return this.state.read();
   }
 

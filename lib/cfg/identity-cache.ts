@@ -4,8 +4,9 @@ import type { UserRecord } from '../db/repositories/user.repository.js';
 
 /** How to read a token or user when the cache misses (the database now; L2 then the database in a cluster). */
 export interface IdentitySource {
-  tokenByHash(keyHash: string): Promise<TokenRecord | undefined>;
-  userById(id: number): Promise<UserRecord | undefined>;
+  /** `fresh`: skip any shared cache and read the database. */
+  tokenByHash(keyHash: string, fresh?: boolean): Promise<TokenRecord | undefined>;
+  userById(id: number, fresh?: boolean): Promise<UserRecord | undefined>;
 }
 
 /**
@@ -13,20 +14,27 @@ export interface IdentitySource {
  * negative cache for unknown keys so a client hammering with a wrong key does not reach the
  * database each time.
  *
- * Fills are guarded: a read that started before an invalidation is not stored (the generation
- * moved on), so a slow read can never put back a value older than a change already applied.
+ * Fills are guarded twice: a read that started before an invalidation is not stored (the
+ * generation moved on), and a value older than the newest version this node was told of for that
+ * token or user (a "floor", kept for a while after each change) is re-read from the database, so
+ * a stale shared cache can never bring back what a change removed.
  */
 export class IdentityCache {
   private readonly tokens: LRUCache<string, TokenRecord>;
   private readonly users: LRUCache<number, UserRecord>;
   private readonly unknown: LRUCache<string, true>;
   private readonly hashById = new Map<number, string>();
+  private readonly tokenFloor: LRUCache<number, number>;
+  private readonly userFloor: LRUCache<number, number>;
   private generation = 0;
 
   constructor(
     private readonly source: IdentitySource,
-    opts: { size: number; ttlMs: number; negativeTtlMs?: number },
+    opts: { size: number; ttlMs: number; negativeTtlMs?: number; floorTtlMs?: number },
   ) {
+    const floors = { max: opts.size, ttl: opts.floorTtlMs ?? 120_000 };
+    this.tokenFloor = new LRUCache(floors);
+    this.userFloor = new LRUCache(floors);
     this.tokens = new LRUCache({
       max: opts.size,
       ttl: opts.ttlMs,
@@ -43,7 +51,9 @@ export class IdentityCache {
     if (hit) return hit;
     if (this.unknown.has(keyHash)) return undefined;
     const gen = this.generation;
-    const row = await this.source.tokenByHash(keyHash);
+    let row = await this.source.tokenByHash(keyHash);
+    if (row && row.version < (this.tokenFloor.get(row.id) ?? 0))
+      row = await this.source.tokenByHash(keyHash, true);
     if (gen === this.generation) {
       if (row) {
         this.tokens.set(keyHash, row);
@@ -59,22 +69,25 @@ export class IdentityCache {
     const hit = this.users.get(id);
     if (hit) return hit;
     const gen = this.generation;
-    const row = await this.source.userById(id);
+    let row = await this.source.userById(id);
+    if (row && row.version < (this.userFloor.get(id) ?? 0)) row = await this.source.userById(id, true);
     if (row && gen === this.generation) this.users.set(id, row);
     return row;
   }
 
   /** A token changed (created, edited or deleted): drop it, and every negative entry (it may be new). */
-  invalidateToken(id: number): void {
+  invalidateToken(id: number, version = 0): void {
     this.generation++;
+    if (version > (this.tokenFloor.get(id) ?? 0)) this.tokenFloor.set(id, version);
     const hash = this.hashById.get(id);
     if (hash !== undefined) this.tokens.delete(hash);
     this.hashById.delete(id);
     this.unknown.clear();
   }
 
-  invalidateUser(id: number): void {
+  invalidateUser(id: number, version = 0): void {
     this.generation++;
+    if (version > (this.userFloor.get(id) ?? 0)) this.userFloor.set(id, version);
     this.users.delete(id);
   }
 

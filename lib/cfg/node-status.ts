@@ -1,9 +1,19 @@
 import type { ConfigStateRepository } from '../db/repositories/config-state.repository.js';
 import type { ConfigSync } from './config-sync.js';
+import type { NodeHeartbeat } from './node-heartbeat.js';
 
 export type NodeRole = 'single' | 'master' | 'slave';
 
-/** What `GET /api/status` reports about this node. */
+/** What the status needs of the cluster part of a node. */
+export interface ClusterView {
+  readonly isRedisReady: boolean;
+  readonly isSubscribed: boolean;
+  nodes(): Promise<NodeHeartbeat[]>;
+}
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+/** What `GET /api/status` and `GET /api/cluster` report. */
 export class NodeStatus {
   private shuttingDown = false;
 
@@ -13,17 +23,25 @@ export class NodeStatus {
     readonly startedAt: number,
     private readonly sync: ConfigSync,
     private readonly state: ConfigStateRepository,
+    private readonly cluster?: ClusterView,
   ) {}
 
-  /** Ready once the first full sync is done, and until shutdown starts. */
+  /** Ready once the first full sync is done, and until shutdown starts (DEGRADED still serves). */
   get ready(): boolean {
-    return !this.shuttingDown && this.sync.status().state === 'LIVE';
+    const state = this.sync.status().state;
+    return !this.shuttingDown && (state === 'LIVE' || state === 'DEGRADED');
+  }
+
+  /** When this node applied recent versions (the sync benchmark reads them). */
+  appliesAfter(version: number) {
+    return this.sync.appliesAfter(version);
   }
 
   markShuttingDown(): void {
     this.shuttingDown = true;
   }
 
+  /** This node: role, state, versions, lag behind the database. */
   async report() {
     const s = this.sync.status();
     // The database's version is what the node is measured against; unreachable shows as null.
@@ -35,10 +53,41 @@ export class NodeStatus {
       epoch: s.epoch,
       version: s.appliedVersion,
       db_version: db?.version ?? null,
-      lag_versions: db ? Math.max(0, db.version - s.appliedVersion) : null,
-      last_sync_at: s.lastSyncAt === null ? null : new Date(s.lastSyncAt).toISOString(),
-      started_at: new Date(this.startedAt).toISOString(),
+      lag_versions: db && db.epoch === s.epoch ? Math.max(0, db.version - s.appliedVersion) : null,
+      last_sync_at: iso(s.lastSyncAt),
+      started_at: iso(this.startedAt),
+      pubsub_connected: this.cluster ? this.cluster.isSubscribed : null,
+      redis_connected: this.cluster ? this.cluster.isRedisReady : null,
+      routing_channels: this.sync.routing.size,
       pid: process.pid,
+    };
+  }
+
+  /** Every live node's heartbeat with its lag behind the database (this node alone when single). */
+  async clusterReport() {
+    const db = await this.state.read().catch(() => undefined);
+    if (!this.cluster) {
+      return { db_version: db?.version ?? null, epoch: db?.epoch ?? null, nodes: [await this.report()] };
+    }
+    const nodes = await this.cluster.nodes();
+    return {
+      db_version: db?.version ?? null,
+      epoch: db?.epoch ?? null,
+      nodes: nodes.map((n) => ({
+        node_id: n.nodeId,
+        role: n.role,
+        state: n.state,
+        epoch: n.epoch,
+        version: n.appliedVersion,
+        lag_versions: db && db.epoch === n.epoch ? Math.max(0, db.version - n.appliedVersion) : null,
+        last_sync_at: iso(n.lastSyncAt),
+        pubsub_connected: n.pubsub,
+        heartbeat_at: iso(n.beatAt),
+        started_at: iso(n.startedAt),
+        host: n.host,
+        port: n.port,
+        pid: n.pid,
+      })),
     };
   }
 }

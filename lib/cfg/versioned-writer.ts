@@ -6,17 +6,26 @@ import type {
   ConfigStateRepository,
 } from '../db/repositories/config-state.repository.js';
 import type { Db, Trx } from '../db/knex.js';
+import type { ChannelRecord } from '../db/repositories/channel.repository.js';
+import type { TokenRecord } from '../db/repositories/token.repository.js';
+import type { UserRecord } from '../db/repositories/user.repository.js';
 
 /** Told of each committed change, after commit, in commit order of this process. */
 export interface ChangeListener {
-  onCommitted(change: ConfigChange & { epoch: string }): Promise<void> | void;
+  /** `record` is the entity as written (upsert) or as it was (delete), when the writer gave it. */
+  onCommitted(change: ConfigChange & { epoch: string }, record?: ConfigRecord): Promise<void> | void;
 }
+
+/** The entity a change wrote, as stored. */
+export type ConfigRecord = ChannelRecord | TokenRecord | UserRecord;
 
 /** What a write callback returns: the entity it touched, how, and the value for the caller. */
 export interface WriteOutcome<T> {
   entityId: number | string;
   op: ConfigOp;
   result: T;
+  /** The entity after an upsert, or before a delete: lets after-commit steps fill caches without a read. */
+  record?: ConfigRecord;
 }
 
 /**
@@ -43,7 +52,7 @@ export class VersionedWriter {
     kind: ConfigKind,
     work: (trx: Trx, version: number) => Promise<WriteOutcome<T>>,
   ): Promise<T> {
-    const { change, result } = await this.db.transaction(async (trx) => {
+    const { change, result, record } = await this.db.transaction(async (trx) => {
       const current = await this.state.lockForUpdate(trx);
       const version = current.version + 1;
       const outcome = await work(trx, version);
@@ -57,11 +66,11 @@ export class VersionedWriter {
       };
       await this.state.setVersion(trx, version);
       await this.state.appendChange(trx, change);
-      return { change, result: outcome.result };
+      return { change, result: outcome.result, record: outcome.record };
     });
     for (const listener of this.listeners) {
       try {
-        await listener.onCommitted(change);
+        await listener.onCommitted(change, record);
       } catch (err) {
         this.logger.error(
           { err, version: change.version, kind, entityId: change.entityId },

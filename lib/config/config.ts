@@ -23,6 +23,15 @@ export interface Config {
   shutdownTimeoutMs: number;
   tokenCache: { size: number; ttlMs: number };
   configPollMs: number;
+  /** 'single' without NODE_TYPE. */
+  role: 'single' | 'master' | 'slave';
+  redisUrl: string | undefined;
+  redisPrefix: string;
+  masterUrl: string | undefined;
+  resyncEveryMs: number;
+  heartbeatEveryMs: number;
+  cacheMaxTtlMs: number;
+  configLogKeep: number;
   trustProxy: boolean | number | string;
 }
 
@@ -50,6 +59,7 @@ export function loadConfig(
     throw new ConfigError(`Invalid environment. Fix: ${problems.join('; ')}`);
   }
   const v = values as Parsed;
+  checkCombination(v);
   return {
     port: v.PORT,
     host: v.HOST,
@@ -70,8 +80,39 @@ export function loadConfig(
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     tokenCache: { size: v.TOKEN_CACHE_SIZE, ttlMs: v.TOKEN_CACHE_TTL_MS },
     configPollMs: v.CONFIG_POLL_MS,
+    role: v.NODE_TYPE ?? 'single',
+    redisUrl: v.REDIS_URL,
+    redisPrefix: v.REDIS_PREFIX,
+    masterUrl: v.MASTER_URL,
+    resyncEveryMs: v.RESYNC_EVERY,
+    heartbeatEveryMs: v.HEARTBEAT_EVERY,
+    cacheMaxTtlMs: v.CACHE_MAX_TTL,
+    configLogKeep: v.CONFIG_LOG_KEEP,
     trustProxy: parseTrustProxy(v.TRUST_PROXY),
   };
+}
+
+/** Settings that are each valid but cannot work together; the message names what to change. */
+function checkCombination(v: Parsed): void {
+  if (v.NODE_TYPE) {
+    if (!v.DATABASE_URL) {
+      throw new ConfigError(
+        `Set DATABASE_URL to a mysql:// URL when NODE_TYPE=${v.NODE_TYPE}: cluster nodes share one MySQL/MariaDB database (SQLite is single-node only)`,
+      );
+    }
+    if (!v.REDIS_URL) {
+      throw new ConfigError(
+        `Set REDIS_URL when NODE_TYPE=${v.NODE_TYPE}: cluster nodes learn of each other's config changes through Redis`,
+      );
+    }
+    if (!v.SECRET_KEY) {
+      throw new ConfigError(`Set SECRET_KEY (the same on every node) when NODE_TYPE=${v.NODE_TYPE}`);
+    }
+  } else if (v.REDIS_URL) {
+    throw new ConfigError(
+      'Set NODE_TYPE=master or NODE_TYPE=slave to run in a cluster with REDIS_URL (or unset REDIS_URL for a single node)',
+    );
+  }
 }
 
 function parseTrustProxy(value: string): boolean | number | string {

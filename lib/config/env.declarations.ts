@@ -17,6 +17,16 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
+const duration = z
+  .string()
+  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h)?$/i, 'a duration like 30s, 500ms, 2m or a number of milliseconds')
+  .transform((v) => {
+    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(v)!;
+    const unit = (m[2] ?? 'ms').toLowerCase();
+    const mult = unit === 'h' ? 3_600_000 : unit === 'm' ? 60_000 : unit === 's' ? 1000 : 1;
+    return Math.round(Number(m[1]) * mult);
+  })
+  .refine((ms) => ms >= 100, 'at least 100ms');
 const byteSize = z
   .string()
   .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, 'a size like 20mb, 512kb or 1048576')
@@ -46,6 +56,30 @@ export const envDeclarations = {
       .string()
       .regex(/^mysql2?:\/\//, 'a mysql:// URL (unset it to use SQLite)')
       .optional(),
+  }),
+  NODE_TYPE: declare({
+    name: 'NODE_TYPE',
+    doc: 'Cluster role: master (takes admin writes) or slave (a read-only replica). Unset: a single node.',
+    schema: z.enum(['master', 'slave']).optional(),
+  }),
+  REDIS_URL: declare({
+    name: 'REDIS_URL',
+    doc: 'A redis:// URL: the shared cache (L2), invalidation pub/sub and job queues. Required with NODE_TYPE.',
+    schema: z
+      .string()
+      .regex(/^rediss?:\/\//, 'a redis:// or rediss:// URL')
+      .optional(),
+  }),
+  REDIS_PREFIX: declare({
+    name: 'REDIS_PREFIX',
+    default: 'sy',
+    doc: 'Prefix of every Redis key and channel of this cluster (sy:cfg:version, sy:bull:…).',
+    schema: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits and _ . - (at most 64)'),
+  }),
+  MASTER_URL: declare({
+    name: 'MASTER_URL',
+    doc: "The master's URL, named in the 403 a replica answers to an admin write (e.g. http://master:3000).",
+    schema: z.string().url().optional(),
   }),
   DATA_DIR: declare({
     name: 'DATA_DIR',
@@ -135,6 +169,30 @@ export const envDeclarations = {
     default: '5000',
     doc: 'How often a node compares its config version with the database (±20% jitter): the bound for picking up writes made elsewhere.',
     schema: int(100, 3_600_000),
+  }),
+  RESYNC_EVERY: declare({
+    name: 'RESYNC_EVERY',
+    default: '30s',
+    doc: 'Cluster: interval of the config-resync job (heals the Redis cache, publishes a version beacon, records lag).',
+    schema: duration,
+  }),
+  HEARTBEAT_EVERY: declare({
+    name: 'HEARTBEAT_EVERY',
+    default: '2s',
+    doc: 'Cluster: how often a node writes its heartbeat (sy:node:{id}); it expires after 3 beats.',
+    schema: duration,
+  }),
+  CACHE_MAX_TTL: declare({
+    name: 'CACHE_MAX_TTL',
+    default: '1h',
+    doc: 'Cluster: longest life of a Redis cache entry (a last resort; entries are replaced by version).',
+    schema: duration,
+  }),
+  CONFIG_LOG_KEEP: declare({
+    name: 'CONFIG_LOG_KEEP',
+    default: '100000',
+    doc: 'How many of the newest config_changes rows the resync job keeps (older ones are trimmed).',
+    schema: int(1000, 100_000_000),
   }),
   TRUST_PROXY: declare({
     name: 'TRUST_PROXY',

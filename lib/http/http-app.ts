@@ -7,7 +7,16 @@ import type { UserService } from '../admin/user.service.js';
 import type { NodeStatus } from '../cfg/node-status.js';
 import type { Metrics } from '../obs/metrics.js';
 import { accessLog } from './middleware/access-log.js';
-import { adminAuth } from './middleware/admin-auth.js';
+import { createBullBoard } from '@bull-board/api';
+import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
+import { ExpressAdapter } from '@bull-board/express';
+import type { Queue } from 'bullmq';
+import { z } from 'zod';
+import { requireRole } from '../admin/actor.js';
+import { parseInput } from '../admin/validation.js';
+import type { NodeRole } from '../cfg/node-status.js';
+import { ReplicaReadOnlyError } from '../errors/replica-read-only.error.js';
+import { actorOf, adminAuth } from './middleware/admin-auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
 import { requestId } from './middleware/request-id.js';
 import { channelRoutes } from './routes/channel.routes.js';
@@ -24,6 +33,10 @@ export interface HttpAppDeps {
   tokens: TokenService;
   users: UserService;
   trustProxy: boolean | number | string;
+  role: NodeRole;
+  masterUrl: string | undefined;
+  /** BullMQ queues shown in bull-board at /admin/queues (cluster mode). */
+  queues: Queue[];
 }
 
 /** The express app: system routes and the admin API under /api. The relay (/v1) is RelayHttpHandler. */
@@ -37,9 +50,35 @@ export function createHttpApp(deps: HttpAppDeps): Express {
 
   app.use(systemRoutes(deps.status, deps.metrics));
 
+  if (deps.queues.length > 0) {
+    const board = new ExpressAdapter();
+    board.setBasePath('/admin/queues');
+    createBullBoard({ queues: deps.queues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
+    app.use('/admin/queues', adminAuth(deps.adminAuth, { basicChallenge: true }), (_req, res, next) => {
+      requireRole(actorOf(res), 'admin');
+      next();
+    });
+    app.use('/admin/queues', board.getRouter() as express.Router);
+  }
+
   const api = express.Router();
   api.use(express.json({ limit: '1mb' }));
   api.use(adminAuth(deps.adminAuth));
+  if (deps.role === 'slave') {
+    // Replicas serve admin reads; every write goes to the master.
+    api.use((req, _res, next) => {
+      if (req.method === 'GET' || req.method === 'HEAD') next();
+      else next(new ReplicaReadOnlyError(deps.masterUrl));
+    });
+  }
+  api.get('/cluster', async (_req, res) => {
+    res.json(await deps.status.clusterReport());
+  });
+  api.get('/cluster/applies', async (req, res) => {
+    requireRole(actorOf(res), 'admin');
+    const after = parseInput(z.coerce.number().int().min(0).default(0), req.query.after);
+    res.json({ data: deps.status.appliesAfter(after) });
+  });
   api.use('/channels', channelRoutes(deps.channels));
   api.use('/tokens', tokenRoutes(deps.tokens));
   api.use('/users', userRoutes(deps.users));

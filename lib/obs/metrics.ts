@@ -67,6 +67,39 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly cfgGaps = new Counter({
+    name: 'cfg_gaps_total',
+    help: 'Times this node found itself behind, by reason (sequence, poll, beacon, reconnect, epoch, missing_version).',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
+
+  readonly cfgLag = new Gauge({
+    name: 'cfg_lag_versions',
+    help: 'Versions this node is behind the newest it knows of (Redis cfg:version, or the database when Redis is down).',
+    registers: [this.registry],
+  });
+
+  readonly cfgPropagation = new Histogram({
+    name: 'cfg_propagation_seconds',
+    help: "Time from a config change's commit to this node applying it.",
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
+
+  readonly cfgPublishFailures = new Counter({
+    name: 'cfg_publish_failures_total',
+    help: 'After-commit steps that failed (l2, version, publish); healed by the sync loop.',
+    labelNames: ['step'] as const,
+    registers: [this.registry],
+  });
+
+  readonly redisUp = new Gauge({
+    name: 'redis_up',
+    help: '1 while the Redis command connection is ready, else 0 (the node is DEGRADED).',
+    registers: [this.registry],
+  });
+
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
   }

@@ -176,8 +176,9 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
         const source = new DbConfigSource(db, state, channels, tokens, users);
         sync = new ConfigSync(
           source,
+          source,
           new IdentityCache(source, { size: 100, ttlMs: 60_000 }),
-          (s) => s,
+          (s: string) => s,
           new Metrics({ defaultMetrics: false }),
           logger,
         );

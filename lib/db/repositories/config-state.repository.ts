@@ -69,6 +69,12 @@ export class ConfigStateRepository {
     }));
   }
 
+  /** Deletes the log entries at or below `version`; returns how many. */
+  async trimChanges(version: number): Promise<number> {
+    if (version <= 0) return 0;
+    return this.db('config_changes').where('version', '<=', version).delete();
+  }
+
   /** The oldest version still in the log (0 when empty). */
   async oldestChange(q: Knex = this.db): Promise<number> {
     const row = await q('config_changes').min({ v: 'version' }).first();

@@ -102,6 +102,11 @@ export class TokenRepository {
     return row ? toRecord(row) : undefined;
   }
 
+  async findByHashes(keyHashes: string[]): Promise<TokenRecord[]> {
+    if (keyHashes.length === 0) return [];
+    return (await this.db('tokens').whereIn('key_hash', keyHashes)).map(toRecord);
+  }
+
   async list(f: TokenListFilter): Promise<{ rows: TokenRecord[]; total: number }> {
     const base = this.db('tokens').where((w) => {
       if (f.userId !== undefined) w.where('user_id', f.userId);

@@ -60,6 +60,11 @@ export class UserRepository {
     return row ? toRecord(row) : undefined;
   }
 
+  async findByIds(ids: number[]): Promise<UserRecord[]> {
+    if (ids.length === 0) return [];
+    return (await this.db('users').whereIn('id', ids)).map(toRecord);
+  }
+
   async findAll(q: Knex = this.db): Promise<UserRecord[]> {
     return (await q('users').select('*').orderBy('id')).map(toRecord);
   }

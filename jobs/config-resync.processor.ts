@@ -1,0 +1,159 @@
+import type { Logger } from 'pino';
+import type { L2Store } from '../lib/cfg/l2-store.js';
+import type { NodeHeartbeats } from '../lib/cfg/node-heartbeat.js';
+import type { ChannelRepository } from '../lib/db/repositories/channel.repository.js';
+import type { ConfigKind, ConfigStateRepository } from '../lib/db/repositories/config-state.repository.js';
+import type { TokenRepository } from '../lib/db/repositories/token.repository.js';
+import type { UserRepository } from '../lib/db/repositories/user.repository.js';
+
+/** What one run did: the return value an operator reads in bull-board. */
+export interface ConfigResyncResult {
+  epoch: string;
+  dbVersion: number;
+  redisVersionBefore: number | null;
+  raisedVersion: boolean;
+  healed: Record<ConfigKind, number>;
+  nodes: { nodeId: string; role: string; state: string; appliedVersion: number; lag: number | null }[];
+  lagging: string[];
+  trimmed: number;
+  ms: number;
+}
+
+export interface ConfigResyncDeps {
+  state: ConfigStateRepository;
+  channels: ChannelRepository;
+  tokens: TokenRepository;
+  users: UserRepository;
+  l2: L2Store;
+  heartbeats: NodeHeartbeats;
+  keepChanges: number;
+  logger: Logger;
+}
+
+const BATCH = 500;
+
+/**
+ * The timed fallback resync, once per cluster per interval (DESIGN.md "BullMQ"): reads the
+ * database's epoch and version, heals L2 entries that are missing or older than the database,
+ * raises `cfg:version`, publishes a beacon that makes every lagging node catch up, records each
+ * node's lag, and trims `config_changes`.
+ */
+export class ConfigResyncProcessor {
+  constructor(private readonly deps: ConfigResyncDeps) {}
+
+  async run(): Promise<ConfigResyncResult> {
+    const started = Date.now();
+    const { state, l2 } = this.deps;
+    const db = await state.read();
+    const before = await l2.probe();
+    const healed = {
+      channel: await this.healChannels(db.version),
+      token: await this.healTokens(db.version),
+      user: await this.healUsers(db.version),
+    };
+    const raisedVersion = await l2.raiseVersion(db);
+    await l2.publish({ epoch: db.epoch, v: db.version, kind: 'beacon' });
+    const nodes = (await this.deps.heartbeats.list()).map((n) => ({
+      nodeId: n.nodeId,
+      role: n.role,
+      state: n.state,
+      appliedVersion: n.appliedVersion,
+      lag: n.epoch === db.epoch ? Math.max(0, db.version - n.appliedVersion) : null,
+    }));
+    const lagging = nodes.filter((n) => n.lag === null || n.lag > 0).map((n) => n.nodeId);
+    const trimmed = await state.trimChanges(db.version - this.deps.keepChanges);
+    const result: ConfigResyncResult = {
+      epoch: db.epoch,
+      dbVersion: db.version,
+      redisVersionBefore: before && before.epoch === db.epoch ? before.version : null,
+      raisedVersion,
+      healed,
+      nodes,
+      lagging,
+      trimmed,
+      ms: Date.now() - started,
+    };
+    const healedAny = healed.channel + healed.token + healed.user > 0;
+    this.deps.logger[healedAny || raisedVersion ? 'info' : 'debug'](result, 'config-resync done');
+    return result;
+  }
+
+  /** Every channel of the database must be in L2 at its version; channels gone get a tombstone. */
+  private async healChannels(dbVersion: number): Promise<number> {
+    const rows = await this.deps.channels.findAll();
+    let healed = 0;
+    for (let i = 0; i < rows.length; i += BATCH) {
+      const batch = rows.slice(i, i + BATCH);
+      const cached = await this.deps.l2.versions(
+        'channel',
+        batch.map((r) => String(r.id)),
+      );
+      for (let j = 0; j < batch.length; j++) {
+        if (cached[j] === undefined || cached[j]! < batch[j]!.version) {
+          if (await this.deps.l2.put('channel', batch[j]!)) healed++;
+        }
+      }
+    }
+    const live = new Set(rows.map((r) => String(r.id)));
+    healed += await this.tombstoneMissing(
+      'channel',
+      (await this.deps.l2.cachedIds('channel')).filter((id) => !live.has(id)),
+      dbVersion,
+    );
+    return healed;
+  }
+
+  /** Tokens are cached on demand: only the cached ones are compared with the database. */
+  private async healTokens(dbVersion: number): Promise<number> {
+    const ids = await this.deps.l2.cachedIds('token');
+    let healed = 0;
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const batch = ids.slice(i, i + BATCH);
+      const rows = new Map((await this.deps.tokens.findByHashes(batch)).map((t) => [t.keyHash, t]));
+      const cached = await this.deps.l2.versions('token', batch);
+      const gone: string[] = [];
+      for (let j = 0; j < batch.length; j++) {
+        const row = rows.get(batch[j]!);
+        if (!row) gone.push(batch[j]!);
+        else if (cached[j] === undefined || cached[j]! < row.version)
+          healed += (await this.deps.l2.put('token', row)) ? 1 : 0;
+      }
+      healed += await this.tombstoneMissing('token', gone, dbVersion);
+    }
+    return healed;
+  }
+
+  private async healUsers(dbVersion: number): Promise<number> {
+    const ids = await this.deps.l2.cachedIds('user');
+    let healed = 0;
+    for (let i = 0; i < ids.length; i += BATCH) {
+      const batch = ids.slice(i, i + BATCH);
+      const rows = new Map(
+        (await this.deps.users.findByIds(batch.map(Number))).map((u) => [String(u.id), u]),
+      );
+      const cached = await this.deps.l2.versions('user', batch);
+      const gone: string[] = [];
+      for (let j = 0; j < batch.length; j++) {
+        const row = rows.get(batch[j]!);
+        if (!row) gone.push(batch[j]!);
+        else if (cached[j] === undefined || cached[j]! < row.version)
+          healed += (await this.deps.l2.put('user', row)) ? 1 : 0;
+      }
+      healed += await this.tombstoneMissing('user', gone, dbVersion);
+    }
+    return healed;
+  }
+
+  /** Entities cached in L2 but gone from the database; an existing tombstone is left as it is. */
+  private async tombstoneMissing(kind: ConfigKind, ids: string[], dbVersion: number): Promise<number> {
+    let n = 0;
+    for (const id of ids) {
+      const hit = await this.deps.l2.get(kind, id);
+      if (hit && hit.record !== null) {
+        await this.deps.l2.tombstone(kind, id, Math.max(dbVersion, hit.version + 1));
+        n++;
+      }
+    }
+    return n;
+  }
+}
