@@ -59,6 +59,7 @@ export class NodeStatus {
       pubsub_connected: this.cluster ? this.cluster.isSubscribed : null,
       redis_connected: this.cluster ? this.cluster.isRedisReady : null,
       routing_channels: this.sync.routing.size,
+      routing_digest: this.sync.routing.digest(),
       pid: process.pid,
     };
   }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { ChannelRecord } from '../db/repositories/channel.repository.js';
 
 /** What the relay needs of a channel, with its upstream key already decrypted. */
@@ -30,6 +31,12 @@ interface Entry {
 }
 
 const SEP = '\u0000';
+
+/** SHA-1 of `id:version` lines sorted by id: how tests and operators compare an index with the database. */
+export function routingDigest(versions: Iterable<[number, number]>): string {
+  const lines = [...versions].sort((a, b) => a[0] - b[0]).map(([id, v]) => `${id}:${v}`);
+  return createHash('sha1').update(lines.join('\n')).digest('hex');
+}
 
 /**
  * The models a channel answers to: its `models` plus the request-side names of its
@@ -97,6 +104,11 @@ export class RoutingIndex {
   /** Every channel id in the index (enabled or not) with its version: what tests compare with the database. */
   versions(): Map<number, number> {
     return new Map([...this.entries].map(([id, e]) => [id, e.channel.version]));
+  }
+
+  /** A digest of every channel's id and version: equal on two nodes that hold the same config. */
+  digest(): string {
+    return routingDigest(this.versions());
   }
 
   get size(): number {
