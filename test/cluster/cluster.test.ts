@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import OpenAI from 'openai';
 import { SecretBox } from '../../lib/security/secret-box.js';
-import { CLUSTER_SECRET, startCluster, type TestCluster } from '../helpers/cluster.js';
+import { CLUSTER_ADMIN_TOKEN, CLUSTER_SECRET, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { spawnNode, type SpawnedNode } from '../helpers/spawn-node.js';
 import { waitFor } from '../helpers/wait.js';
@@ -106,6 +106,31 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
           'port',
           'pid',
         ]);
+    });
+
+    it('bull-board at /admin/queues needs an admin token and shows config-resync results', async () => {
+      const page = await fetch(`${cluster.replicas[0]!.url}/admin/queues`);
+      expect(page.status).to.equal(401);
+      expect(page.headers.get('www-authenticate')).to.match(/^Basic/);
+      const basic = `Basic ${Buffer.from(`admin:${CLUSTER_ADMIN_TOKEN}`).toString('base64')}`;
+      expect(
+        (await fetch(`${cluster.replicas[0]!.url}/admin/queues`, { headers: { authorization: basic } }))
+          .status,
+      ).to.equal(200);
+      await waitFor(
+        async () => {
+          const res = await fetch(
+            `${cluster.master.url}/admin/queues/api/queues?activeQueue=config&status=completed`,
+            {
+              headers: { authorization: `Bearer ${CLUSTER_ADMIN_TOKEN}` },
+            },
+          );
+          const text = await res.text();
+          return res.status === 200 && text.includes('"dbVersion"') && text.includes('"healed"');
+        },
+        6000,
+        'a completed config-resync job with its result',
+      );
     });
 
     it('a slave without REDIS_URL, or on SQLite, refuses to start and names the variable', async () => {
