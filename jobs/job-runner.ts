@@ -5,38 +5,49 @@ import type { ConfigResyncProcessor } from './config-resync.processor.js';
 
 export const CONFIG_QUEUE = 'config';
 export const CONFIG_RESYNC = 'config-resync';
+/** Jobs only the master may run: the config writes other nodes ask for. */
+export const MASTER_QUEUE = 'master';
+export const CHANNEL_AUTO_DISABLE = 'channel-auto-disable';
+
+export interface AutoDisableJob {
+  channelId: number;
+  reason: string;
+}
 
 /**
- * The cluster's once-per-cluster work on BullMQ: the `config` queue, its job scheduler
- * `config-resync` (every `resyncEveryMs`), and a worker on every node (a job goes to one of
- * them). Schedulers live in Redis, so they are re-upserted at start and after every Redis
+ * The cluster's work on BullMQ. The `config` queue holds the job scheduler `config-resync`
+ * (every `resyncEveryMs`) with a worker on every node (a job goes to one of them). The `master`
+ * queue carries config writes a replica needs done (auto-disabling a channel), worked only on
+ * the master. Schedulers live in Redis, so they are re-upserted at start and after every Redis
  * reconnect: a Redis reset erases them.
  */
 export class JobRunner {
   readonly queue: Queue;
-  private worker: Worker | undefined;
+  readonly masterQueue: Queue;
+  private readonly workers: Worker[] = [];
 
   constructor(
-    private readonly connections: { queue: Redis; worker: Redis },
+    private readonly connections: { queue: Redis; newWorker: () => Redis },
     private readonly prefix: string,
+    private readonly role: 'master' | 'slave',
     private readonly resyncEveryMs: number,
-    private readonly resync: ConfigResyncProcessor,
+    private readonly handlers: {
+      resync: ConfigResyncProcessor;
+      autoDisable: (job: AutoDisableJob) => Promise<boolean>;
+    },
     private readonly logger: Logger,
   ) {
-    this.queue = new Queue(CONFIG_QUEUE, { connection: connections.queue, prefix: `${prefix}:bull` });
-    this.queue.on('error', (err) => this.logger.debug({ err: { message: err.message } }, 'queue error'));
+    const opts = { connection: connections.queue, prefix: `${prefix}:bull` };
+    this.queue = new Queue(CONFIG_QUEUE, opts);
+    this.masterQueue = new Queue(MASTER_QUEUE, opts);
+    for (const q of [this.queue, this.masterQueue]) {
+      q.on('error', (err) => this.logger.debug({ err: { message: err.message } }, 'queue error'));
+    }
   }
 
   async start(): Promise<void> {
-    this.worker = new Worker(CONFIG_QUEUE, (job: Job) => this.process(job), {
-      connection: this.connections.worker,
-      prefix: `${this.prefix}:bull`,
-      concurrency: 1,
-    });
-    this.worker.on('error', (err) => this.logger.debug({ err: { message: err.message } }, 'worker error'));
-    this.worker.on('failed', (job, err) =>
-      this.logger.warn({ job: job?.name, err: { message: err.message } }, 'job failed'),
-    );
+    this.workers.push(this.worker(CONFIG_QUEUE));
+    if (this.role === 'master') this.workers.push(this.worker(MASTER_QUEUE));
     await this.upsertSchedulers();
   }
 
@@ -49,18 +60,48 @@ export class JobRunner {
     );
   }
 
+  /** Asks the master to auto-disable a channel; one pending job per channel. */
+  async requestAutoDisable(job: AutoDisableJob): Promise<void> {
+    await this.masterQueue.add(CHANNEL_AUTO_DISABLE, job, {
+      jobId: `auto-disable-${job.channelId}`,
+      removeOnComplete: true,
+      removeOnFail: 100,
+      attempts: 5,
+      backoff: { type: 'exponential', delay: 500 },
+    });
+  }
+
+  private worker(queue: string): Worker {
+    const worker = new Worker(queue, (job: Job) => this.process(job), {
+      connection: this.connections.newWorker(),
+      prefix: `${this.prefix}:bull`,
+      concurrency: 1,
+    });
+    worker.on('error', (err) => this.logger.debug({ err: { message: err.message } }, 'worker error'));
+    worker.on('failed', (job, err) =>
+      this.logger.warn({ job: job?.name, err: { message: err.message } }, 'job failed'),
+    );
+    return worker;
+  }
+
   private async process(job: Job): Promise<unknown> {
     switch (job.name) {
       case CONFIG_RESYNC:
-        return this.resync.run();
+        return this.handlers.resync.run();
+      case CHANNEL_AUTO_DISABLE:
+        return { disabled: await this.handlers.autoDisable(job.data as AutoDisableJob) };
       default:
         throw new Error(`unknown job ${job.name}`);
     }
   }
 
-  /** Closes the worker (bounded: a stuck job does not hold shutdown) and the queue. */
+  /** Closes the workers (bounded: a stuck job does not hold shutdown) and the queues. */
   async stop(timeoutMs = 5000): Promise<void> {
-    const closing = Promise.all([this.worker?.close(), this.queue.close()]);
+    const closing = Promise.all([
+      ...this.workers.map((w) => w.close()),
+      this.queue.close(),
+      this.masterQueue.close(),
+    ]);
     await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
   }
 }

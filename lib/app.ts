@@ -17,6 +17,9 @@ import { L2Store } from './cfg/l2-store.js';
 import { LayeredConfigSource, RedisVersionProbe } from './cfg/layered-config-source.js';
 import { NodeHeartbeats } from './cfg/node-heartbeat.js';
 import { createRedis, type RedisRole } from './redis/redis-client.js';
+import { RedisCooldownShare } from './cfg/cooldown-share.js';
+import { Cooldowns } from './routing/cooldowns.js';
+import { DedupingDisabler } from './relay/channel-disabler.js';
 import { DbConfigSource } from './cfg/db-config-source.js';
 import { IdentityCache } from './cfg/identity-cache.js';
 import { NodeStatus } from './cfg/node-status.js';
@@ -72,6 +75,7 @@ export class Gateway {
   private readonly quota: QuotaLedger;
   private readonly stateRepo: ConfigStateRepository;
   private readonly pollProbe: () => VersionProbe;
+  private readonly loadCooldowns: () => Promise<void>;
   private readonly redisConnections: Redis[] = [];
   private jobs: JobRunner | undefined;
   private cluster: ClusterNode | undefined;
@@ -102,8 +106,20 @@ export class Gateway {
     const accessRepo = new AccessTokenRepository(this.db);
 
     const dbSource = new DbConfigSource(this.db, stateRepo, channelRepo, tokenRepo, userRepo);
+    const writer = new VersionedWriter(this.db, stateRepo, this.logger.child({ component: 'cfg-writer' }));
+    const channelService = new ChannelService(channelRepo, writer, secrets);
     const quota = (this.quota = new QuotaLedger(tokenRepo, this.logger.child({ component: 'quota' })));
     const cluster = config.role === 'single' ? undefined : this.wireRedis(config);
+    const cooldownShare = cluster
+      ? new RedisCooldownShare(
+          cluster.command,
+          config.redisPrefix,
+          config.nodeId,
+          this.logger.child({ component: 'cooldowns' }),
+        )
+      : undefined;
+    const cooldowns = new Cooldowns(cooldownShare);
+    this.loadCooldowns = () => cooldownShare?.load(cooldowns) ?? Promise.resolve();
     const source = cluster
       ? new LayeredConfigSource(cluster.l2, dbSource, this.logger.child({ component: 'cfg-l2' }))
       : dbSource;
@@ -126,7 +142,6 @@ export class Gateway {
       },
     );
     this.pollProbe = () => (this.cluster && !this.cluster.isRedisReady ? dbSource : (redisProbe ?? dbSource));
-    const writer = new VersionedWriter(this.db, stateRepo, this.logger.child({ component: 'cfg-writer' }));
     // Every node applies its own change right after commit; in a cluster the master also
     // publishes it (and receives its own message back as a duplicate).
     writer.addListener({ onCommitted: (change) => this.sync.notify(change) });
@@ -165,6 +180,7 @@ export class Gateway {
               ),
             );
           },
+          cooldown: (m) => cooldowns.apply(m.channelId, m.until),
           reconnected: () => {
             this.sync
               .resync('reconnect')
@@ -174,6 +190,7 @@ export class Gateway {
           },
         },
         clusterLogger,
+        cooldownShare!.channel,
       );
       const heartbeats = new NodeHeartbeats(
         cluster.command,
@@ -195,10 +212,11 @@ export class Gateway {
         logger: this.logger.child({ component: 'job:config-resync' }),
       });
       this.jobs = new JobRunner(
-        { queue: cluster.bullQueue, worker: cluster.bullWorker },
+        { queue: cluster.bullQueue, newWorker: cluster.newBullConnection },
         config.redisPrefix,
+        config.role as 'master' | 'slave',
         config.resyncEveryMs,
-        resync,
+        { resync, autoDisable: (job) => channelService.autoDisable(job.channelId, job.reason) },
         this.logger.child({ component: 'jobs' }),
       );
       this.cluster = new ClusterNode(
@@ -226,6 +244,14 @@ export class Gateway {
       this.metrics,
       this.logger.child({ component: 'relay' }),
       { retryTimes: config.retryTimes, random: opts.random },
+      cooldowns,
+      new DedupingDisabler(
+        (channelId, reason) =>
+          config.role === 'slave'
+            ? this.jobs!.requestAutoDisable({ channelId, reason })
+            : channelService.autoDisable(channelId, reason),
+        this.logger.child({ component: 'auto-disable' }),
+      ),
     );
 
     const app = createHttpApp({
@@ -233,13 +259,13 @@ export class Gateway {
       metrics: this.metrics,
       status: this.status,
       adminAuth: new AdminAuthService(userRepo, accessRepo, config.adminToken),
-      channels: new ChannelService(channelRepo, writer, secrets),
+      channels: channelService,
       tokens: new TokenService(tokenRepo, userRepo, writer),
       users: this.users,
       trustProxy: config.trustProxy,
       role: config.role,
       masterUrl: config.masterUrl,
-      queues: this.jobs ? [this.jobs.queue] : [],
+      queues: this.jobs ? [this.jobs.queue, this.jobs.masterQueue] : [],
     });
     const relayHandler = new RelayHttpHandler({
       auth: new RelayAuth(identities, this.touches),
@@ -279,6 +305,7 @@ export class Gateway {
     });
     // Subscribed before the first snapshot, so no change can fall between the two.
     await this.cluster?.subscribe();
+    await this.loadCooldowns().catch(() => {});
     await this.sync.start();
     this.sync.startPolling(this.config.configPollMs, this.pollProbe);
     await this.cluster?.start(address.port);
@@ -343,7 +370,7 @@ export class Gateway {
       command,
       subscriber: make('subscriber'),
       bullQueue: make('bullmq'),
-      bullWorker: make('bullmq'),
+      newBullConnection: () => make('bullmq'),
       l2: new L2Store(command, config.redisPrefix, config.cacheMaxTtlMs),
     };
   }

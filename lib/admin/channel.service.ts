@@ -4,6 +4,7 @@ import type {
   ChannelRepository,
   ChannelValues,
 } from '../db/repositories/channel.repository.js';
+import { ConflictError } from '../errors/conflict.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
 import { maskSecret } from '../security/keys.js';
 import type { SecretBox } from '../security/secret-box.js';
@@ -29,6 +30,13 @@ export function channelView(ch: ChannelRecord) {
     created_at: iso(ch.createdAt),
     updated_at: iso(ch.updatedAt),
   };
+}
+
+/** Rolls back an auto-disable that another node or an operator got to first. */
+class AlreadyHandled extends ConflictError {
+  constructor() {
+    super('The channel is no longer enabled');
+  }
 }
 
 const notFound = (id: number) => new NotFoundError(`No channel with id ${id}`, { param: 'id' });
@@ -98,6 +106,30 @@ export class ChannelService {
       const row = (await this.channels.findById(id, trx))!;
       return { entityId: id, op: 'upsert', result: channelView(row), record: row };
     });
+  }
+
+  /**
+   * Marks an enabled channel `auto_disabled` with the reason and time, as a versioned write
+   * (so every node stops routing to it). A channel that is already disabled, by hand or
+   * automatically, or gone, is left alone: a manual disable is never overridden.
+   */
+  async autoDisable(id: number, reason: string): Promise<boolean> {
+    const current = await this.channels.findById(id);
+    if (!current || current.status !== 'enabled') return false;
+    try {
+      await this.writer.write('channel', async (trx, version) => {
+        const row = await this.channels.findById(id, trx);
+        if (!row || row.status !== 'enabled') throw new AlreadyHandled();
+        const statusReason = `${reason} (${new Date().toISOString()})`.slice(0, 500);
+        await this.channels.update(trx, id, { status: 'auto_disabled', statusReason }, version);
+        const updated = (await this.channels.findById(id, trx))!;
+        return { entityId: id, op: 'upsert', result: undefined, record: updated };
+      });
+      return true;
+    } catch (err) {
+      if (err instanceof AlreadyHandled) return false; // rolled back: no version used
+      throw err;
+    }
   }
 
   async delete(id: number): Promise<void> {

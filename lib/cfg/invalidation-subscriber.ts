@@ -1,16 +1,20 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { decodeCooldown, type CooldownMessage } from './cooldown-share.js';
 import type { InvalidationMessage } from './l2-store.js';
 
 export interface SubscriberHandlers {
   message(message: InvalidationMessage): void;
+  /** A cooldown published by some node (on the cooldown channel, when one is given). */
+  cooldown?(message: CooldownMessage): void;
   /** The subscription was (re)established after having been down: messages may have been lost. */
   reconnected(): void;
 }
 
 /**
- * Listens on `{prefix}:cfg:invalidate` with a dedicated connection. It only decodes, filters
- * and hands on; what a message means is decided in {@link ConfigSync}.
+ * Listens on `{prefix}:cfg:invalidate` (and `{prefix}:cooldown`) with a dedicated connection.
+ * It only decodes, filters and hands on; what a message means is decided in {@link ConfigSync}
+ * and in the cooldowns.
  */
 export class InvalidationSubscriber {
   private subscribedOnce = false;
@@ -21,6 +25,7 @@ export class InvalidationSubscriber {
     private readonly channel: string,
     private readonly handlers: SubscriberHandlers,
     private readonly logger: Logger,
+    private readonly cooldownChannel?: string,
   ) {}
 
   get isConnected(): boolean {
@@ -29,6 +34,11 @@ export class InvalidationSubscriber {
 
   async start(): Promise<void> {
     this.redis.on('message', (channel: string, text: string) => {
+      if (channel === this.cooldownChannel) {
+        const cooldown = decodeCooldown(text);
+        if (cooldown) this.handlers.cooldown?.(cooldown);
+        return;
+      }
       if (channel !== this.channel) return;
       const message = decode(text);
       if (message) this.handlers.message(message);
@@ -42,7 +52,9 @@ export class InvalidationSubscriber {
       this.connected = true;
       if (this.subscribedOnce) this.handlers.reconnected();
     });
-    await this.redis.subscribe(this.channel);
+    await this.redis.subscribe(
+      ...(this.cooldownChannel ? [this.channel, this.cooldownChannel] : [this.channel]),
+    );
     this.subscribedOnce = true;
     this.connected = true;
   }

@@ -7,6 +7,8 @@ import { NoChannelError } from '../errors/no-channel.error.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 import type { Metrics } from '../obs/metrics.js';
 import { selectChannel, upstreamModel, type Random } from '../routing/channel-selector.js';
+import { Cooldowns, retryAfterMs } from '../routing/cooldowns.js';
+import type { ChannelDisabler } from './channel-disabler.js';
 import type { Endpoint, ProviderAdapter } from './adapters/provider-adapter.js';
 import type { RelayCaller } from './relay-auth.js';
 import { SseUsageFilter, usageCost, type Usage } from './sse-usage-filter.js';
@@ -46,7 +48,14 @@ interface AttemptFailure {
   reason: string;
   /** What the upstream said, when the client is not shown it. */
   detail?: string;
+  /** The upstream's Retry-After, for a 429. */
+  retryAfterMs?: number;
 }
+
+/** A 429 without Retry-After cools the channel this long. */
+const DEFAULT_429_COOLDOWN_MS = 5_000;
+/** A refused key cools the channel this long, while the master disables it. */
+const AUTH_FAILURE_COOLDOWN_MS = 60_000;
 
 const MAX_ERROR_BODY = 64 * 1024;
 const MAX_JSON_BODY = 64 * 1024 * 1024;
@@ -65,6 +74,8 @@ export class RelayService {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly opts: { retryTimes: number; random?: Random },
+    private readonly cooldowns: Cooldowns = new Cooldowns(),
+    private readonly disabler?: ChannelDisabler,
   ) {}
 
   async relay(req: RelayRequest): Promise<void> {
@@ -88,7 +99,7 @@ export class RelayService {
       const tried = new Set<number>();
       let last: AttemptFailure | undefined;
       for (let n = 0; n <= this.opts.retryTimes; n++) {
-        const channel = selectChannel(tiers, tried, this.opts.random);
+        const channel = selectChannel(tiers, tried, this.opts.random, (id) => this.cooldowns.isCooling(id));
         if (!channel) break;
         tried.add(channel.id);
         if (n > 0) this.metrics.relayRetries.inc();
@@ -98,6 +109,7 @@ export class RelayService {
         if (!failure) return;
         last = failure;
         this.metrics.channelErrors.inc({ channel: String(channel.id), reason: failure.reason });
+        this.afterFailure(channel, failure);
         if (attempt.clientGone) return;
         this.logger.warn(
           {
@@ -168,7 +180,12 @@ export class RelayService {
         () => '',
       );
       observe('error');
-      return upstreamFailure(exchange.statusCode, text, channel.id);
+      return upstreamFailure(
+        exchange.statusCode,
+        text,
+        channel.id,
+        retryAfterMs(exchange.headers['retry-after']),
+      );
     }
 
     if (stream) {
@@ -262,6 +279,20 @@ export class RelayService {
     return filter.usage;
   }
 
+  /** What a failure means for the channel beyond this request: a cooldown, or taking it out of service. */
+  private afterFailure(channel: RoutedChannel, failure: AttemptFailure): void {
+    if (failure.reason === 'status_429') {
+      this.cooldowns.cool(channel.id, failure.retryAfterMs ?? DEFAULT_429_COOLDOWN_MS, 'rate limited (429)');
+    } else if (failure.reason === 'status_auth') {
+      // Skipped by every node at once; the disable follows through the master's versioned write.
+      this.cooldowns.cool(channel.id, AUTH_FAILURE_COOLDOWN_MS, 'credentials refused');
+      this.disabler?.disable(
+        channel.id,
+        `upstream refused the key: ${failure.detail ?? 'HTTP 401/403'}`.slice(0, 300),
+      );
+    }
+  }
+
   private charge(req: RelayRequest, usage: Usage | undefined): void {
     const cost = usageCost(usage);
     req.log.usage = cost;
@@ -269,8 +300,17 @@ export class RelayService {
   }
 }
 
-/** Maps an upstream error answer to a failure: 429 and 5xx are retried elsewhere, other 4xx are the client's. */
-function upstreamFailure(status: number, text: string, channelId: number): AttemptFailure {
+/**
+ * Maps an upstream error answer to a failure. 429 and 5xx are retried on another channel, and so
+ * are 401/403: those are about the channel's key, not the caller's request. Other 4xx are the
+ * client's and are never retried.
+ */
+function upstreamFailure(
+  status: number,
+  text: string,
+  channelId: number,
+  retryAfter: number | undefined,
+): AttemptFailure {
   let message = text.slice(0, 500);
   let code: string | null = null;
   try {
@@ -287,14 +327,11 @@ function upstreamFailure(status: number, text: string, channelId: number): Attem
   } catch {
     // Not JSON (an HTML error page, a proxy's text): keep the start of it.
   }
-  const retry = status === 429 || status >= 500;
-  const reason = status === 429 ? 'status_429' : status >= 500 ? 'status_5xx' : 'status_4xx';
-  // 401/403 from an upstream are about the channel's key, not the caller's: a gateway error, and
-  // the upstream's words (which may quote part of that key) are for the operator's log only.
   if (status === 401 || status === 403) {
+    // The upstream's words may quote part of the channel's key: for the operator's log only.
     return {
-      retry,
-      reason,
+      retry: true,
+      reason: 'status_auth',
       error: new UpstreamError(
         502,
         `The upstream refused this gateway's credentials (channel ${channelId}, ${status})`,
@@ -302,12 +339,14 @@ function upstreamFailure(status: number, text: string, channelId: number): Attem
           code: 'upstream_auth_failed',
         },
       ),
-      detail: message,
+      detail: `${status} ${message}`.trim(),
     };
   }
+  const retry = status === 429 || status >= 500;
   return {
     retry,
-    reason,
+    reason: status === 429 ? 'status_429' : status >= 500 ? 'status_5xx' : 'status_4xx',
+    retryAfterMs: status === 429 ? retryAfter : undefined,
     error: new UpstreamError(
       status,
       `Upstream error ${status} (channel ${channelId}): ${message || 'no message'}`,

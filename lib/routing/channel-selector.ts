@@ -7,12 +7,27 @@ export type Random = () => number;
  * Picks the next channel to try: the highest-priority tier that still has a channel not in
  * `exclude`, then a weighted random draw inside that tier. Weight 0 channels are drawn only when
  * every remaining channel of the tier has weight 0 (then uniformly), so an operator can park a
- * channel as a last resort inside its tier. Returns undefined when every channel was tried.
+ * channel as a last resort inside its tier. Channels for which `cooling` is true are passed over
+ * while another channel can serve. Returns undefined when every channel was tried.
  */
 export function selectChannel(
   tiers: readonly Tier[],
   exclude: ReadonlySet<number>,
   random: Random = Math.random,
+  cooling?: (channelId: number) => boolean,
+): RoutedChannel | undefined {
+  if (cooling) {
+    // Cooled channels are skipped while anything else can serve; when all are cooling, they are tried anyway.
+    const warm = pick(tiers, { has: (id: number) => exclude.has(id) || cooling(id) }, random);
+    if (warm) return warm;
+  }
+  return pick(tiers, exclude, random);
+}
+
+function pick(
+  tiers: readonly Tier[],
+  exclude: Pick<ReadonlySet<number>, 'has'>,
+  random: Random,
 ): RoutedChannel | undefined {
   for (const tier of tiers) {
     const picked = pickInTier(tier.channels, exclude, random);
@@ -23,7 +38,7 @@ export function selectChannel(
 
 function pickInTier(
   channels: readonly RoutedChannel[],
-  exclude: ReadonlySet<number>,
+  exclude: Pick<ReadonlySet<number>, 'has'>,
   random: Random,
 ): RoutedChannel | undefined {
   let total = 0;

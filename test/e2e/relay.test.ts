@@ -214,6 +214,45 @@ describe('relay end to end (official openai client)', function () {
       expect(answer.choices[0]!.message.content).to.equal('Hello from good as gpt-4o');
     });
 
+    it('a refused upstream key: retried elsewhere, and the channel auto-disabled with reason and time', async () => {
+      const bad = await gw.channel({
+        name: 'bad-key',
+        base_url: fake.baseUrl('bad', '401'),
+        models: ['gpt-4o'],
+        priority: 10,
+      });
+      await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
+      const token = await gw.token();
+      const answer = await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
+      expect(answer.choices[0]!.message.content).to.equal('Hello from good as gpt-4o');
+      await waitFor(
+        async () => (await gw.admin('GET', `/api/channels/${bad.id}`)).body.data.status === 'auto_disabled',
+        2000,
+      );
+      const disabled = (await gw.admin('GET', `/api/channels/${bad.id}`)).body.data;
+      expect(disabled.status_reason).to.match(
+        /upstream refused the key: 401 Incorrect API key provided \(\d{4}-\d\d-\d\dT/,
+      );
+      fake.requests.length = 0;
+      await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
+      expect(fake.requests.map((r) => r.label)).to.deep.equal(['good']);
+    });
+
+    it('a 429 cools the channel for its Retry-After: the next request goes elsewhere first', async () => {
+      await gw.channel({
+        name: 'busy',
+        base_url: fake.baseUrl('busy', '429'),
+        models: ['gpt-4o'],
+        priority: 10,
+      });
+      await gw.channel({ name: 'calm', base_url: fake.baseUrl('calm'), models: ['gpt-4o'] });
+      const token = await gw.token();
+      await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
+      await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
+      // busy (429, Retry-After: 1) then calm; then calm directly while busy cools.
+      expect(fake.requests.map((r) => r.label)).to.deep.equal(['busy', 'calm', 'calm']);
+    });
+
     it('never retries a 400: the client sees the upstream message', async () => {
       await gw.channel({
         name: 'strict',

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { pino } from 'pino';
+import { ChannelService } from '../../lib/admin/channel.service.js';
 import { ConfigSync } from '../../lib/cfg/config-sync.js';
+import { SecretBox } from '../../lib/security/secret-box.js';
 import { DbConfigSource } from '../../lib/cfg/db-config-source.js';
 import { IdentityCache } from '../../lib/cfg/identity-cache.js';
 import { VersionedWriter } from '../../lib/cfg/versioned-writer.js';
@@ -130,6 +132,23 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
         const page2 = await channels.list({ page: 2, perPage: 2 });
         expect(page2.total).to.equal(3);
         expect(page2.rows.map((r) => r.name)).to.deep.equal(['gamma_50%']);
+      });
+    });
+
+    describe('auto-disable', () => {
+      it('disables an enabled channel once, with its reason, and never touches a manually disabled one', async () => {
+        const service = new ChannelService(channels, writer, new SecretBox('integration-secret-0000'));
+        const a = await createChannel('auto');
+        const b = await createChannel('manual', { status: 'disabled' });
+        expect(await service.autoDisable(a, 'upstream refused the key')).to.equal(true);
+        const row = (await channels.findById(a))!;
+        expect(row.status).to.equal('auto_disabled');
+        expect(row.statusReason).to.match(/^upstream refused the key \(\d{4}-/);
+        const version = (await state.read()).version;
+        expect(await service.autoDisable(a, 'again')).to.equal(false);
+        expect(await service.autoDisable(b, 'refused')).to.equal(false);
+        expect((await channels.findById(b))!.status).to.equal('disabled');
+        expect((await state.read()).version).to.equal(version); // no version used by the no-ops
       });
     });
 
