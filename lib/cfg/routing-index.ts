@@ -26,11 +26,10 @@ export interface Tier {
 
 interface Entry {
   channel: RoutedChannel;
-  /** `group \u0000 model` keys this channel is listed under (empty when not enabled). */
-  keys: string[];
+  /** Where the channel is listed: its groups × served models (empty when not enabled). */
+  groups: readonly string[];
+  models: readonly string[];
 }
-
-const SEP = '\u0000';
 
 /** SHA-1 of `id:version` lines sorted by id: how tests and operators compare an index with the database. */
 export function routingDigest(versions: Iterable<[number, number]>): string {
@@ -43,27 +42,80 @@ export function routingDigest(versions: Iterable<[number, number]>): string {
  * `model_mapping` (a mapping `{"gpt-4o": "my-deployment"}` makes the channel serve `gpt-4o`).
  */
 export function servedModels(ch: Pick<ChannelRecord, 'models' | 'modelMapping'>): string[] {
-  return [...new Set([...ch.models, ...Object.keys(ch.modelMapping)])];
+  const mapped = Object.keys(ch.modelMapping);
+  return mapped.length === 0 ? ch.models : [...new Set([...ch.models, ...mapped])];
+}
+
+function toRouted(ch: ChannelRecord, decrypt: (keyEnc: string) => string): RoutedChannel {
+  const url = new URL(ch.baseUrl);
+  return {
+    id: ch.id,
+    name: ch.name,
+    type: ch.type,
+    baseUrl: ch.baseUrl,
+    origin: url.origin,
+    basePath: url.pathname.replace(/\/+$/, ''),
+    apiKey: ch.status === 'enabled' ? decrypt(ch.keyEnc) : '',
+    modelMapping: ch.modelMapping,
+    priority: ch.priority,
+    weight: ch.weight,
+    version: ch.version,
+  };
+}
+
+/** Splits an id-ordered channel list into priority tiers, highest first. */
+function tiersOf(channels: RoutedChannel[]): Tier[] {
+  let single = true;
+  for (let i = 1; i < channels.length && single; i++)
+    single = channels[i]!.priority === channels[0]!.priority;
+  if (single) return channels.length === 0 ? [] : [{ priority: channels[0]!.priority, channels }];
+  const byPriority = new Map<number, RoutedChannel[]>();
+  for (const ch of channels) {
+    const list = byPriority.get(ch.priority);
+    if (list) list.push(ch);
+    else byPriority.set(ch.priority, [ch]);
+  }
+  return [...byPriority.entries()]
+    .sort((a, b) => b[0] - a[0])
+    .map(([priority, list]) => ({ priority, channels: list }));
 }
 
 /**
  * L1 for channels: `group → model → priority tiers (highest first) → weighted channels`, so
- * choosing a channel is a few map look-ups with no I/O. Built whole from a snapshot and then
- * patched one channel at a time; each (group, model) list is replaced, never mutated, so a
- * request holding a tier array keeps a consistent view.
+ * choosing a channel is two map look-ups with no I/O. Built whole from a snapshot and then
+ * patched one channel at a time; each (group, model) tier list is replaced, never mutated, so a
+ * request holding one keeps a consistent view.
  */
 export class RoutingIndex {
   private readonly entries = new Map<number, Entry>();
-  private readonly members = new Map<string, Set<number>>();
-  private readonly tiersByKey = new Map<string, readonly Tier[]>();
-  private readonly modelsByGroup = new Map<string, Map<string, number>>();
+  private readonly table = new Map<string, Map<string, readonly Tier[]>>();
 
   /** Builds an index from channel records; `decrypt` turns a stored key into the upstream key. */
   static build(channels: Iterable<ChannelRecord>, decrypt: (keyEnc: string) => string): RoutingIndex {
     const index = new RoutingIndex();
-    const touched = new Set<string>();
-    for (const ch of channels) index.place(ch, decrypt, touched);
-    for (const key of touched) index.rebuildKey(key);
+    const lists = new Map<string, Map<string, RoutedChannel[]>>();
+    const sorted = [...channels].sort((a, b) => a.id - b.id);
+    for (const ch of sorted) {
+      const routed = toRouted(ch, decrypt);
+      const enabled = ch.status === 'enabled';
+      const models = enabled ? servedModels(ch) : [];
+      const groups = enabled ? ch.groups : [];
+      index.entries.set(ch.id, { channel: routed, groups, models });
+      for (const group of groups) {
+        let byModel = lists.get(group);
+        if (!byModel) lists.set(group, (byModel = new Map()));
+        for (const model of models) {
+          const list = byModel.get(model);
+          if (list) list.push(routed);
+          else byModel.set(model, [routed]);
+        }
+      }
+    }
+    for (const [group, byModel] of lists) {
+      const out = new Map<string, readonly Tier[]>();
+      for (const [model, list] of byModel) out.set(model, tiersOf(list));
+      index.table.set(group, out);
+    }
     return index;
   }
 
@@ -71,30 +123,37 @@ export class RoutingIndex {
   upsert(ch: ChannelRecord, decrypt: (keyEnc: string) => string): boolean {
     const current = this.entries.get(ch.id);
     if (current && current.channel.version > ch.version) return false;
-    const touched = new Set<string>();
-    this.unplace(ch.id, touched);
-    this.place(ch, decrypt, touched);
-    for (const key of touched) this.rebuildKey(key);
+    if (current) this.unplace(current);
+    const enabled = ch.status === 'enabled';
+    const entry: Entry = {
+      channel: toRouted(ch, decrypt),
+      groups: enabled ? ch.groups : [],
+      models: enabled ? servedModels(ch) : [],
+    };
+    this.entries.set(ch.id, entry);
+    for (const group of entry.groups) {
+      for (const model of entry.models) this.replaceList(group, model, (list) => [...list, entry.channel]);
+    }
     return true;
   }
 
   /** Removes one channel (deleted, or no longer readable). */
   remove(id: number): boolean {
-    if (!this.entries.has(id)) return false;
-    const touched = new Set<string>();
-    this.unplace(id, touched);
-    for (const key of touched) this.rebuildKey(key);
+    const entry = this.entries.get(id);
+    if (!entry) return false;
+    this.unplace(entry);
+    this.entries.delete(id);
     return true;
   }
 
   /** The tiers serving `model` in `group`, highest priority first; empty when none. */
   tiers(group: string, model: string): readonly Tier[] {
-    return this.tiersByKey.get(group + SEP + model) ?? [];
+    return this.table.get(group)?.get(model) ?? [];
   }
 
   /** The models some enabled channel serves in `group`, sorted. */
   models(group: string): string[] {
-    return [...(this.modelsByGroup.get(group)?.keys() ?? [])].sort();
+    return [...(this.table.get(group)?.keys() ?? [])].sort();
   }
 
   channel(id: number): RoutedChannel | undefined {
@@ -115,76 +174,29 @@ export class RoutingIndex {
     return this.entries.size;
   }
 
-  private place(ch: ChannelRecord, decrypt: (keyEnc: string) => string, touched: Set<string>): void {
-    const keys: string[] = [];
-    // Disabled channels are kept (their version guards later fills) but are listed nowhere.
-    if (ch.status === 'enabled') {
-      for (const group of ch.groups) {
-        for (const model of servedModels(ch)) {
-          const key = group + SEP + model;
-          keys.push(key);
-          let set = this.members.get(key);
-          if (!set) this.members.set(key, (set = new Set()));
-          set.add(ch.id);
-          touched.add(key);
-          let models = this.modelsByGroup.get(group);
-          if (!models) this.modelsByGroup.set(group, (models = new Map()));
-          models.set(model, (models.get(model) ?? 0) + 1);
-        }
-      }
+  private unplace(entry: Entry): void {
+    const id = entry.channel.id;
+    for (const group of entry.groups) {
+      for (const model of entry.models)
+        this.replaceList(group, model, (list) => list.filter((c) => c.id !== id));
     }
-    const url = new URL(ch.baseUrl);
-    this.entries.set(ch.id, {
-      keys,
-      channel: {
-        id: ch.id,
-        name: ch.name,
-        type: ch.type,
-        baseUrl: ch.baseUrl,
-        origin: url.origin,
-        basePath: url.pathname.replace(/\/+$/, ''),
-        apiKey: ch.status === 'enabled' ? decrypt(ch.keyEnc) : '',
-        modelMapping: ch.modelMapping,
-        priority: ch.priority,
-        weight: ch.weight,
-        version: ch.version,
-      },
-    });
   }
 
-  private unplace(id: number, touched: Set<string>): void {
-    const entry = this.entries.get(id);
-    if (!entry) return;
-    for (const key of entry.keys) {
-      this.members.get(key)?.delete(id);
-      touched.add(key);
-      const [group, model] = key.split(SEP) as [string, string];
-      const models = this.modelsByGroup.get(group);
-      const n = (models?.get(model) ?? 1) - 1;
-      if (n <= 0) models?.delete(model);
-      else models?.set(model, n);
-      if (models?.size === 0) this.modelsByGroup.delete(group);
-    }
-    this.entries.delete(id);
-  }
-
-  private rebuildKey(key: string): void {
-    const ids = this.members.get(key);
-    if (!ids || ids.size === 0) {
-      this.members.delete(key);
-      this.tiersByKey.delete(key);
+  /** Recomputes the tiers of one (group, model) from a new channel list, kept in id order. */
+  private replaceList(
+    group: string,
+    model: string,
+    change: (list: RoutedChannel[]) => RoutedChannel[],
+  ): void {
+    let byModel = this.table.get(group);
+    const current = byModel?.get(model) ?? [];
+    const list = change(current.flatMap((t) => t.channels)).sort((a, b) => a.id - b.id);
+    if (list.length === 0) {
+      byModel?.delete(model);
+      if (byModel?.size === 0) this.table.delete(group);
       return;
     }
-    const byPriority = new Map<number, RoutedChannel[]>();
-    for (const id of ids) {
-      const ch = this.entries.get(id)!.channel;
-      let list = byPriority.get(ch.priority);
-      if (!list) byPriority.set(ch.priority, (list = []));
-      list.push(ch);
-    }
-    const tiers = [...byPriority.entries()]
-      .sort((a, b) => b[0] - a[0])
-      .map(([priority, channels]) => ({ priority, channels: channels.sort((a, b) => a.id - b.id) }));
-    this.tiersByKey.set(key, tiers);
+    if (!byModel) this.table.set(group, (byModel = new Map()));
+    byModel.set(model, tiersOf(list));
   }
 }
