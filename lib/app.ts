@@ -142,9 +142,8 @@ export class Gateway {
       },
     );
     this.pollProbe = () => (this.cluster && !this.cluster.isRedisReady ? dbSource : (redisProbe ?? dbSource));
-    // Every node applies its own change right after commit; in a cluster the master also
-    // publishes it (and receives its own message back as a duplicate).
-    writer.addListener({ onCommitted: (change) => this.sync.notify(change) });
+    // In a cluster the master first publishes the change (L2, cfg:version, message), so the
+    // replicas start applying it at once and its own apply below reads the entity from L2.
     if (cluster && config.role === 'master') {
       writer.addListener(
         new InvalidationPublisher(
@@ -155,6 +154,9 @@ export class Gateway {
         ),
       );
     }
+    // Every node applies its own change right after commit (a master gets its own message
+    // back later, as a duplicate).
+    writer.addListener({ onCommitted: (change) => this.sync.notify(change) });
     if (cluster) {
       const clusterLogger = this.logger.child({ component: 'cluster' });
       const subscriber = new InvalidationSubscriber(

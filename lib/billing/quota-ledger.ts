@@ -3,15 +3,16 @@ import type { TokenRepository } from '../db/repositories/token.repository.js';
 import { InsufficientQuotaError } from '../errors/insufficient-quota.error.js';
 
 /**
- * Token quota on a single node. The remaining balance is read from the database once and kept
- * in memory, where each charge lowers it at once (so the next request sees it). Charges reach
+ * Token quota. The remaining balance is read from the database and kept in memory for a few
+ * seconds (then read again: in a cluster other nodes charge the same token), and each charge
+ * lowers it at once (so the next request here sees it). Charges reach
  * the database write-behind: they are summed per token and written in one transaction at most
  * every `flushEveryMs` (and at shutdown), as atomic relative updates — never a
  * read-modify-write. A config change to a token (a new quota) drops its memory copy.
  * Balances are not config: they never go through the versioned path.
  */
 export class QuotaLedger {
-  private readonly remaining = new Map<number, number | null>();
+  private readonly remaining = new Map<number, { value: number | null; readAt: number }>();
   private pending = new Map<number, number>();
   /** The batch being written now: not in the database yet, no longer in `pending`. */
   private writing = new Map<number, number>();
@@ -23,6 +24,8 @@ export class QuotaLedger {
     private readonly tokens: TokenRepository,
     private readonly logger: Logger,
     private readonly flushEveryMs = 50,
+    /** How long a balance read from the database is trusted before it is read again (other nodes charge too). */
+    private readonly refreshEveryMs = 5_000,
   ) {}
 
   /** Throws 429 insufficient_quota when the token has no quota left. */
@@ -34,14 +37,15 @@ export class QuotaLedger {
   }
 
   async remainingOf(tokenId: number): Promise<number | null> {
-    if (this.remaining.has(tokenId)) return this.remaining.get(tokenId)!;
+    const known = this.remaining.get(tokenId);
+    if (known && known.readAt + this.refreshEveryMs > Date.now()) return known.value;
     const gen = this.generation;
     const row = await this.tokens.quotaOf(tokenId);
     if (!row) return null;
     // What the database shows does not include charges not yet written.
     const unwritten = (this.pending.get(tokenId) ?? 0) + (this.writing.get(tokenId) ?? 0);
     const value = row.quota === null ? null : row.quota - unwritten;
-    if (gen === this.generation) this.remaining.set(tokenId, value);
+    if (gen === this.generation) this.remaining.set(tokenId, { value, readAt: Date.now() });
     return value;
   }
 
@@ -49,7 +53,7 @@ export class QuotaLedger {
   charge(tokenId: number, amount: number): void {
     if (amount <= 0) return;
     const left = this.remaining.get(tokenId);
-    if (left !== undefined && left !== null) this.remaining.set(tokenId, left - amount);
+    if (left && left.value !== null) left.value -= amount;
     this.pending.set(tokenId, (this.pending.get(tokenId) ?? 0) + amount);
     this.timer ??= setTimeout(() => void this.flush(), this.flushEveryMs);
   }

@@ -8,6 +8,8 @@ import type { InvalidationSubscriber } from './invalidation-subscriber.js';
 import type { L2Store } from './l2-store.js';
 import type { NodeHeartbeat, NodeHeartbeats } from './node-heartbeat.js';
 
+const REDIS_START_WAIT_MS = 15_000;
+
 /** The once-per-cluster jobs as this node sees them. */
 export interface ClusterJobs {
   start(): Promise<void>;
@@ -27,7 +29,7 @@ export class ClusterNode {
 
   constructor(
     private readonly self: { nodeId: string; role: 'master' | 'slave' },
-    redis: Redis,
+    private readonly redis: Redis,
     private readonly l2: L2Store,
     private readonly sync: ConfigSync,
     private readonly subscriber: InvalidationSubscriber,
@@ -54,6 +56,7 @@ export class ClusterNode {
    * the one the cluster on this Redis prefix runs on (different epochs).
    */
   async preflight(db: ConfigState): Promise<void> {
+    await this.waitForRedis(REDIS_START_WAIT_MS);
     const nodes = await this.heartbeats.list();
     const master = nodes.find((n) => n.role === 'master' && n.nodeId !== this.self.nodeId);
     if (this.self.role === 'master' && master) {
@@ -72,6 +75,22 @@ export class ClusterNode {
         `This node's database (DATABASE_URL) has config epoch ${db.epoch}, but the cluster on this REDIS_URL/REDIS_PREFIX (master ${master.nodeId}) runs epoch ${redisState.epoch}: point DATABASE_URL at the cluster's database, or use another REDIS_PREFIX`,
       );
     }
+  }
+
+  /** Waits (bounded) for the command connection, so a node started just before Redis still starts. */
+  private async waitForRedis(ms: number): Promise<void> {
+    if (this.redis.status === 'ready') return;
+    const ready = await new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), ms);
+      this.redis.once('ready', () => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+    if (!ready)
+      throw new ConfigError(
+        `Redis at REDIS_URL did not answer within ${ms / 1000} s: start Redis, or check REDIS_URL`,
+      );
   }
 
   /** Subscribes before the first snapshot, so no change can fall between the two. */
