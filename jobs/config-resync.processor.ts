@@ -3,8 +3,8 @@ import type { L2Store } from '../lib/cfg/l2-store.js';
 import type { NodeHeartbeats } from '../lib/cfg/node-heartbeat.js';
 import type { ChannelRepository } from '../lib/db/repositories/channel.repository.js';
 import type { ConfigKind, ConfigStateRepository } from '../lib/db/repositories/config-state.repository.js';
-import type { TokenRepository } from '../lib/db/repositories/token.repository.js';
-import type { UserRepository } from '../lib/db/repositories/user.repository.js';
+import type { TokenRecord, TokenRepository } from '../lib/db/repositories/token.repository.js';
+import type { UserRecord, UserRepository } from '../lib/db/repositories/user.repository.js';
 
 /** What one run did: the return value an operator reads in bull-board. */
 export interface ConfigResyncResult {
@@ -104,42 +104,39 @@ export class ConfigResyncProcessor {
   }
 
   /** Tokens are cached on demand: only the cached ones are compared with the database. */
-  private async healTokens(dbVersion: number): Promise<number> {
-    const ids = await this.deps.l2.cachedIds('token');
-    let healed = 0;
-    for (let i = 0; i < ids.length; i += BATCH) {
-      const batch = ids.slice(i, i + BATCH);
-      const rows = new Map((await this.deps.tokens.findByHashes(batch)).map((t) => [t.keyHash, t]));
-      const cached = await this.deps.l2.versions('token', batch);
-      const gone: string[] = [];
-      for (let j = 0; j < batch.length; j++) {
-        const row = rows.get(batch[j]!);
-        if (!row) gone.push(batch[j]!);
-        else if (cached[j] === undefined || cached[j]! < row.version)
-          healed += (await this.deps.l2.put('token', row)) ? 1 : 0;
-      }
-      healed += await this.tombstoneMissing('token', gone, dbVersion);
-    }
-    return healed;
+  private healTokens(dbVersion: number): Promise<number> {
+    return this.healCached('token', dbVersion, async (hashes) =>
+      (await this.deps.tokens.findByHashes(hashes)).map((t) => [t.keyHash, t] as const),
+    );
   }
 
-  private async healUsers(dbVersion: number): Promise<number> {
-    const ids = await this.deps.l2.cachedIds('user');
+  private healUsers(dbVersion: number): Promise<number> {
+    return this.healCached('user', dbVersion, async (ids) =>
+      (await this.deps.users.findByIds(ids.map(Number))).map((u) => [String(u.id), u] as const),
+    );
+  }
+
+  /** Compares every cached entry of a kind with its database row: newer rows are put, gone ones tombstoned. */
+  private async healCached<K extends 'token' | 'user'>(
+    kind: K,
+    dbVersion: number,
+    rowsOf: (ids: string[]) => Promise<(readonly [string, K extends 'token' ? TokenRecord : UserRecord])[]>,
+  ): Promise<number> {
+    const ids = await this.deps.l2.cachedIds(kind);
     let healed = 0;
     for (let i = 0; i < ids.length; i += BATCH) {
       const batch = ids.slice(i, i + BATCH);
-      const rows = new Map(
-        (await this.deps.users.findByIds(batch.map(Number))).map((u) => [String(u.id), u]),
-      );
-      const cached = await this.deps.l2.versions('user', batch);
+      const rows = new Map(await rowsOf(batch));
+      const cached = await this.deps.l2.versions(kind, batch);
       const gone: string[] = [];
       for (let j = 0; j < batch.length; j++) {
         const row = rows.get(batch[j]!);
         if (!row) gone.push(batch[j]!);
-        else if (cached[j] === undefined || cached[j]! < row.version)
-          healed += (await this.deps.l2.put('user', row)) ? 1 : 0;
+        else if (cached[j] === undefined || cached[j]! < row.version) {
+          healed += (await this.deps.l2.put(kind, row as never)) ? 1 : 0;
+        }
       }
-      healed += await this.tombstoneMissing('user', gone, dbVersion);
+      healed += await this.tombstoneMissing(kind, gone, dbVersion);
     }
     return healed;
   }

@@ -372,6 +372,59 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
     });
   });
 
+  describe('token changed straight in SQL', () => {
+    it('is refused on every node within RESYNC_EVERY + poll, and the resync job heals its stale Redis entry', async () => {
+      const t = (await cluster.admin(cluster.master, 'POST', '/api/tokens', { name: 'sql-revoked' })).body
+        .data;
+      await cluster.admin(cluster.master, 'POST', '/api/channels', {
+        name: 'sql-tok',
+        base_url: fake.baseUrl('st'),
+        key: 'sk-st-0123456789',
+        models: ['sql-tok'],
+      });
+      await Promise.all(
+        cluster.nodes().map((n) => waitFor(() => answers(n, 'sql-tok', t.key), 1000, 'the token to work')),
+      );
+      const { hashKey } = await import('../../lib/security/keys.js');
+      const l2Key = `${cluster.prefix}:cfg:token:${hashKey(t.key)}`;
+      const cachedBefore = Number(await cluster.redis.hget(l2Key, 'version'));
+      expect(cachedBefore).to.be.greaterThan(0);
+
+      const conn = cluster.sql;
+      await conn.beginTransaction();
+      const [[state]] = (await conn.query('SELECT version FROM config_state WHERE id = 1 FOR UPDATE')) as any;
+      const version = Number(state.version) + 1;
+      await conn.query("UPDATE tokens SET status = 'disabled', version = ? WHERE id = ?", [version, t.id]);
+      await conn.query('UPDATE config_state SET version = ? WHERE id = 1', [version]);
+      await conn.query('INSERT INTO config_changes (version, kind, entity_id, op, at) VALUES (?,?,?,?,?)', [
+        version,
+        'token',
+        String(t.id),
+        'upsert',
+        Date.now(),
+      ]);
+      await conn.commit();
+
+      // Redis still holds the enabled token at its old version: a node must not trust it.
+      await Promise.all(
+        cluster
+          .nodes()
+          .map((n) =>
+            waitFor(
+              () => answers(n, 'sql-tok', t.key).then((ok) => !ok),
+              2000 + 1000 + 1000,
+              'the token to be refused',
+            ),
+          ),
+      );
+      await waitFor(
+        async () => Number(await cluster.redis.hget(l2Key, 'version')) === version,
+        2000 + 2000,
+        'the Redis entry to be healed',
+      );
+    });
+  });
+
   describe('outages', () => {
     /** Sends relay requests to the replicas every 20 ms until stopped; counts what failed. */
     function traffic(model: string) {
