@@ -133,7 +133,15 @@ export class Gateway {
       source,
       redisProbe ?? dbSource,
       identities,
-      (enc) => secrets.decrypt(enc),
+      (enc) => {
+        try {
+          return secrets.decrypt(enc);
+        } catch {
+          throw new ConfigError(
+            'SECRET_KEY does not decrypt the stored channel keys: start with the SECRET_KEY they were written with',
+          );
+        }
+      },
       this.metrics,
       this.logger.child({ component: 'cfg-sync' }),
       {

@@ -110,6 +110,30 @@ describe('process lifecycle (the gateway as a child process)', function () {
     expect(node.output()).to.contain('Switchyard stopped');
   });
 
+  it('refuses to start with a SECRET_KEY that does not decrypt the stored channel keys', async () => {
+    node = await spawnNode({
+      DATA_DIR: dataDir,
+      ADMIN_TOKEN: 'life-admin-token-0123456789',
+      SECRET_KEY: 'first-secret-0123456789',
+    });
+    const headers = {
+      authorization: 'Bearer life-admin-token-0123456789',
+      'content-type': 'application/json',
+    };
+    const r = await fetch(`${node.url}/api/channels`, {
+      method: 'POST',
+      headers,
+      body: JSON.stringify({ name: 'c', base_url: fake.baseUrl('c'), key: 'k-123456789012', models: ['m'] }),
+    });
+    expect(r.status).to.equal(201);
+    await node.stop('SIGTERM');
+    const err = await spawnNode({ DATA_DIR: dataDir, SECRET_KEY: 'another-secret-0123456789' }, 10_000).catch(
+      (e: Error) => e,
+    );
+    expect(err).to.be.instanceOf(Error);
+    expect((err as Error).message).to.contain('SECRET_KEY does not decrypt the stored channel keys');
+  });
+
   it('refuses to start with a clear message naming a bad variable', async () => {
     const err = await spawnNode({ DATA_DIR: dataDir, RETRY_TIMES: 'many' }, 10_000).catch((e: Error) => e);
     expect(err).to.be.instanceOf(Error);
