@@ -107,10 +107,11 @@ export class RelayService {
         req.log.channelId = channel.id;
         const failure = await this.attempt(req, channel, attempt);
         if (!failure) return;
+        // A client that went away is not the channel's failure.
+        if (attempt.clientGone) return;
         last = failure;
         this.metrics.channelErrors.inc({ channel: String(channel.id), reason: failure.reason });
         this.afterFailure(channel, failure);
-        if (attempt.clientGone) return;
         this.logger.warn(
           {
             requestId: req.requestId,
