@@ -181,7 +181,7 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
           );
           return { entityId: id, op: 'upsert', result: id };
         });
-        await Promise.all(Array.from({ length: 50 }, () => tokens.charge(tokenId, 7)));
+        await Promise.all(Array.from({ length: 50 }, () => tokens.chargeMany(new Map([[tokenId, 7]]))));
         const row = (await tokens.findById(tokenId))!;
         expect(row.usedQuota).to.equal(350);
         expect(row.quota).to.equal(650);

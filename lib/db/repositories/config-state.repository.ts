@@ -74,10 +74,4 @@ export class ConfigStateRepository {
     if (version <= 0) return 0;
     return this.db('config_changes').where('version', '<=', version).delete();
   }
-
-  /** The oldest version still in the log (0 when empty). */
-  async oldestChange(q: Knex = this.db): Promise<number> {
-    const row = await q('config_changes').min({ v: 'version' }).first();
-    return row?.v == null ? 0 : num(row.v);
-  }
 }

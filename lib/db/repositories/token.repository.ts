@@ -132,11 +132,6 @@ export class TokenRepository {
     return (await trx('tokens').where({ id }).delete()) > 0;
   }
 
-  /** Ids of a user's tokens (a user's delete removes them by cascade; their caches must go too). */
-  async idsOfUser(userId: number, q: Knex = this.db): Promise<number[]> {
-    return (await q('tokens').where({ user_id: userId }).select('id')).map((r) => num(r.id));
-  }
-
   /**
    * Charges usage to several tokens in one transaction. Not a config write (no version): atomic
    * relative updates, so concurrent charges never overwrite each other.
@@ -153,11 +148,6 @@ export class TokenRepository {
           });
       }
     });
-  }
-
-  /** Charges one token (see {@link chargeMany}). */
-  async charge(id: number, amount: number): Promise<void> {
-    await this.chargeMany(new Map([[id, amount]]));
   }
 
   async quotaOf(id: number): Promise<{ quota: number | null } | undefined> {
