@@ -7,14 +7,13 @@ import { BadRequestError } from '../errors/bad-request.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
 import { PayloadTooLargeError } from '../errors/payload-too-large.error.js';
 import { ServiceUnavailableError } from '../errors/service-unavailable.error.js';
-import { AppError } from '../errors/app.error.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { Endpoint } from '../relay/adapters/provider-adapter.js';
 import { bearerKey, type RelayAuth, type RelayCaller } from '../relay/relay-auth.js';
 import type { RelayLogFields, RelayService } from '../relay/relay.service.js';
 import { checkModelAllowed, modelAllowed } from '../relay/token-check.js';
 import { observeRequest } from './middleware/access-log.js';
-import { errorBody, toAppError } from './middleware/error-handler.js';
+import { answerError, sendJson } from './middleware/error-handler.js';
 import { assignRequestId } from './middleware/request-id.js';
 
 export interface RelayHandlerDeps {
@@ -193,17 +192,9 @@ export class RelayHttpHandler {
   }
 
   private fail(res: ServerResponse, err: unknown, requestId: string): void {
-    const appErr = toAppError(err);
-    if (appErr.status >= 500 && !(err instanceof AppError)) {
-      this.logger.error({ err, requestId }, 'unexpected error');
-    }
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
     // A body we refused to read must not be parsed as the next request on this connection.
-    if (appErr instanceof PayloadTooLargeError) res.setHeader('connection', 'close');
-    sendJson(res, appErr.status, errorBody(appErr, requestId));
+    if (err instanceof PayloadTooLargeError && !res.headersSent) res.setHeader('connection', 'close');
+    answerError(res, err, requestId, this.logger);
   }
 }
 
@@ -211,14 +202,6 @@ function tooLarge(limit: number): PayloadTooLargeError {
   return new PayloadTooLargeError(
     `The request body is larger than the ${limit} bytes this gateway accepts (MAX_BODY)`,
   );
-}
-
-function sendJson(res: ServerResponse, status: number, body: unknown): void {
-  const text = JSON.stringify(body);
-  res.statusCode = status;
-  res.setHeader('content-type', 'application/json; charset=utf-8');
-  res.setHeader('content-length', Buffer.byteLength(text));
-  res.end(text);
 }
 
 function safeDecode(text: string): string {

@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import { AppError } from '../../errors/app.error.js';
@@ -49,19 +50,35 @@ export function toAppError(err: unknown): AppError {
   return new AppError(500, 'server_error', 'Internal error', { code: 'internal_error' });
 }
 
-/** The last middleware: logs (with the stack for unexpected errors) and answers in the OpenAI error shape. */
+/** Writes a JSON answer with node's own response API (used where express is not). */
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.statusCode = status;
+  res.setHeader('content-type', 'application/json; charset=utf-8');
+  res.setHeader('content-length', Buffer.byteLength(text));
+  res.end(text);
+}
+
+/**
+ * Answers a failed request: logs unexpected errors (with the stack), ends an answer already
+ * under way, otherwise sends the OpenAI error shape. Shared by express and the relay handler.
+ */
+export function answerError(res: ServerResponse, err: unknown, requestId: string, logger: Logger): void {
+  const appErr = toAppError(err);
+  if (appErr.status >= 500 && !(err instanceof AppError)) {
+    logger.error({ err, requestId }, 'unexpected error');
+  }
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendJson(res, appErr.status, errorBody(appErr, requestId));
+}
+
+/** The last middleware: see {@link answerError}. */
 export function errorHandler(logger: Logger) {
   return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    const requestId = String(res.locals.requestId ?? '');
-    const appErr = toAppError(err);
-    if (appErr.status >= 500 && !(err instanceof AppError)) {
-      logger.error({ err, requestId }, 'unexpected error');
-    }
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    res.status(appErr.status).json(errorBody(appErr, requestId));
+    answerError(res, err, String(res.locals.requestId ?? ''), logger);
   };
 }
 
