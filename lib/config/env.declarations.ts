@@ -17,25 +17,34 @@ const int = (min: number, max: number) => z.coerce.number().int().min(min).max(m
 const bool = z
   .enum(['true', 'false', '1', '0', 'yes', 'no'])
   .transform((v) => v === 'true' || v === '1' || v === 'yes');
-const duration = z
-  .string()
-  .regex(/^\d+(\.\d+)?\s*(ms|s|m|h)?$/i, 'a duration like 30s, 500ms, 2m or a number of milliseconds')
-  .transform((v) => {
-    const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i.exec(v)!;
-    const unit = (m[2] ?? 'ms').toLowerCase();
-    const mult = unit === 'h' ? 3_600_000 : unit === 'm' ? 60_000 : unit === 's' ? 1000 : 1;
-    return Math.round(Number(m[1]) * mult);
-  })
-  .refine((ms) => ms >= 100, 'at least 100ms');
-const byteSize = z
-  .string()
-  .regex(/^\d+(\.\d+)?\s*(b|kb|mb|gb)?$/i, 'a size like 20mb, 512kb or 1048576')
-  .transform((v) => {
-    const m = /^(\d+(?:\.\d+)?)\s*(b|kb|mb|gb)?$/i.exec(v)!;
-    const unit = (m[2] ?? 'b').toLowerCase();
-    const mult = unit === 'gb' ? 1024 ** 3 : unit === 'mb' ? 1024 ** 2 : unit === 'kb' ? 1024 : 1;
-    return Math.floor(Number(m[1]) * mult);
-  });
+/** A number with an optional unit ("20mb", "30s"), converted to the base unit the table maps to 1. */
+function withUnit(
+  units: Record<string, number>,
+  base: string,
+  example: string,
+  round: (n: number) => number,
+) {
+  const pattern = new RegExp(`^(\\d+(?:\\.\\d+)?)\\s*(${Object.keys(units).join('|')})?$`, 'i');
+  return z
+    .string()
+    .regex(pattern, example)
+    .transform((v) => {
+      const m = pattern.exec(v)!;
+      return round(Number(m[1]) * units[(m[2] ?? base).toLowerCase()]!);
+    });
+}
+const duration = withUnit(
+  { ms: 1, s: 1000, m: 60_000, h: 3_600_000 },
+  'ms',
+  'a duration like 30s, 500ms, 2m or a number of milliseconds',
+  Math.round,
+).refine((ms) => ms >= 100, 'at least 100ms');
+const byteSize = withUnit(
+  { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 },
+  'b',
+  'a size like 20mb, 512kb or 1048576',
+  Math.floor,
+);
 
 function declare<S extends z.ZodType>(d: EnvDeclaration<S>): EnvDeclaration<S> {
   return d;
