@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { L2Store } from '../lib/cfg/l2-store.js';
 import type { NodeHeartbeats } from '../lib/cfg/node-heartbeat.js';
+import { lagBehind } from '../lib/cfg/config-sync.js';
 import type { ChannelRepository } from '../lib/db/repositories/channel.repository.js';
 import type { ConfigKind, ConfigStateRepository } from '../lib/db/repositories/config-state.repository.js';
 import type { TokenRecord, TokenRepository } from '../lib/db/repositories/token.repository.js';
@@ -58,7 +59,7 @@ export class ConfigResyncProcessor {
       role: n.role,
       state: n.state,
       appliedVersion: n.appliedVersion,
-      lag: n.epoch === db.epoch ? Math.max(0, db.version - n.appliedVersion) : null,
+      lag: lagBehind(db, n.epoch, n.appliedVersion),
     }));
     const lagging = nodes.filter((n) => n.lag === null || n.lag > 0).map((n) => n.nodeId);
     const trimmed = await state.trimChanges(db.version - this.deps.keepChanges);

@@ -38,6 +38,11 @@ export interface ApplyRecord {
   appliedAt: number;
 }
 
+/** How many versions `applied` is behind `reference`; null when unknown or in another epoch. */
+export function lagBehind(reference: ConfigState | undefined, epoch: string, applied: number): number | null {
+  return reference && reference.epoch === epoch ? Math.max(0, reference.version - applied) : null;
+}
+
 const CATCH_UP_BATCH = 1000;
 const RECENT_APPLIES = 5000;
 

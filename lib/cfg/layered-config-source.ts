@@ -34,11 +34,15 @@ export class LayeredConfigSource implements ConfigSource, IdentitySource {
   }
 
   async tokenByHash(keyHash: string, fresh = false): Promise<TokenRecord | undefined> {
-    return this.read('token', keyHash, fresh ? Infinity : 0, () => this.db.tokenByHash(keyHash));
+    return fresh
+      ? this.fill('token', await this.db.tokenByHash(keyHash))
+      : this.read('token', keyHash, 0, () => this.db.tokenByHash(keyHash));
   }
 
   async userById(id: number, fresh = false): Promise<UserRecord | undefined> {
-    return this.read('user', String(id), fresh ? Infinity : 0, () => this.db.userById(id));
+    return fresh
+      ? this.fill('user', await this.db.userById(id))
+      : this.read('user', String(id), 0, () => this.db.userById(id));
   }
 
   private async read<K extends ConfigKind, R extends ChannelRecord | TokenRecord | UserRecord>(
@@ -56,7 +60,14 @@ export class LayeredConfigSource implements ConfigSource, IdentitySource {
         'L2 read failed; reading the database',
       );
     }
-    const row = await fromDb();
+    return this.fill(kind, await fromDb());
+  }
+
+  /** Puts what the database said into L2 (version-guarded, in the background) and hands it on. */
+  private fill<R extends ChannelRecord | TokenRecord | UserRecord>(
+    kind: ConfigKind,
+    row: R | undefined,
+  ): R | undefined {
     if (row) {
       this.l2.put(kind, row as never).catch(() => {
         // A failed fill only costs the next reader a database read.

@@ -1,7 +1,7 @@
 import os from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { ConfigSync } from './config-sync.js';
+import { lagBehind, type ConfigSync } from './config-sync.js';
 import type { L2Store } from './l2-store.js';
 
 /** One node's heartbeat as stored in `{prefix}:node:{id}`. */
@@ -55,7 +55,7 @@ export class NodeHeartbeats {
   async beat(): Promise<void> {
     const s = this.sync.status();
     const known = await this.l2.probe().catch(() => undefined);
-    const lag = known && known.epoch === s.epoch ? Math.max(0, known.version - s.appliedVersion) : 0;
+    const lag = lagBehind(known, s.epoch, s.appliedVersion) ?? 0;
     const now = Date.now();
     const key = this.l2.keys.node(this.self.nodeId);
     await this.redis

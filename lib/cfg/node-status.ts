@@ -1,5 +1,5 @@
 import type { ConfigStateRepository } from '../db/repositories/config-state.repository.js';
-import type { ConfigSync } from './config-sync.js';
+import { lagBehind, type ConfigSync } from './config-sync.js';
 import type { NodeHeartbeat } from './node-heartbeat.js';
 
 export type NodeRole = 'single' | 'master' | 'slave';
@@ -53,7 +53,7 @@ export class NodeStatus {
       epoch: s.epoch,
       version: s.appliedVersion,
       db_version: db?.version ?? null,
-      lag_versions: db && db.epoch === s.epoch ? Math.max(0, db.version - s.appliedVersion) : null,
+      lag_versions: lagBehind(db, s.epoch, s.appliedVersion),
       last_sync_at: iso(s.lastSyncAt),
       started_at: iso(this.startedAt),
       pubsub_connected: this.cluster ? this.cluster.isSubscribed : null,
@@ -80,7 +80,7 @@ export class NodeStatus {
         state: n.state,
         epoch: n.epoch,
         version: n.appliedVersion,
-        lag_versions: db && db.epoch === n.epoch ? Math.max(0, db.version - n.appliedVersion) : null,
+        lag_versions: lagBehind(db, n.epoch, n.appliedVersion),
         last_sync_at: iso(n.lastSyncAt),
         pubsub_connected: n.pubsub,
         heartbeat_at: iso(n.beatAt),
