@@ -10,7 +10,7 @@
  *    is changed so every node resyncs whole, and each node's own resync time is read from its
  *    metrics.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import { randomUUID } from 'node:crypto';
@@ -25,7 +25,7 @@ import { TokenRepository } from '../lib/db/repositories/token.repository.js';
 import { UserRepository } from '../lib/db/repositories/user.repository.js';
 import { SecretBox } from '../lib/security/secret-box.js';
 import { createTestDatabase } from '../test/helpers/databases.js';
-import { freePort } from '../test/helpers/spawn-node.js';
+import { spawnNode, type SpawnedNode } from '../test/helpers/spawn-node.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const WRITES = Number(process.env.BENCH_WRITES ?? 500);
@@ -34,46 +34,17 @@ const MODELS = 20;
 const ADMIN = 'bench-sync-admin-token-0123';
 const SECRET = 'bench-sync-secret-key-0123456';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-const children: ChildProcess[] = [];
-process.on('exit', () => {
-  for (const c of children) if (c.pid && c.exitCode === null) process.kill(c.pid, 'SIGKILL');
-});
-
-interface Node {
+interface Node extends SpawnedNode {
   id: string;
-  url: string;
-  child: ChildProcess;
 }
 
+const started: Node[] = [];
+
+/** A node from the compiled build; spawnNode kills it by pid if this process exits first. */
 async function startNode(id: string, env: Record<string, string>): Promise<Node> {
-  const port = await freePort();
-  const child = spawn(process.execPath, ['dist/lib/main.js'], {
-    cwd: ROOT,
-    env: {
-      PATH: process.env.PATH ?? '',
-      ...env,
-      NODE_ID: id,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      LOG_PRETTY: 'false',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.push(child);
-  const url = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (
-      await fetch(`${url}/readyz`).then(
-        (r) => r.ok,
-        () => false,
-      )
-    )
-      return { id, url, child };
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${id} did not become ready`);
+  const node = await spawnNode({ ...env, NODE_ID: id, LOG_LEVEL: 'warn' }, 30_000, { compiled: true });
+  started.push(Object.assign(node, { id }));
+  return started.at(-1)!;
 }
 
 const api = (url: string, method: string, p: string, body?: unknown) =>
@@ -256,8 +227,7 @@ async function main() {
     }
     await db.destroy();
   } finally {
-    for (const c of children) c.kill('SIGTERM');
-    await new Promise((r) => setTimeout(r, 1000));
+    await Promise.all(started.map((n) => n.stop('SIGTERM')));
     let cursor = '0';
     do {
       const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);

@@ -22,6 +22,12 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
     new OpenAI({ apiKey: key, baseURL: `${node.url}/v1`, maxRetries: 0, timeout: 5000 });
   const ask = (node: SpawnedNode, model: string, key = tokenKey) =>
     client(node, key).chat.completions.create({ model, messages });
+  /** True when the node refuses the request with `status` (as the openai client reports it). */
+  const refuses = (node: SpawnedNode, model: string, status: number, key = tokenKey) =>
+    ask(node, model, key).then(
+      () => false,
+      (err: unknown) => err instanceof OpenAI.APIError && err.status === status,
+    );
   const answers = (node: SpawnedNode, model: string, key = tokenKey) =>
     ask(node, model, key).then(
       () => true,
@@ -191,20 +197,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
       );
       await cluster.admin(cluster.master, 'DELETE', `/api/channels/${id}`);
       await Promise.all(
-        cluster.replicas.map((r) =>
-          waitFor(
-            async () => {
-              try {
-                await ask(r, 'prop-model');
-                return false;
-              } catch (err) {
-                return err instanceof OpenAI.APIError && err.status === 503;
-              }
-            },
-            1000,
-            'the delete',
-          ),
-        ),
+        cluster.replicas.map((r) => waitFor(() => refuses(r, 'prop-model', 503), 1000, 'the delete')),
       );
     });
 
@@ -222,18 +215,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
       await cluster.admin(cluster.master, 'PATCH', `/api/tokens/${t.id}`, { status: 'disabled' });
       await Promise.all(
         cluster.replicas.map((r) =>
-          waitFor(
-            async () => {
-              try {
-                await ask(r, 'tok-model', t.key);
-                return false;
-              } catch (err) {
-                return err instanceof OpenAI.APIError && err.status === 401;
-              }
-            },
-            1000,
-            'the disabled token to be refused',
-          ),
+          waitFor(() => refuses(r, 'tok-model', 401, t.key), 1000, 'the disabled token to be refused'),
         ),
       );
     });

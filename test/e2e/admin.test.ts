@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import type { Driver } from '../helpers/databases.js';
+import { callJson } from '../helpers/http.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 
 for (const driver of ['sqlite', 'mysql'] as Driver[]) {
@@ -21,15 +22,8 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
     });
 
     /** Calls the API with another bearer token. */
-    const as = async (token: string, method: string, path: string, body?: unknown) => {
-      const res = await fetch(gw.url + path, {
-        method,
-        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-        body: body === undefined ? undefined : JSON.stringify(body),
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : undefined };
-    };
+    const as = (token: string, method: string, path: string, body?: unknown) =>
+      callJson(gw.url, token, method, path, body);
 
     describe('channels', () => {
       it('creates with defaults, never shows the key, and reads back', async () => {

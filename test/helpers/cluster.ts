@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import mysql from 'mysql2/promise';
 import { routingDigest } from '../../lib/cfg/routing-index.js';
 import { createTestDatabase, uniqueName, type TestDatabase } from './databases.js';
+import { callJson, type JsonAnswer } from './http.js';
 import { freePort, spawnNode, type SpawnedNode } from './spawn-node.js';
 import { startTcpProxy, type TcpProxy } from './tcp-proxy.js';
 
@@ -22,12 +23,7 @@ export interface TestCluster {
   env: Record<string, string>;
   /** What the nodes reach MariaDB and Redis through. */
   proxies: { mysql: TcpProxy; redis: TcpProxy };
-  admin(
-    node: SpawnedNode,
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: any }>;
+  admin(node: SpawnedNode, method: string, path: string, body?: unknown): Promise<JsonAnswer>;
   /** Starts (or restarts, on the same port) a replica. */
   startReplica(nodeId: string, port?: number): Promise<SpawnedNode>;
   /** The database's version and the digest of its channels' ids and versions. */
@@ -111,15 +107,7 @@ export async function startCluster(
       sql,
       env,
       proxies,
-      async admin(node, method, path, body) {
-        const res = await fetch(node.url + path, {
-          method,
-          headers: { authorization: `Bearer ${CLUSTER_ADMIN_TOKEN}`, 'content-type': 'application/json' },
-          body: body === undefined ? undefined : JSON.stringify(body),
-        });
-        const text = await res.text();
-        return { status: res.status, body: text ? JSON.parse(text) : undefined };
-      },
+      admin: (node, method, path, body) => callJson(node.url, CLUSTER_ADMIN_TOKEN, method, path, body),
       startReplica,
       async dbState() {
         const [[state]] = (await sql.query('SELECT version FROM config_state WHERE id = 1')) as any;

@@ -2,6 +2,7 @@ import { pino } from 'pino';
 import { Gateway } from '../../lib/app.js';
 import { loadConfig } from '../../lib/config/config.js';
 import { seededRandom } from '../../lib/routing/channel-selector.js';
+import { callJson, type JsonAnswer } from './http.js';
 import { createTestDatabase, type Driver, type TestDatabase } from './databases.js';
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789';
@@ -11,11 +12,7 @@ export interface TestGateway {
   gateway: Gateway;
   db: TestDatabase;
   /** Calls the admin API as root. */
-  admin(
-    method: string,
-    path: string,
-    body?: unknown,
-  ): Promise<{ status: number; body: any; headers: Headers }>;
+  admin(method: string, path: string, body?: unknown): Promise<JsonAnswer>;
   /** Creates a channel and returns its JSON. */
   channel(fields: Record<string, unknown>): Promise<any>;
   /** Creates a token and returns its JSON (with `key`). */
@@ -48,18 +45,8 @@ export async function startTestGateway(
   });
   const address = await gateway.start();
   const url = `http://127.0.0.1:${address.port}`;
-  const admin = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(url + path, {
-      method,
-      headers: {
-        authorization: `Bearer ${ADMIN_TOKEN}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await res.text();
-    return { status: res.status, body: text ? JSON.parse(text) : undefined, headers: res.headers };
-  };
+  const admin = (method: string, path: string, body?: unknown) =>
+    callJson(url, ADMIN_TOKEN, method, path, body);
   return {
     url,
     gateway,

@@ -33,10 +33,18 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Starts `lib/main.ts` under tsx with `env` and waits until `/readyz` answers 200 (bounded). */
-export async function spawnNode(env: Record<string, string>, readyTimeoutMs = 20_000): Promise<SpawnedNode> {
+/**
+ * Starts a gateway with `env` — `lib/main.ts` under tsx, or with `compiled` the built
+ * `dist/lib/main.js` as `npm start` runs it — and waits until `/readyz` answers 200 (bounded).
+ */
+export async function spawnNode(
+  env: Record<string, string>,
+  readyTimeoutMs = 20_000,
+  opts: { compiled?: boolean } = {},
+): Promise<SpawnedNode> {
   const port = env.PORT ? Number(env.PORT) : await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'lib/main.ts'], {
+  const argv = opts.compiled ? ['dist/lib/main.js'] : ['--import', 'tsx', 'lib/main.ts'];
+  const child = spawn(process.execPath, argv, {
     cwd: ROOT,
     env: {
       PATH: process.env.PATH ?? '',
