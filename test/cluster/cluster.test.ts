@@ -22,6 +22,39 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
     new OpenAI({ apiKey: key, baseURL: `${node.url}/v1`, maxRetries: 0, timeout: 5000 });
   const ask = (node: SpawnedNode, model: string, key = tokenKey) =>
     client(node, key).chat.completions.create({ model, messages });
+  /**
+   * A config write made straight in SQL, as a script or an operator would: the entity written by
+   * `write` at the next version, `config_state` bumped and the change logged, in one transaction;
+   * nothing published. Returns the version.
+   */
+  async function writeInSql(write: (version: number, now: number) => Promise<{ kind: string; id: number }>) {
+    const conn = cluster.sql;
+    await conn.beginTransaction();
+    const [[state]] = (await conn.query('SELECT version FROM config_state WHERE id = 1 FOR UPDATE')) as any;
+    const version = Number(state.version) + 1;
+    const now = Date.now();
+    const { kind, id } = await write(version, now);
+    await conn.query('UPDATE config_state SET version = ? WHERE id = 1', [version]);
+    await conn.query('INSERT INTO config_changes (version, kind, entity_id, op, at) VALUES (?,?,?,?,?)', [
+      version,
+      kind,
+      String(id),
+      'upsert',
+      now,
+    ]);
+    await conn.commit();
+    return version;
+  }
+
+  /** Creates a channel on the master, served by the fake upstream under its own name as label. */
+  const addChannel = (name: string, models: string[], extra: Record<string, unknown> = {}, mode = 'ok') =>
+    cluster.admin(cluster.master, 'POST', '/api/channels', {
+      name,
+      base_url: fake.baseUrl(name, mode),
+      key: `sk-${name}-0123456789`,
+      models,
+      ...extra,
+    });
   /** True when the node refuses the request with `status` (as the openai client reports it). */
   const refuses = (node: SpawnedNode, model: string, status: number, key = tokenKey) =>
     ask(node, model, key).then(
@@ -164,12 +197,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
 
   describe('propagation (bound: 1 s with pub/sub healthy)', () => {
     it('a channel created on the master is routable on both replicas within 1 s (the One Hub regression)', async () => {
-      const created = await cluster.admin(cluster.master, 'POST', '/api/channels', {
-        name: 'p1',
-        base_url: fake.baseUrl('p1'),
-        key: 'sk-p1-0123456789',
-        models: ['prop-model'],
-      });
+      const created = await addChannel('p1', ['prop-model']);
       expect(created.status).to.equal(201);
       await Promise.all(
         cluster.replicas.map((r) =>
@@ -202,12 +230,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
     });
 
     it('a token disabled on the master is refused on both replicas within 1 s', async () => {
-      await cluster.admin(cluster.master, 'POST', '/api/channels', {
-        name: 'p2',
-        base_url: fake.baseUrl('p2'),
-        key: 'sk-p2-0123456789',
-        models: ['tok-model'],
-      });
+      await addChannel('p2', ['tok-model']);
       const t = (await cluster.admin(cluster.master, 'POST', '/api/tokens', { name: 'to-revoke' })).body.data;
       await Promise.all(
         cluster.replicas.map((r) => waitFor(() => answers(r, 'tok-model', t.key), 1000, 'the token to work')),
@@ -223,21 +246,8 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
 
   describe('auto-disable from a replica', () => {
     it("a 401 seen by a replica cools the channel everywhere and the master's versioned write disables it on every node within 1 s", async () => {
-      const bad = (
-        await cluster.admin(cluster.master, 'POST', '/api/channels', {
-          name: 'refused',
-          base_url: fake.baseUrl('refused', '401'),
-          key: 'sk-refused-0123456789',
-          models: ['ad-model'],
-          priority: 10,
-        })
-      ).body.data;
-      await cluster.admin(cluster.master, 'POST', '/api/channels', {
-        name: 'accepted',
-        base_url: fake.baseUrl('accepted'),
-        key: 'sk-accepted-0123456789',
-        models: ['ad-model'],
-      });
+      const bad = (await addChannel('refused', ['ad-model'], { priority: 10 }, '401')).body.data;
+      await addChannel('accepted', ['ad-model']);
       await Promise.all(
         cluster.replicas.map((r) =>
           waitFor(async () => (await cluster.status(r)).routing_channels >= 2, 1000, 'both channels'),
@@ -291,12 +301,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
           });
           expect(res.status).to.equal(200);
         } else {
-          const res = await cluster.admin(cluster.master, 'POST', '/api/channels', {
-            name: `burst-${i}`,
-            base_url: fake.baseUrl('b'),
-            key: 'sk-burst-0123456789',
-            models: [`burst-${i % 7}`],
-          });
+          const res = await addChannel(`burst-${i}`, [`burst-${i % 7}`]);
           expect(res.status).to.equal(201);
           ids.push(res.body.data.id);
         }
@@ -311,39 +316,28 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
   describe('commit without publish', () => {
     it('a write made straight in SQL converges within RESYNC_EVERY + poll', async () => {
       const box = new SecretBox(CLUSTER_SECRET);
-      const conn = cluster.sql;
-      await conn.beginTransaction();
-      const [[state]] = (await conn.query('SELECT version FROM config_state WHERE id = 1 FOR UPDATE')) as any;
-      const version = Number(state.version) + 1;
-      const now = Date.now();
-      const [ins] = (await conn.query(
-        'INSERT INTO channels (name, type, base_url, key_enc, key_masked, models, `groups`, model_mapping, priority, weight, status, version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
-        [
-          'sql-made',
-          'openai',
-          fake.baseUrl('sql'),
-          box.encrypt('sk-sql-0123456789'),
-          'sk-…6789',
-          '["sql-model"]',
-          '["default"]',
-          '{}',
-          0,
-          1,
-          'enabled',
-          version,
-          now,
-          now,
-        ],
-      )) as any;
-      await conn.query('UPDATE config_state SET version = ? WHERE id = 1', [version]);
-      await conn.query('INSERT INTO config_changes (version, kind, entity_id, op, at) VALUES (?,?,?,?,?)', [
-        version,
-        'channel',
-        String(ins.insertId),
-        'upsert',
-        now,
-      ]);
-      await conn.commit();
+      await writeInSql(async (version, now) => {
+        const [ins] = (await cluster.sql.query(
+          'INSERT INTO channels (name, type, base_url, key_enc, key_masked, models, `groups`, model_mapping, priority, weight, status, version, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)',
+          [
+            'sql-made',
+            'openai',
+            fake.baseUrl('sql'),
+            box.encrypt('sk-sql-0123456789'),
+            'sk-…6789',
+            '["sql-model"]',
+            '["default"]',
+            '{}',
+            0,
+            1,
+            'enabled',
+            version,
+            now,
+            now,
+          ],
+        )) as any;
+        return { kind: 'channel', id: ins.insertId };
+      });
       // No message was published and Redis's cfg:version was not raised: only the resync job's beacon tells the nodes.
       await converged(2000 + 1000 + 1000);
       await Promise.all(
@@ -358,12 +352,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
     it('is refused on every node within RESYNC_EVERY + poll, and the resync job heals its stale Redis entry', async () => {
       const t = (await cluster.admin(cluster.master, 'POST', '/api/tokens', { name: 'sql-revoked' })).body
         .data;
-      await cluster.admin(cluster.master, 'POST', '/api/channels', {
-        name: 'sql-tok',
-        base_url: fake.baseUrl('st'),
-        key: 'sk-st-0123456789',
-        models: ['sql-tok'],
-      });
+      await addChannel('sql-tok', ['sql-tok']);
       await Promise.all(
         cluster.nodes().map((n) => waitFor(() => answers(n, 'sql-tok', t.key), 1000, 'the token to work')),
       );
@@ -372,20 +361,13 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
       const cachedBefore = Number(await cluster.redis.hget(l2Key, 'version'));
       expect(cachedBefore).to.be.greaterThan(0);
 
-      const conn = cluster.sql;
-      await conn.beginTransaction();
-      const [[state]] = (await conn.query('SELECT version FROM config_state WHERE id = 1 FOR UPDATE')) as any;
-      const version = Number(state.version) + 1;
-      await conn.query("UPDATE tokens SET status = 'disabled', version = ? WHERE id = ?", [version, t.id]);
-      await conn.query('UPDATE config_state SET version = ? WHERE id = 1', [version]);
-      await conn.query('INSERT INTO config_changes (version, kind, entity_id, op, at) VALUES (?,?,?,?,?)', [
-        version,
-        'token',
-        String(t.id),
-        'upsert',
-        Date.now(),
-      ]);
-      await conn.commit();
+      const version = await writeInSql(async (next) => {
+        await cluster.sql.query("UPDATE tokens SET status = 'disabled', version = ? WHERE id = ?", [
+          next,
+          t.id,
+        ]);
+        return { kind: 'token', id: t.id };
+      });
 
       // Redis still holds the enabled token at its old version: a node must not trust it.
       await Promise.all(
@@ -436,12 +418,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
     }
 
     before(async () => {
-      const r = await cluster.admin(cluster.master, 'POST', '/api/channels', {
-        name: 'steady',
-        base_url: fake.baseUrl('steady'),
-        key: 'sk-steady-0123456789',
-        models: ['steady'],
-      });
+      const r = await addChannel('steady', ['steady']);
       expect(r.status).to.equal(201);
       await Promise.all(
         cluster.replicas.map((n) => waitFor(() => answers(n, 'steady'), 1000, 'steady to route')),
@@ -488,12 +465,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
       expect(result.ok).to.be.greaterThan(20);
 
       // And pub/sub works again: a new channel reaches the replicas within 1 s.
-      await cluster.admin(cluster.master, 'POST', '/api/channels', {
-        name: 'after-redis',
-        base_url: fake.baseUrl('ar'),
-        key: 'sk-ar-0123456789',
-        models: ['after-redis'],
-      });
+      await addChannel('after-redis', ['after-redis']);
       await Promise.all(
         cluster.replicas.map((n) => waitFor(() => answers(n, 'after-redis'), 1000, 'after-redis to route')),
       );
@@ -505,12 +477,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
       await new Promise((r) => setTimeout(r, 200));
       cluster.proxies.mysql.pause();
       const started = Date.now();
-      const write = await cluster.admin(cluster.master, 'POST', '/api/channels', {
-        name: 'during-outage',
-        base_url: fake.baseUrl('x'),
-        key: 'sk-x-0123456789',
-        models: ['x'],
-      });
+      const write = await addChannel('during-outage', ['x']);
       expect(write.status).to.equal(503);
       expect(write.body.error.code).to.equal('database_unavailable');
       expect(write.body.error.message).to.contain('database is unreachable');
@@ -529,12 +496,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
         'SELECT MAX(version) AS v, COUNT(*) AS n FROM config_changes',
       )) as any;
       expect(Number(log.v)).to.equal(Number(state.version));
-      const again = await cluster.admin(cluster.master, 'POST', '/api/channels', {
-        name: 'after-outage',
-        base_url: fake.baseUrl('ao'),
-        key: 'sk-ao-0123456789',
-        models: ['after-outage'],
-      });
+      const again = await addChannel('after-outage', ['after-outage']);
       expect(again.status).to.equal(201);
       await converged(3000);
     });
@@ -562,14 +524,7 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
       })();
       const writer = (async () => {
         for (let i = 0; running; i++) {
-          await cluster
-            .admin(cluster.master, 'POST', '/api/channels', {
-              name: `chaos-${i}`,
-              base_url: fake.baseUrl('c'),
-              key: 'sk-chaos-0123456789',
-              models: [`chaos-${i % 5}`],
-            })
-            .catch(() => undefined);
+          await addChannel(`chaos-${i}`, [`chaos-${i % 5}`]).catch(() => undefined);
           await new Promise((r) => setTimeout(r, 25));
         }
       })();

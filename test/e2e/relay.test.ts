@@ -14,6 +14,18 @@ describe('relay end to end (official openai client)', function () {
   const client = (apiKey: string) =>
     new OpenAI({ apiKey, baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 10_000 });
 
+  /** A channel in `mode` at priority 10 in front of a healthy one at priority 0; returns the first. */
+  async function inFront(name: string, mode: string, healthy = 'good') {
+    const first = await gw.channel({
+      name,
+      base_url: fake.baseUrl(name, mode),
+      models: ['gpt-4o'],
+      priority: 10,
+    });
+    await gw.channel({ name: healthy, base_url: fake.baseUrl(healthy), models: ['gpt-4o'] });
+    return first;
+  }
+
   async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
     try {
       await p;
@@ -192,13 +204,7 @@ describe('relay end to end (official openai client)', function () {
   describe('retries', () => {
     for (const mode of ['500', '429', 'hang', 'badjson']) {
       it(`retries a ${mode} on another channel, highest priority first`, async () => {
-        await gw.channel({
-          name: 'bad',
-          base_url: fake.baseUrl('bad', mode),
-          models: ['gpt-4o'],
-          priority: 10,
-        });
-        await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'], priority: 0 });
+        await inFront('bad', mode);
         const token = await gw.token();
         const answer = await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
         expect(answer.choices[0]!.message.content).to.equal('Hello from good as gpt-4o');
@@ -215,13 +221,7 @@ describe('relay end to end (official openai client)', function () {
     });
 
     it('a refused upstream key: retried elsewhere, and the channel auto-disabled with reason and time', async () => {
-      const bad = await gw.channel({
-        name: 'bad-key',
-        base_url: fake.baseUrl('bad', '401'),
-        models: ['gpt-4o'],
-        priority: 10,
-      });
-      await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
+      const bad = await inFront('bad-key', '401');
       const token = await gw.token();
       const answer = await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
       expect(answer.choices[0]!.message.content).to.equal('Hello from good as gpt-4o');
@@ -239,13 +239,7 @@ describe('relay end to end (official openai client)', function () {
     });
 
     it('a 429 cools the channel for its Retry-After: the next request goes elsewhere first', async () => {
-      await gw.channel({
-        name: 'busy',
-        base_url: fake.baseUrl('busy', '429'),
-        models: ['gpt-4o'],
-        priority: 10,
-      });
-      await gw.channel({ name: 'calm', base_url: fake.baseUrl('calm'), models: ['gpt-4o'] });
+      await inFront('busy', '429', 'calm');
       const token = await gw.token();
       await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
       await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });
@@ -254,13 +248,7 @@ describe('relay end to end (official openai client)', function () {
     });
 
     it('never retries a 400: the client sees the upstream message', async () => {
-      await gw.channel({
-        name: 'strict',
-        base_url: fake.baseUrl('strict', '400'),
-        models: ['gpt-4o'],
-        priority: 10,
-      });
-      await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
+      await inFront('strict', '400');
       const token = await gw.token();
       const err = await apiError(client(token.key).chat.completions.create({ model: 'gpt-4o', messages }));
       expect(err.status).to.equal(400);
