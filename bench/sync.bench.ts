@@ -21,6 +21,8 @@ import { RoutingIndex } from '../lib/cfg/routing-index.js';
 import { createDb } from '../lib/db/knex.js';
 import { ChannelRepository } from '../lib/db/repositories/channel.repository.js';
 import { ConfigStateRepository } from '../lib/db/repositories/config-state.repository.js';
+import { GroupRepository } from '../lib/db/repositories/group.repository.js';
+import { PriceRepository } from '../lib/db/repositories/price.repository.js';
 import { TokenRepository } from '../lib/db/repositories/token.repository.js';
 import { UserRepository } from '../lib/db/repositories/user.repository.js';
 import { SecretBox } from '../lib/security/secret-box.js';
@@ -171,6 +173,8 @@ async function main() {
       new ChannelRepository(db),
       new TokenRepository(db),
       new UserRepository(db),
+      new PriceRepository(db),
+      new GroupRepository(db),
     );
     const gc = (globalThis as { gc?: () => void }).gc;
     const times: number[] = [];

@@ -3,7 +3,8 @@ import type { L2Store } from '../lib/cfg/l2-store.js';
 import type { NodeHeartbeats } from '../lib/cfg/node-heartbeat.js';
 import { lagBehind } from '../lib/cfg/config-sync.js';
 import type { ChannelRepository } from '../lib/db/repositories/channel.repository.js';
-import type { ConfigKind, ConfigStateRepository } from '../lib/db/repositories/config-state.repository.js';
+import type { ConfigStateRepository } from '../lib/db/repositories/config-state.repository.js';
+import type { L2Kind } from '../lib/cfg/l2-store.js';
 import type { TokenRecord, TokenRepository } from '../lib/db/repositories/token.repository.js';
 import type { UserRecord, UserRepository } from '../lib/db/repositories/user.repository.js';
 
@@ -13,7 +14,7 @@ export interface ConfigResyncResult {
   dbVersion: number;
   redisVersionBefore: number | null;
   raisedVersion: boolean;
-  healed: Record<ConfigKind, number>;
+  healed: Record<L2Kind, number>;
   nodes: { nodeId: string; role: string; state: string; appliedVersion: number; lag: number | null }[];
   lagging: string[];
   trimmed: number;
@@ -143,7 +144,7 @@ export class ConfigResyncProcessor {
   }
 
   /** Entities cached in L2 but gone from the database; an existing tombstone is left as it is. */
-  private async tombstoneMissing(kind: ConfigKind, ids: string[], dbVersion: number): Promise<number> {
+  private async tombstoneMissing(kind: L2Kind, ids: string[], dbVersion: number): Promise<number> {
     let n = 0;
     for (const id of ids) {
       const hit = await this.deps.l2.get(kind, id);

@@ -2,9 +2,13 @@ import { Queue, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ConfigResyncProcessor } from './config-resync.processor.js';
+import type { UsageFlushProcessor } from './usage-flush.processor.js';
 
 export const CONFIG_QUEUE = 'config';
 export const CONFIG_RESYNC = 'config-resync';
+/** Billing's once-per-cluster work: writing settled charges to the database. */
+export const BILLING_QUEUE = 'billing';
+export const USAGE_FLUSH = 'usage-flush';
 /** Jobs only the master may run: the config writes other nodes ask for. */
 export const MASTER_QUEUE = 'master';
 export const CHANNEL_AUTO_DISABLE = 'channel-auto-disable';
@@ -16,7 +20,8 @@ export interface AutoDisableJob {
 
 /**
  * The cluster's work on BullMQ. The `config` queue holds the job scheduler `config-resync`
- * (every `resyncEveryMs`) with a worker on every node (a job goes to one of them). The `master`
+ * (every `resyncEveryMs`) with a worker on every node (a job goes to one of them); the
+ * `billing` queue holds `usage-flush` (every `usageFlushEveryMs`) the same way. The `master`
  * queue carries config writes a replica needs done (auto-disabling a channel), worked only on
  * the master. Schedulers live in Redis, so they are re-upserted at start and after every Redis
  * reconnect: a Redis reset erases them.
@@ -24,15 +29,17 @@ export interface AutoDisableJob {
 export class JobRunner {
   readonly queue: Queue;
   readonly masterQueue: Queue;
+  readonly billingQueue: Queue;
   private readonly workers: Worker[] = [];
 
   constructor(
     private readonly connections: { queue: Redis; newWorker: () => Redis },
     private readonly prefix: string,
     private readonly role: 'master' | 'slave',
-    private readonly resyncEveryMs: number,
+    private readonly every: { resyncMs: number; usageFlushMs: number },
     private readonly handlers: {
       resync: ConfigResyncProcessor;
+      usageFlush: UsageFlushProcessor;
       autoDisable: (job: AutoDisableJob) => Promise<boolean>;
     },
     private readonly logger: Logger,
@@ -40,13 +47,14 @@ export class JobRunner {
     const opts = { connection: connections.queue, prefix: `${prefix}:bull` };
     this.queue = new Queue(CONFIG_QUEUE, opts);
     this.masterQueue = new Queue(MASTER_QUEUE, opts);
-    for (const q of [this.queue, this.masterQueue]) {
+    this.billingQueue = new Queue(BILLING_QUEUE, opts);
+    for (const q of [this.queue, this.masterQueue, this.billingQueue]) {
       q.on('error', (err) => this.logger.debug({ err: { message: err.message } }, 'queue error'));
     }
   }
 
   async start(): Promise<void> {
-    this.workers.push(this.worker(CONFIG_QUEUE));
+    this.workers.push(this.worker(CONFIG_QUEUE), this.worker(BILLING_QUEUE));
     if (this.role === 'master') this.workers.push(this.worker(MASTER_QUEUE));
     await this.upsertSchedulers();
   }
@@ -55,8 +63,13 @@ export class JobRunner {
   async upsertSchedulers(): Promise<void> {
     await this.queue.upsertJobScheduler(
       CONFIG_RESYNC,
-      { every: this.resyncEveryMs },
+      { every: this.every.resyncMs },
       { name: CONFIG_RESYNC, opts: { removeOnComplete: 50, removeOnFail: 50 } },
+    );
+    await this.billingQueue.upsertJobScheduler(
+      USAGE_FLUSH,
+      { every: this.every.usageFlushMs },
+      { name: USAGE_FLUSH, opts: { removeOnComplete: 50, removeOnFail: 50 } },
     );
   }
 
@@ -88,6 +101,8 @@ export class JobRunner {
     switch (job.name) {
       case CONFIG_RESYNC:
         return this.handlers.resync.run();
+      case USAGE_FLUSH:
+        return this.handlers.usageFlush.run();
       case CHANNEL_AUTO_DISABLE:
         return { disabled: await this.handlers.autoDisable(job.data as AutoDisableJob) };
       default:
@@ -101,6 +116,7 @@ export class JobRunner {
       ...this.workers.map((w) => w.close()),
       this.queue.close(),
       this.masterQueue.close(),
+      this.billingQueue.close(),
     ]);
     await Promise.race([closing, new Promise((resolve) => setTimeout(resolve, timeoutMs).unref())]);
   }

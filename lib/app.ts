@@ -5,9 +5,12 @@ import { AdminAuthService } from './admin/admin-auth.service.js';
 import { ChannelService } from './admin/channel.service.js';
 import { TokenService } from './admin/token.service.js';
 import { UserService } from './admin/user.service.js';
-import { QuotaLedger } from './billing/quota-ledger.js';
+import { PricingService } from './admin/pricing.service.js';
+import { UsageService } from './admin/usage.service.js';
+import { wireBilling, type BillingParts } from './billing/billing-wiring.js';
 import type { Redis } from 'ioredis';
 import { ConfigResyncProcessor } from '../jobs/config-resync.processor.js';
+import { UsageFlushProcessor } from '../jobs/usage-flush.processor.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { ClusterNode } from './cfg/cluster-node.js';
 import { ConfigSync, type VersionProbe } from './cfg/config-sync.js';
@@ -30,7 +33,10 @@ import { createDb, migrateLatest, type Db } from './db/knex.js';
 import { AccessTokenRepository } from './db/repositories/access-token.repository.js';
 import { ChannelRepository } from './db/repositories/channel.repository.js';
 import { ConfigStateRepository } from './db/repositories/config-state.repository.js';
+import { GroupRepository } from './db/repositories/group.repository.js';
+import { PriceRepository } from './db/repositories/price.repository.js';
 import { TokenRepository } from './db/repositories/token.repository.js';
+import { UsageLogRepository } from './db/repositories/usage-log.repository.js';
 import { UserRepository } from './db/repositories/user.repository.js';
 import { createHttpApp } from './http/http-app.js';
 import { RelayHttpHandler } from './http/relay-handler.js';
@@ -72,7 +78,7 @@ export class Gateway {
   private readonly upstream: UpstreamClient;
   private readonly touches: TokenTouches;
   private readonly users: UserService;
-  private readonly quota: QuotaLedger;
+  private readonly billing: BillingParts;
   private readonly stateRepo: ConfigStateRepository;
   private readonly pollProbe: () => VersionProbe;
   private readonly loadCooldowns: () => Promise<void>;
@@ -104,12 +110,38 @@ export class Gateway {
     const tokenRepo = new TokenRepository(this.db);
     const userRepo = new UserRepository(this.db);
     const accessRepo = new AccessTokenRepository(this.db);
+    const priceRepo = new PriceRepository(this.db);
+    const groupRepo = new GroupRepository(this.db);
+    const usageRepo = new UsageLogRepository(this.db);
 
-    const dbSource = new DbConfigSource(this.db, stateRepo, channelRepo, tokenRepo, userRepo);
+    const dbSource = new DbConfigSource(
+      this.db,
+      stateRepo,
+      channelRepo,
+      tokenRepo,
+      userRepo,
+      priceRepo,
+      groupRepo,
+    );
     const writer = new VersionedWriter(this.db, stateRepo, this.logger.child({ component: 'cfg-writer' }));
     const channelService = new ChannelService(channelRepo, writer, secrets);
-    const quota = (this.quota = new QuotaLedger(tokenRepo, this.logger.child({ component: 'quota' })));
     const cluster = config.role === 'single' ? undefined : this.wireRedis(config);
+    const billing = (this.billing = wireBilling({
+      db: this.db,
+      tokens: tokenRepo,
+      users: userRepo,
+      usage: usageRepo,
+      prices: () => this.sync.prices,
+      options: config.billing,
+      metrics: this.metrics,
+      logger: this.logger,
+      redis: cluster && {
+        client: cluster.command,
+        prefix: config.redisPrefix,
+        holder: `${config.nodeId.replace(/,/g, '_')}/${process.pid}`,
+        ready: () => cluster.command.status === 'ready',
+      },
+    }));
     const cooldownShare = cluster
       ? new RedisCooldownShare(
           cluster.command,
@@ -145,7 +177,6 @@ export class Gateway {
       this.metrics,
       this.logger.child({ component: 'cfg-sync' }),
       {
-        tokenChanged: (tokenId) => quota.invalidate(tokenId),
         versionMissing: (state) => this.cluster?.redisLostItsState(state) ?? Promise.resolve(),
       },
     );
@@ -221,12 +252,20 @@ export class Gateway {
         keepChanges: config.configLogKeep,
         logger: this.logger.child({ component: 'job:config-resync' }),
       });
+      const usageFlush = new UsageFlushProcessor({
+        store: billing.redisStore!,
+        ledger: billing.ledger,
+        heartbeats,
+        holdTtlMs: config.billing.holdTtlMs,
+        metrics: this.metrics,
+        logger: this.logger.child({ component: 'job:usage-flush' }),
+      });
       this.jobs = new JobRunner(
         { queue: cluster.bullQueue, newWorker: cluster.newBullConnection },
         config.redisPrefix,
         config.role as 'master' | 'slave',
-        config.resyncEveryMs,
-        { resync, autoDisable: (job) => channelService.autoDisable(job.channelId, job.reason) },
+        { resyncMs: config.resyncEveryMs, usageFlushMs: config.billing.usageFlushEveryMs },
+        { resync, usageFlush, autoDisable: (job) => channelService.autoDisable(job.channelId, job.reason) },
         this.logger.child({ component: 'jobs' }),
       );
       this.cluster = new ClusterNode(
@@ -245,12 +284,11 @@ export class Gateway {
     this.status = new NodeStatus(config.role, config.nodeId, Date.now(), this.sync, stateRepo, this.cluster);
     this.upstream = new UpstreamClient(config.upstream);
     this.touches = new TokenTouches(tokenRepo, this.logger.child({ component: 'token-touches' }));
-    this.users = new UserService(userRepo, accessRepo, writer);
+    this.users = new UserService(userRepo, accessRepo, writer, billing.balances);
     const relay = new RelayService(
       () => this.sync.routing,
       createAdapters(),
       this.upstream,
-      quota,
       this.metrics,
       this.logger.child({ component: 'relay' }),
       { retryTimes: config.retryTimes, random: opts.random },
@@ -270,17 +308,21 @@ export class Gateway {
       status: this.status,
       adminAuth: new AdminAuthService(userRepo, accessRepo, config.adminToken),
       channels: channelService,
-      tokens: new TokenService(tokenRepo, userRepo, writer),
+      tokens: new TokenService(tokenRepo, userRepo, writer, billing.balances),
       users: this.users,
+      pricing: new PricingService(priceRepo, groupRepo, writer),
+      usage: new UsageService(usageRepo),
+      hits: billing.store,
+      adminRateLimit: config.billing.adminRateLimit,
       trustProxy: config.trustProxy,
       role: config.role,
       masterUrl: config.masterUrl,
-      queues: this.jobs ? [this.jobs.queue, this.jobs.masterQueue] : [],
+      queues: this.jobs ? [this.jobs.queue, this.jobs.billingQueue, this.jobs.masterQueue] : [],
     });
     const relayHandler = new RelayHttpHandler({
       auth: new RelayAuth(identities, this.touches),
       relay,
-      quota,
+      billing: billing.service,
       routing: () => this.sync.routing,
       maxBodyBytes: config.maxBodyBytes,
       startedAt: Date.now(),
@@ -320,6 +362,7 @@ export class Gateway {
     this.sync.startPolling(this.config.configPollMs, this.pollProbe);
     await this.cluster?.start(address.port);
     this.touches.start();
+    this.billing.start();
     this.logger.info(
       { port: address.port, host: address.address, role: this.status.role },
       'Switchyard is listening',
@@ -346,9 +389,10 @@ export class Gateway {
     this.server.closeAllConnections();
     await closed;
     this.sync.stop();
+    // Settlements under way finish (in a cluster, onto the Redis stream) before Redis closes.
+    await this.billing.stop();
     await this.cluster?.stop();
     await this.touches.stop();
-    await this.quota.stop();
     await this.upstream.close();
     for (const redis of this.redisConnections) redis.disconnect();
     await this.db.destroy();

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rateLimitFields } from './billing.schemas.js';
 import { cidr, groupName, modelName, pagination, timestamp } from './validation.js';
 
 const fields = {
@@ -10,6 +11,7 @@ const fields = {
   expires_at: timestamp.nullable(),
   models: z.array(modelName).max(1000).nullable(),
   subnets: z.array(cidr).min(1).max(100).nullable(),
+  ...rateLimitFields,
 };
 
 export const createTokenSchema = z.strictObject({
@@ -21,6 +23,8 @@ export const createTokenSchema = z.strictObject({
   expires_at: fields.expires_at.default(null),
   models: fields.models.default(null),
   subnets: fields.subnets.default(null),
+  rpm_limit: fields.rpm_limit.default(null),
+  tpm_limit: fields.tpm_limit.default(null),
 });
 
 export const updateTokenSchema = z.strictObject({ ...fields, user_id: fields.user_id.optional() }).partial();

@@ -1,3 +1,4 @@
+import type { BalanceService } from '../billing/balance.service.js';
 import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type { TokenRecord, TokenRepository, TokenValues } from '../db/repositories/token.repository.js';
 import type { UserRepository } from '../db/repositories/user.repository.js';
@@ -5,7 +6,7 @@ import { BadRequestError } from '../errors/bad-request.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
 import { PermissionError } from '../errors/permission.error.js';
 import { generateKey, hashKey, keyPrefix } from '../security/keys.js';
-import { isAdmin, type Actor } from './actor.js';
+import { isAdmin, requireRole, type Actor } from './actor.js';
 import type { CreateTokenInput, ListTokensInput, UpdateTokenInput } from './token.schemas.js';
 import { iso } from './validation.js';
 
@@ -22,6 +23,8 @@ export function tokenView(t: TokenRecord) {
     expires_at: iso(t.expiresAt),
     models: t.models,
     subnets: t.subnets,
+    rpm_limit: t.rpmLimit,
+    tpm_limit: t.tpmLimit,
     key_prefix: t.keyPrefix,
     version: t.version,
     created_at: iso(t.createdAt),
@@ -38,6 +41,7 @@ export class TokenService {
     private readonly tokens: TokenRepository,
     private readonly users: UserRepository,
     private readonly writer: VersionedWriter,
+    private readonly balances: BalanceService,
   ) {}
 
   async list(actor: Actor, f: ListTokensInput) {
@@ -75,6 +79,8 @@ export class TokenService {
       expiresAt: input.expires_at,
       models: input.models,
       subnets: input.subnets,
+      rpmLimit: input.rpm_limit,
+      tpmLimit: input.tpm_limit,
     };
     return this.writer.write('token', async (trx, version) => {
       const id = await this.tokens.insert(trx, values, version);
@@ -83,7 +89,8 @@ export class TokenService {
     });
   }
 
-  async update(actor: Actor, id: number, input: UpdateTokenInput) {
+  /** `requestId`: the admin request's, for the usage log row a quota change writes. */
+  async update(actor: Actor, id: number, input: UpdateTokenInput, requestId = '') {
     const existing = await this.visible(actor, id);
     if (!isAdmin(actor)) {
       if (input.user_id !== undefined && input.user_id !== actor.userId)
@@ -108,12 +115,29 @@ export class TokenService {
     if (input.expires_at !== undefined) values.expiresAt = input.expires_at;
     if (input.models !== undefined) values.models = input.models;
     if (input.subnets !== undefined) values.subnets = input.subnets;
-    return this.writer.write('token', async (trx, version) => {
+    if (input.rpm_limit !== undefined) values.rpmLimit = input.rpm_limit;
+    if (input.tpm_limit !== undefined) values.tpmLimit = input.tpm_limit;
+    const { view, change } = await this.writer.write('token', async (trx, version) => {
       if (!(await this.tokens.findById(id, trx))) throw notFound(id);
+      const change =
+        input.quota === undefined
+          ? undefined
+          : await this.balances.quotaEdit(trx, 'token', id, input.quota, {
+              username: actor.username,
+              requestId,
+            });
       await this.tokens.update(trx, id, values, version);
       const row = (await this.tokens.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: tokenView(row), record: row };
+      return { entityId: id, op: 'upsert', result: { view: tokenView(row), change }, record: row };
     });
+    await this.balances.apply(change);
+    return view;
+  }
+
+  /** A top-up (or correction) of a token's quota; admins only. */
+  async adjustQuota(actor: Actor, id: number, delta: number, note: string | undefined, requestId: string) {
+    requireRole(actor, 'admin');
+    return this.balances.adjust('token', id, delta, { username: actor.username, requestId }, note);
   }
 
   async delete(actor: Actor, id: number): Promise<void> {

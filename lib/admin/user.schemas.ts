@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { rateLimitFields } from './billing.schemas.js';
 import { groupName, pagination } from './validation.js';
 
 const fields = {
@@ -7,6 +8,7 @@ const fields = {
   group: groupName,
   quota: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullable(),
   status: z.enum(['enabled', 'disabled']),
+  ...rateLimitFields,
 };
 
 export const createUserSchema = z.strictObject({
@@ -15,6 +17,8 @@ export const createUserSchema = z.strictObject({
   group: fields.group.default('default'),
   quota: fields.quota.default(null),
   status: fields.status.default('enabled'),
+  rpm_limit: fields.rpm_limit.default(null),
+  tpm_limit: fields.tpm_limit.default(null),
 });
 
 export const updateUserSchema = z.strictObject(fields).partial();

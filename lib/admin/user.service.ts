@@ -1,3 +1,4 @@
+import type { BalanceService } from '../billing/balance.service.js';
 import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type { AccessTokenRecord, AccessTokenRepository } from '../db/repositories/access-token.repository.js';
 import type { UserRecord, UserRepository, UserValues } from '../db/repositories/user.repository.js';
@@ -18,6 +19,8 @@ export function userView(u: UserRecord) {
     quota: u.quota,
     used_quota: u.usedQuota,
     status: u.status,
+    rpm_limit: u.rpmLimit,
+    tpm_limit: u.tpmLimit,
     version: u.version,
     created_at: iso(u.createdAt),
     updated_at: iso(u.updatedAt),
@@ -50,6 +53,7 @@ export class UserService {
     private readonly users: UserRepository,
     private readonly accessTokens: AccessTokenRepository,
     private readonly writer: VersionedWriter,
+    private readonly balances: BalanceService,
   ) {}
 
   async list(actor: Actor, f: ListUsersInput) {
@@ -81,6 +85,8 @@ export class UserService {
           group: 'default',
           quota: null,
           status: 'enabled',
+          rpmLimit: null,
+          tpmLimit: null,
         };
         const id = await this.users.insert(trx, values, version);
         const row = await this.users.findById(id, trx);
@@ -92,7 +98,8 @@ export class UserService {
     }
   }
 
-  async update(actor: Actor, id: number, input: UpdateUserInput) {
+  /** `requestId`: the admin request's, for the usage log row a quota change writes. */
+  async update(actor: Actor, id: number, input: UpdateUserInput, requestId = '') {
     requireRole(actor, 'admin');
     const target = await this.visible(actor, id);
     requireManages(actor, target);
@@ -102,12 +109,28 @@ export class UserService {
         param: input.role ? 'role' : 'status',
       });
     }
-    return this.writer.write('user', async (trx, version) => {
+    const { view, change } = await this.writer.write('user', async (trx, version) => {
       if (!(await this.users.findById(id, trx))) throw notFound(id);
-      await this.users.update(trx, id, input, version);
+      const change =
+        input.quota === undefined
+          ? undefined
+          : await this.balances.quotaEdit(trx, 'user', id, input.quota, {
+              username: actor.username,
+              requestId,
+            });
+      await this.users.update(trx, id, userValues(input), version);
       const row = (await this.users.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: userView(row), record: row };
+      return { entityId: id, op: 'upsert', result: { view: userView(row), change }, record: row };
     });
+    await this.balances.apply(change);
+    return view;
+  }
+
+  /** A top-up (or correction) of a user's quota. */
+  async adjustQuota(actor: Actor, id: number, delta: number, note: string | undefined, requestId: string) {
+    requireRole(actor, 'admin');
+    requireManages(actor, await this.visible(actor, id));
+    return this.balances.adjust('user', id, delta, { username: actor.username, requestId }, note);
   }
 
   async delete(actor: Actor, id: number): Promise<void> {
@@ -155,7 +178,7 @@ export class UserService {
 
   private async insert(input: CreateUserInput) {
     return this.writer.write('user', async (trx, version) => {
-      const id = await this.users.insert(trx, input, version);
+      const id = await this.users.insert(trx, userValues(input) as UserValues, version);
       const row = (await this.users.findById(id, trx))!;
       return { entityId: id, op: 'upsert', result: userView(row), record: row };
     });
@@ -166,4 +189,17 @@ export class UserService {
     if (!user || (!isAdmin(actor) && user.id !== actor.userId)) throw notFound(id);
     return user;
   }
+}
+
+/** The stored fields of an API input. */
+function userValues(input: UpdateUserInput): Partial<UserValues> {
+  const values: Partial<UserValues> = {};
+  if (input.username !== undefined) values.username = input.username;
+  if (input.role !== undefined) values.role = input.role;
+  if (input.group !== undefined) values.group = input.group;
+  if (input.quota !== undefined) values.quota = input.quota;
+  if (input.status !== undefined) values.status = input.status;
+  if (input.rpm_limit !== undefined) values.rpmLimit = input.rpm_limit;
+  if (input.tpm_limit !== undefined) values.tpmLimit = input.tpm_limit;
+  return values;
 }

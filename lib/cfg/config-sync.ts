@@ -1,5 +1,8 @@
 import type { Logger } from 'pino';
+import { PriceBook } from '../billing/price-book.js';
 import type { ChannelRecord } from '../db/repositories/channel.repository.js';
+import type { GroupRecord } from '../db/repositories/group.repository.js';
+import type { PriceRecord } from '../db/repositories/price.repository.js';
 import type { ConfigChange, ConfigState } from '../db/repositories/config-state.repository.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { IdentityCache } from './identity-cache.js';
@@ -9,10 +12,17 @@ import { RoutingIndex } from './routing-index.js';
 export interface ConfigSource {
   /** The changes after `version`, oldest first. */
   changesAfter(version: number, limit: number): Promise<ConfigChange[]>;
-  /** State and every channel from one consistent read. */
-  snapshot(): Promise<{ state: ConfigState; channels: ChannelRecord[] }>;
+  /** State and every channel, price and group from one consistent read. */
+  snapshot(): Promise<{
+    state: ConfigState;
+    channels: ChannelRecord[];
+    prices: PriceRecord[];
+    groups: GroupRecord[];
+  }>;
   /** One channel at `minVersion` or newer; undefined when it does not exist (any more). */
   channel(id: number, minVersion: number): Promise<ChannelRecord | undefined>;
+  price(model: string): Promise<PriceRecord | undefined>;
+  group(name: string): Promise<GroupRecord | undefined>;
 }
 
 /**
@@ -56,6 +66,7 @@ const RECENT_APPLIES = 5000;
  */
 export class ConfigSync {
   private index = new RoutingIndex();
+  private book = new PriceBook();
   private applied = 0;
   private epoch = '';
   private syncState: SyncState = 'STARTING';
@@ -74,8 +85,6 @@ export class ConfigSync {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly hooks: {
-      /** A token's config changed (its id), or every token's (null, after a resync). */
-      tokenChanged?: (tokenId: number | null) => void;
       /** A resync found the probe without a version: put one back (the database's). */
       versionMissing?: (state: ConfigState) => Promise<void>;
     } = {},
@@ -83,6 +92,11 @@ export class ConfigSync {
 
   get routing(): RoutingIndex {
     return this.index;
+  }
+
+  /** Prices and groups (L1). */
+  get prices(): PriceBook {
+    return this.book;
   }
 
   status(): { state: SyncState; epoch: string; appliedVersion: number; lastSyncAt: number | null } {
@@ -226,10 +240,21 @@ export class ConfigSync {
       }
       case 'token':
         this.identities.invalidateToken(id, change.version);
-        this.hooks.tokenChanged?.(id);
         break;
       case 'user':
         this.identities.invalidateUser(id, change.version);
+        break;
+      case 'price':
+        this.book.setPrice(
+          change.entityId,
+          change.op === 'delete' ? undefined : await this.source.price(change.entityId),
+        );
+        break;
+      case 'group':
+        this.book.setGroup(
+          change.entityId,
+          change.op === 'delete' ? undefined : await this.source.group(change.entityId),
+        );
         break;
     }
     this.setApplied(change.version, change.at);
@@ -237,7 +262,7 @@ export class ConfigSync {
 
   private async fullResync(trigger: string): Promise<void> {
     const started = process.hrtime.bigint();
-    const { state, channels } = await this.source.snapshot();
+    const { state, channels, prices, groups } = await this.source.snapshot();
     const next = RoutingIndex.build(channels, this.decrypt);
     if (state.epoch === this.epoch && state.version < this.applied) {
       // Cannot happen with one database; if it does, keep the newer view and say so.
@@ -249,8 +274,8 @@ export class ConfigSync {
     }
     // The swap: from here on every request sees the new index whole.
     this.index = next;
+    this.book = PriceBook.build(prices, groups);
     this.identities.clear();
-    this.hooks.tokenChanged?.(null);
     this.epoch = state.epoch;
     this.applied = state.version;
     this.metrics.cfgVersionApplied.set(state.version);

@@ -20,11 +20,13 @@ export class InvalidationPublisher implements ChangeListener {
 
   async onCommitted(change: ConfigChange & { epoch: string }, record?: ConfigRecord): Promise<void> {
     await this.step('l2', async () => {
-      if (!record) return;
+      // Prices and groups are not in L2: their writers give no record.
+      if (!record || change.kind === 'price' || change.kind === 'group') return;
+      const kind = change.kind;
       if (change.op === 'delete') {
-        await this.l2.tombstone(change.kind, L2Store.idOf(change.kind, record as never), change.version);
+        await this.l2.tombstone(kind, L2Store.idOf(kind, record as never), change.version);
       } else {
-        await this.l2.put(change.kind, record as never);
+        await this.l2.put(kind, record as never);
       }
     });
     await this.step('version', () => this.l2.raiseVersion({ epoch: change.epoch, version: change.version }));

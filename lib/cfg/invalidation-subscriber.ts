@@ -3,6 +3,8 @@ import type { Logger } from 'pino';
 import { decodeCooldown, type CooldownMessage } from './cooldown-share.js';
 import type { InvalidationMessage } from './l2-store.js';
 
+const CONFIG_KINDS = new Set<string>(['channel', 'token', 'user', 'price', 'group']);
+
 export interface SubscriberHandlers {
   message(message: InvalidationMessage): void;
   /** A cooldown published by some node (on the cooldown channel, when one is given). */
@@ -76,7 +78,7 @@ function decode(text: string): InvalidationMessage | undefined {
   if (typeof o !== 'object' || o === null) return undefined;
   if (typeof o.epoch !== 'string' || typeof o.v !== 'number' || !Number.isSafeInteger(o.v)) return undefined;
   if (o.kind === 'beacon') return { epoch: o.epoch, v: o.v, kind: 'beacon' };
-  if (o.kind !== 'channel' && o.kind !== 'token' && o.kind !== 'user') return undefined;
+  if (!o.kind || !CONFIG_KINDS.has(o.kind)) return undefined;
   if (typeof o.id !== 'string' || (o.op !== 'upsert' && o.op !== 'delete')) return undefined;
   return {
     epoch: o.epoch,

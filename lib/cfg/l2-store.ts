@@ -17,6 +17,9 @@ export interface InvalidationMessage {
 
 type Records = { channel: ChannelRecord; token: TokenRecord; user: UserRecord };
 
+/** The kinds L2 caches (prices and groups are few and read from the database). */
+export type L2Kind = keyof Records;
+
 /**
  * Writes `data` at `version` unless the key already holds the same or a newer version.
  * An empty `data` is a tombstone: the entity is deleted at that version (a fill that read the
@@ -56,7 +59,7 @@ export class L2Store {
     epoch: string;
     version: string;
     invalidate: string;
-    entity: (kind: ConfigKind, id: string) => string;
+    entity: (kind: L2Kind, id: string) => string;
     node: (nodeId: string) => string;
     nodes: string;
   };
@@ -82,14 +85,14 @@ export class L2Store {
   }
 
   /** The cache key of a record: channels and users by id, tokens by key hash. */
-  static idOf<K extends ConfigKind>(kind: K, record: Records[K]): string {
-    return kind === 'token' ? (record as TokenRecord).keyHash : String(record.id);
+  static idOf<K extends L2Kind>(kind: K, record: Records[K]): string {
+    return kind === 'token' ? (record as TokenRecord).keyHash : String((record as { id: number }).id);
   }
 
   /**
    * Reads one entity. `undefined`: not cached (ask the database); `null`: deleted at `version`.
    */
-  async get<K extends ConfigKind>(
+  async get<K extends L2Kind>(
     kind: K,
     id: string,
   ): Promise<{ version: number; record: Records[K] | null } | undefined> {
@@ -99,18 +102,18 @@ export class L2Store {
   }
 
   /** Stores a record unless a newer version is there; true when written. */
-  async put<K extends ConfigKind>(kind: K, record: Records[K]): Promise<boolean> {
+  async put<K extends L2Kind>(kind: K, record: Records[K]): Promise<boolean> {
     const key = this.keys.entity(kind, L2Store.idOf(kind, record));
     return (await this.redis.sySetIfNewer(key, record.version, JSON.stringify(record), this.maxTtlMs)) === 1;
   }
 
   /** Marks an entity deleted at `version`. */
-  async tombstone(kind: ConfigKind, id: string, version: number): Promise<void> {
+  async tombstone(kind: L2Kind, id: string, version: number): Promise<void> {
     await this.redis.sySetIfNewer(this.keys.entity(kind, id), version, '', this.maxTtlMs);
   }
 
   /** The cached version of each id (undefined when not cached), in one round trip. */
-  async versions(kind: ConfigKind, ids: string[]): Promise<(number | undefined)[]> {
+  async versions(kind: L2Kind, ids: string[]): Promise<(number | undefined)[]> {
     if (ids.length === 0) return [];
     const pipe = this.redis.pipeline();
     for (const id of ids) pipe.hget(this.keys.entity(kind, id), 'version');
@@ -119,7 +122,7 @@ export class L2Store {
   }
 
   /** Every cached id of a kind (SCAN, never KEYS). */
-  async cachedIds(kind: ConfigKind): Promise<string[]> {
+  async cachedIds(kind: L2Kind): Promise<string[]> {
     const prefix = this.keys.entity(kind, '');
     const ids: string[] = [];
     let cursor = '0';

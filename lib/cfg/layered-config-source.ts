@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ChannelRecord } from '../db/repositories/channel.repository.js';
-import type { ConfigKind } from '../db/repositories/config-state.repository.js';
+import type { L2Kind } from './l2-store.js';
 import type { TokenRecord } from '../db/repositories/token.repository.js';
 import type { UserRecord } from '../db/repositories/user.repository.js';
 import type { ConfigSource, VersionProbe } from './config-sync.js';
@@ -29,6 +29,15 @@ export class LayeredConfigSource implements ConfigSource, IdentitySource {
     return this.db.snapshot();
   }
 
+  // Prices and groups are a few rows changed rarely: they skip L2 and are read from the database.
+  price(model: string) {
+    return this.db.price(model);
+  }
+
+  group(name: string) {
+    return this.db.group(name);
+  }
+
   async channel(id: number, minVersion: number): Promise<ChannelRecord | undefined> {
     return this.read('channel', String(id), minVersion, () => this.db.channel(id));
   }
@@ -45,7 +54,7 @@ export class LayeredConfigSource implements ConfigSource, IdentitySource {
       : this.read('user', String(id), 0, () => this.db.userById(id));
   }
 
-  private async read<K extends ConfigKind, R extends ChannelRecord | TokenRecord | UserRecord>(
+  private async read<K extends L2Kind, R extends ChannelRecord | TokenRecord | UserRecord>(
     kind: K,
     id: string,
     minVersion: number,
@@ -65,7 +74,7 @@ export class LayeredConfigSource implements ConfigSource, IdentitySource {
 
   /** Puts what the database said into L2 (version-guarded, in the background) and hands it on. */
   private fill<R extends ChannelRecord | TokenRecord | UserRecord>(
-    kind: ConfigKind,
+    kind: L2Kind,
     row: R | undefined,
   ): R | undefined {
     if (row) {

@@ -33,6 +33,13 @@ export interface Config {
   cacheMaxTtlMs: number;
   configLogKeep: number;
   trustProxy: boolean | number | string;
+  billing: {
+    allowUnpriced: boolean;
+    reserveCompletionTokens: number;
+    holdTtlMs: number;
+    usageFlushEveryMs: number;
+    adminRateLimit: number;
+  };
 }
 
 /**
@@ -89,6 +96,13 @@ export function loadConfig(
     cacheMaxTtlMs: v.CACHE_MAX_TTL,
     configLogKeep: v.CONFIG_LOG_KEEP,
     trustProxy: parseTrustProxy(v.TRUST_PROXY),
+    billing: {
+      allowUnpriced: v.ALLOW_UNPRICED_MODELS,
+      reserveCompletionTokens: v.QUOTA_RESERVE_TOKENS,
+      holdTtlMs: v.QUOTA_HOLD_TTL,
+      usageFlushEveryMs: v.USAGE_FLUSH_EVERY,
+      adminRateLimit: v.ADMIN_RATE_LIMIT,
+    },
   };
 }
 

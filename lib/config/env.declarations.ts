@@ -203,6 +203,36 @@ export const envDeclarations = {
     doc: 'How many of the newest config_changes rows the resync job keeps (older ones are trimmed).',
     schema: int(1000, 100_000_000),
   }),
+  ALLOW_UNPRICED_MODELS: declare({
+    name: 'ALLOW_UNPRICED_MODELS',
+    default: 'false',
+    doc: 'Relay models that have no price (and no `*` default price), charged 0 and logged, instead of refusing them with 403 model_not_priced.',
+    schema: bool,
+  }),
+  QUOTA_RESERVE_TOKENS: declare({
+    name: 'QUOTA_RESERVE_TOKENS',
+    default: '1024',
+    doc: 'Completion tokens held (priced, against quota and TPM) for a request without max_tokens, until it settles.',
+    schema: int(0, 10_000_000),
+  }),
+  QUOTA_HOLD_TTL: declare({
+    name: 'QUOTA_HOLD_TTL',
+    default: '30m',
+    doc: "Cluster: a quota hold older than this is refunded even if its node looks alive (a dead node's holds go after 30 s).",
+    schema: duration,
+  }),
+  USAGE_FLUSH_EVERY: declare({
+    name: 'USAGE_FLUSH_EVERY',
+    default: '1s',
+    doc: 'Cluster: interval of the usage-flush job that writes settled charges from Redis to the database.',
+    schema: duration,
+  }),
+  ADMIN_RATE_LIMIT: declare({
+    name: 'ADMIN_RATE_LIMIT',
+    default: '600',
+    doc: 'Requests per minute one client IP may make to the admin API (/api, /admin), counted cluster-wide; 0 turns it off.',
+    schema: int(0, 10_000_000),
+  }),
   TRUST_PROXY: declare({
     name: 'TRUST_PROXY',
     default: 'false',

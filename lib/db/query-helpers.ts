@@ -34,3 +34,43 @@ export async function paginate<R>(
   ]);
   return { rows: (rows as Record<string, unknown>[]).map(toRecord), total: num(countRow?.n ?? 0) };
 }
+
+/** What the settled charges of a batch do to one balance row. */
+export interface BalanceCharge {
+  /** Added to `used_quota`. */
+  used: number;
+  /** Taken from `quota` (when it is not unlimited). */
+  deduct: number;
+}
+
+/**
+ * Applies charges to the `quota`/`used_quota` of `tokens` or `users` rows: relative updates,
+ * so concurrent writers never overwrite each other, and an unlimited (NULL) quota stays NULL.
+ */
+export async function chargeBalances(
+  trx: Knex.Transaction,
+  table: 'tokens' | 'users',
+  charges: ReadonlyMap<number, BalanceCharge>,
+): Promise<void> {
+  // In id order, so two batches touching the same rows lock them in the same order (no deadlock).
+  for (const [id, c] of [...charges].sort((a, b) => a[0] - b[0])) {
+    await trx(table)
+      .where({ id })
+      .update({
+        used_quota: trx.raw('used_quota + ?', [c.used]),
+        quota: trx.raw('CASE WHEN quota IS NULL THEN NULL ELSE quota - ? END', [c.deduct]),
+      });
+  }
+}
+
+/** Reads a row's quota and, on MySQL, locks it until the transaction ends (so a flush cannot interleave). */
+export async function quotaForUpdate(
+  trx: Knex.Transaction,
+  table: 'tokens' | 'users',
+  id: number,
+): Promise<{ quota: number | null } | undefined> {
+  let q = trx(table).where({ id }).first('quota');
+  if (String(trx.client.config.client).startsWith('mysql')) q = q.forUpdate();
+  const row = await q;
+  return row ? { quota: row.quota === null ? null : num(row.quota) } : undefined;
+}

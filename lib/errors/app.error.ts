@@ -3,6 +3,8 @@ export interface AppErrorOptions {
   param?: string | null;
   code?: string | null;
   cause?: unknown;
+  /** Headers the answer carries (Retry-After, rate-limit headers). */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -14,6 +16,7 @@ export class AppError extends Error {
   readonly type: string;
   readonly code: string | null;
   readonly param: string | null;
+  readonly headers: Record<string, string>;
 
   constructor(status: number, type: string, message: string, options: AppErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -22,5 +25,6 @@ export class AppError extends Error {
     this.type = type;
     this.code = options.code ?? null;
     this.param = options.param ?? null;
+    this.headers = options.headers ?? {};
   }
 }

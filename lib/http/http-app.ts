@@ -2,6 +2,8 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { AdminAuthService } from '../admin/admin-auth.service.js';
 import type { ChannelService } from '../admin/channel.service.js';
+import type { PricingService } from '../admin/pricing.service.js';
+import type { UsageService } from '../admin/usage.service.js';
 import type { TokenService } from '../admin/token.service.js';
 import type { UserService } from '../admin/user.service.js';
 import type { NodeStatus } from '../cfg/node-status.js';
@@ -18,7 +20,9 @@ import type { NodeRole } from '../cfg/node-status.js';
 import { ReplicaReadOnlyError } from '../errors/replica-read-only.error.js';
 import { actorOf, adminAuth } from './middleware/admin-auth.js';
 import { errorHandler, notFoundHandler } from './middleware/error-handler.js';
+import { ipRateLimit, type HitCounter } from './middleware/ip-rate-limit.js';
 import { requestId } from './middleware/request-id.js';
+import { billingRoutes } from './routes/billing.routes.js';
 import { channelRoutes } from './routes/channel.routes.js';
 import { systemRoutes } from './routes/system.routes.js';
 import { tokenRoutes } from './routes/token.routes.js';
@@ -32,6 +36,11 @@ export interface HttpAppDeps {
   channels: ChannelService;
   tokens: TokenService;
   users: UserService;
+  pricing: PricingService;
+  usage: UsageService;
+  /** Counts admin API requests per client IP; `adminRateLimit` per minute (0: off). */
+  hits: HitCounter;
+  adminRateLimit: number;
   trustProxy: boolean | number | string;
   role: NodeRole;
   masterUrl: string | undefined;
@@ -50,18 +59,25 @@ export function createHttpApp(deps: HttpAppDeps): Express {
 
   app.use(systemRoutes(deps.status, deps.metrics));
 
+  const limitAdmin = ipRateLimit(deps.hits, deps.adminRateLimit);
   if (deps.queues.length > 0) {
     const board = new ExpressAdapter();
     board.setBasePath('/admin/queues');
     createBullBoard({ queues: deps.queues.map((q) => new BullMQAdapter(q)), serverAdapter: board });
-    app.use('/admin/queues', adminAuth(deps.adminAuth, { basicChallenge: true }), (_req, res, next) => {
-      requireRole(actorOf(res), 'admin');
-      next();
-    });
+    app.use(
+      '/admin/queues',
+      limitAdmin,
+      adminAuth(deps.adminAuth, { basicChallenge: true }),
+      (_req, res, next) => {
+        requireRole(actorOf(res), 'admin');
+        next();
+      },
+    );
     app.use('/admin/queues', board.getRouter() as express.Router);
   }
 
   const api = express.Router();
+  api.use(limitAdmin);
   api.use(express.json({ limit: '1mb' }));
   api.use(adminAuth(deps.adminAuth));
   if (deps.role === 'slave') {
@@ -82,6 +98,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   api.use('/channels', channelRoutes(deps.channels));
   api.use('/tokens', tokenRoutes(deps.tokens));
   api.use('/users', userRoutes(deps.users));
+  api.use(billingRoutes(deps.pricing, deps.usage));
   app.use('/api', api);
 
   app.use(notFoundHandler());

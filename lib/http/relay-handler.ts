@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import proxyaddr from 'proxy-addr';
-import type { QuotaLedger } from '../billing/quota-ledger.js';
+import type { BillingService } from '../billing/billing.service.js';
 import type { RoutingIndex } from '../cfg/routing-index.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
@@ -13,13 +13,13 @@ import { bearerKey, type RelayAuth, type RelayCaller } from '../relay/relay-auth
 import type { RelayLogFields, RelayService } from '../relay/relay.service.js';
 import { checkModelAllowed, modelAllowed } from '../relay/token-check.js';
 import { observeRequest } from './middleware/access-log.js';
-import { answerError, sendJson } from './middleware/error-handler.js';
+import { answerError, sendJson, toAppError } from './middleware/error-handler.js';
 import { assignRequestId } from './middleware/request-id.js';
 
 export interface RelayHandlerDeps {
   auth: RelayAuth;
   relay: RelayService;
-  quota: QuotaLedger;
+  billing: BillingService;
   routing: () => RoutingIndex;
   maxBodyBytes: number;
   startedAt: number;
@@ -94,12 +94,47 @@ export class RelayHttpHandler {
     this.requireReady();
     // Authenticate before reading the body, so an unknown key never learns anything about it.
     const who = await this.caller(req, log);
-    const body = requireModelBody(await this.readJson(req));
+    const { json, bytes } = await this.readJson(req);
+    const body = requireModelBody(json);
     log.model = body.model;
     log.stream = body.stream === true;
     checkModelAllowed(who.token, body.model);
-    await this.deps.quota.check(who.token.id);
-    await this.deps.relay.relay({ requestId, endpoint, body, caller: who, res, log });
+    const ticket = await this.deps.billing.admit({
+      requestId,
+      caller: who,
+      endpoint,
+      body,
+      bodyBytes: bytes,
+    });
+    for (const [name, value] of Object.entries(this.deps.billing.rateLimitHeaders(ticket))) {
+      res.setHeader(name, value);
+    }
+    let status: number | undefined;
+    try {
+      await this.deps.relay.relay({
+        requestId,
+        endpoint,
+        body,
+        caller: who,
+        res,
+        log,
+        startedAt: ticket.startedAt,
+      });
+    } catch (err) {
+      status = toAppError(err).status;
+      throw err;
+    } finally {
+      log.usage = this.deps.billing.settle(ticket, {
+        // A client that left before any answer: 499, as nginx logs it.
+        status: status ?? (log.counts || res.headersSent ? res.statusCode : 499),
+        counts: log.counts,
+        channelId: log.channelId,
+        upstreamModel: log.upstreamModel,
+        stream: log.stream === true,
+        attempts: log.attempts,
+        ttftMs: log.ttftMs,
+      });
+    }
   }
 
   private async listModels(req: IncomingMessage, res: ServerResponse, log: RelayLogFields) {
@@ -147,7 +182,7 @@ export class RelayHttpHandler {
   }
 
   /** Reads a JSON body of at most MAX_BODY bytes. */
-  private readJson(req: IncomingMessage): Promise<unknown> {
+  private readJson(req: IncomingMessage): Promise<{ json: unknown; bytes: number }> {
     const limit = this.deps.maxBodyBytes;
     const type = String(req.headers['content-type'] ?? '');
     if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
@@ -181,7 +216,7 @@ export class RelayHttpHandler {
         if (failed) return;
         const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
         try {
-          resolve(JSON.parse(text));
+          resolve({ json: JSON.parse(text), bytes: size });
         } catch (err) {
           reject(
             new BadRequestError(`Malformed JSON body: ${(err as Error).message}`, { code: 'invalid_json' }),

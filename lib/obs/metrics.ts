@@ -33,6 +33,25 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly billingAdmissions = new Counter({
+    name: 'billing_admissions_total',
+    help: 'Relay admissions, by result (ok, rate_requests, rate_tokens, quota, unpriced).',
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+
+  readonly billingQuota = new Counter({
+    name: 'billing_quota_charged_total',
+    help: 'Quota units charged for relayed requests.',
+    registers: [this.registry],
+  });
+
+  readonly usageFlushed = new Counter({
+    name: 'usage_flushed_total',
+    help: 'Settled charges written to the database by the usage flush (new ones only).',
+    registers: [this.registry],
+  });
+
   readonly channelErrors = new Counter({
     name: 'channel_errors_total',
     help: 'Failed upstream attempts, by channel and reason (connect, timeout, status_429, status_5xx, status_4xx, stream).',

@@ -1,6 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
-import type { QuotaLedger } from '../billing/quota-ledger.js';
+import type { TokenCounts } from '../billing/price-book.js';
+import {
+  answerText,
+  countPromptTokens,
+  countStreamedTokens,
+  countTextTokens,
+} from '../billing/token-counter.js';
 import type { RoutedChannel, RoutingIndex } from '../cfg/routing-index.js';
 import { AppError } from '../errors/app.error.js';
 import { NoChannelError } from '../errors/no-channel.error.js';
@@ -11,7 +17,7 @@ import { Cooldowns, retryAfterMs } from '../routing/cooldowns.js';
 import type { ChannelDisabler } from './channel-disabler.js';
 import type { Endpoint, ProviderAdapter } from './adapters/provider-adapter.js';
 import type { RelayCaller } from './relay-auth.js';
-import { SseUsageFilter, usageCost, type Usage } from './sse-usage-filter.js';
+import { SseUsageFilter, type Usage } from './sse-usage-filter.js';
 import {
   ClientGoneError,
   classifyTransportError,
@@ -28,7 +34,12 @@ export interface RelayLogFields {
   upstreamModel?: string;
   attempts?: number;
   stream?: boolean;
+  /** Quota charged (the access log shows it). */
   usage?: number;
+  /** Tokens of the answer that reached the client; unset when none did. */
+  counts?: TokenCounts;
+  /** From the start of the relay to the first byte sent to the client. */
+  ttftMs?: number;
 }
 
 export interface RelayRequest {
@@ -39,6 +50,8 @@ export interface RelayRequest {
   caller: RelayCaller;
   res: ServerResponse;
   log: RelayLogFields;
+  /** When the relay started (ms). */
+  startedAt?: number;
 }
 
 /** Why one attempt failed, and whether another channel may be tried. */
@@ -59,6 +72,18 @@ const AUTH_FAILURE_COOLDOWN_MS = 60_000;
 
 const MAX_ERROR_BODY = 64 * 1024;
 const MAX_JSON_BODY = 64 * 1024 * 1024;
+/** How much of a stream is kept for counting its tokens when the upstream reports no usage. */
+const MAX_COUNTED_STREAM = 4 * 1024 * 1024;
+
+function countsOf(usage: Usage): TokenCounts {
+  const prompt = Math.max(0, Math.floor(usage.prompt_tokens ?? 0));
+  const completion = Math.max(
+    0,
+    Math.floor(usage.completion_tokens ?? (usage.total_tokens ?? prompt) - prompt),
+  );
+  const cached = Math.max(0, Math.floor(usage.prompt_tokens_details?.cached_tokens ?? 0));
+  return { promptTokens: prompt, completionTokens: completion, cachedTokens: Math.min(cached, prompt) };
+}
 
 /**
  * The relay pipeline for one request: choose a channel (group → model → tier → weight), send,
@@ -70,7 +95,6 @@ export class RelayService {
     private readonly routing: () => RoutingIndex,
     private readonly adapters: ReadonlyMap<string, ProviderAdapter>,
     private readonly upstream: UpstreamClient,
-    private readonly quota: QuotaLedger,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly opts: { retryTimes: number; random?: Random },
@@ -190,9 +214,17 @@ export class RelayService {
     }
 
     if (stream) {
-      const usage = await this.pipeStream(req, exchange, !clientWantsUsage, channel.id);
+      const { usage, text } = await this.pipeStream(req, exchange, !clientWantsUsage, channel.id);
       observe('ok');
-      this.charge(req, usage);
+      req.log.counts = usage
+        ? countsOf(usage)
+        : {
+            // No usage chunk (an upstream that ignores include_usage, or a stream cut short):
+            // count what was delivered.
+            promptTokens: countPromptTokens(req.endpoint, req.body),
+            completionTokens: countStreamedTokens(text),
+            cachedTokens: 0,
+          };
       return undefined;
     }
 
@@ -212,9 +244,9 @@ export class RelayService {
       };
     }
     observe('ok');
-    let usage: Usage | undefined;
+    let json: { usage?: Usage };
     try {
-      usage = (JSON.parse(raw.toString('utf8')) as { usage?: Usage }).usage;
+      json = JSON.parse(raw.toString('utf8')) as { usage?: Usage };
     } catch {
       return {
         retry: true,
@@ -227,8 +259,20 @@ export class RelayService {
     res.setHeader('content-type', String(exchange.headers['content-type'] ?? 'application/json'));
     res.setHeader('content-length', raw.length);
     res.end(raw);
-    this.charge(req, usage);
+    this.markFirstByte(req);
+    req.log.counts = json.usage
+      ? countsOf(json.usage)
+      : {
+          promptTokens: countPromptTokens(req.endpoint, req.body),
+          completionTokens: countTextTokens(answerText(json)),
+          cachedTokens: 0,
+        };
     return undefined;
+  }
+
+  private markFirstByte(req: RelayRequest): void {
+    if (req.log.ttftMs === undefined && req.startedAt !== undefined)
+      req.log.ttftMs = Date.now() - req.startedAt;
   }
 
   /**
@@ -241,9 +285,9 @@ export class RelayService {
     exchange: UpstreamExchange,
     dropUsage: boolean,
     channelId: number,
-  ): Promise<Usage | undefined> {
+  ): Promise<{ usage: Usage | undefined; text: string }> {
     const res = req.res;
-    const filter = new SseUsageFilter(dropUsage);
+    const filter = new SseUsageFilter(dropUsage, MAX_COUNTED_STREAM);
     res.statusCode = 200;
     res.setHeader('content-type', 'text/event-stream; charset=utf-8');
     res.setHeader('cache-control', 'no-cache');
@@ -254,7 +298,9 @@ export class RelayService {
     try {
       await exchange.pipe((chunk) => {
         const out = filter.push(chunk);
-        return out ? res.write(out) : true;
+        if (!out) return true;
+        this.markFirstByte(req);
+        return res.write(out);
       });
       const rest = filter.end();
       if (rest) res.write(rest);
@@ -262,7 +308,7 @@ export class RelayService {
     } catch (err) {
       const kind = classifyTransportError(err);
       this.metrics.channelErrors.inc({ channel: String(channelId), reason: 'stream' });
-      if (kind === 'aborted' || res.destroyed) return filter.usage;
+      if (kind === 'aborted' || res.destroyed) return { usage: filter.usage, text: filter.delivered };
       this.logger.warn({ requestId: req.requestId, channelId, reason: kind }, 'upstream stream broke off');
       const event = {
         error: {
@@ -277,7 +323,7 @@ export class RelayService {
     } finally {
       res.off('drain', onDrain);
     }
-    return filter.usage;
+    return { usage: filter.usage, text: filter.delivered };
   }
 
   /** What a failure means for the channel beyond this request: a cooldown, or taking it out of service. */
@@ -292,12 +338,6 @@ export class RelayService {
         `upstream refused the key: ${failure.detail ?? 'HTTP 401/403'}`.slice(0, 300),
       );
     }
-  }
-
-  private charge(req: RelayRequest, usage: Usage | undefined): void {
-    const cost = usageCost(usage);
-    req.log.usage = cost;
-    if (cost > 0) this.quota.charge(req.caller.token.id, cost);
   }
 }
 

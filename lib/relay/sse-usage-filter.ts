@@ -5,6 +5,7 @@ export interface Usage {
   prompt_tokens?: number;
   completion_tokens?: number;
   total_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number };
 }
 
 const BOUNDARY = /\r?\n\r?\n/g;
@@ -21,8 +22,13 @@ export class SseUsageFilter {
   usage: Usage | undefined;
   /** True once a `data: [DONE]` event passed. */
   done = false;
+  /** The events forwarded so far (up to `keepBytes` characters), to count their tokens when no usage comes. */
+  delivered = '';
 
-  constructor(private readonly dropUsageChunk: boolean) {}
+  constructor(
+    private readonly dropUsageChunk: boolean,
+    private readonly keepBytes = 0,
+  ) {}
 
   /** Feeds bytes; returns the complete events to forward now ('' when none is complete yet). */
   push(chunk: Buffer | string): string {
@@ -37,6 +43,7 @@ export class SseUsageFilter {
       start = end;
     }
     this.pending = this.pending.slice(start);
+    if (out && this.delivered.length < this.keepBytes) this.delivered += out;
     return out;
   }
 
@@ -45,7 +52,9 @@ export class SseUsageFilter {
     this.pending += this.decoder.end();
     const rest = this.pending;
     this.pending = '';
-    return rest.trim() === '' ? '' : this.keep(rest) ? rest : '';
+    const out = rest.trim() === '' ? '' : this.keep(rest) ? rest : '';
+    if (out && this.delivered.length < this.keepBytes) this.delivered += out;
+    return out;
   }
 
   private keep(event: string): boolean {
@@ -70,11 +79,4 @@ export class SseUsageFilter {
     }
     return true;
   }
-}
-
-/** The quota a usage costs: total tokens, or prompt + completion when the upstream omits the total. */
-export function usageCost(usage: Usage | undefined): number {
-  if (!usage) return 0;
-  if (typeof usage.total_tokens === 'number') return Math.max(0, Math.floor(usage.total_tokens));
-  return Math.max(0, Math.floor((usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0)));
 }

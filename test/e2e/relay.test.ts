@@ -45,7 +45,12 @@ describe('relay end to end (official openai client)', function () {
   beforeEach(async () => {
     fake.requests.length = 0;
     fake.aborted.length = 0;
-    gw = await startTestGateway({ env: { UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '600' }, seed: 11 });
+    gw = await startTestGateway({
+      env: { UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '600', QUOTA_RESERVE_TOKENS: '0' },
+      seed: 11,
+    });
+    // $2 per 1M tokens = 1 quota unit per token.
+    await gw.admin('PUT', '/api/prices/gpt-4o', { input: 2, output: 2 });
   });
   afterEach(async () => {
     fake.release();
@@ -358,7 +363,7 @@ describe('relay end to end (official openai client)', function () {
     it('429 insufficient_quota once the quota is spent', async () => {
       const token = await gw.token({ quota: 20 });
       await client(token.key).chat.completions.create({ model: 'gpt-4o', messages }); // 15 of 20
-      await client(token.key).chat.completions.create({ model: 'gpt-4o', messages }); // 30 of 20: allowed, it had 5 left
+      // 5 left is less than the prompt this request holds: refused before any upstream call.
       const err = await apiError(client(token.key).chat.completions.create({ model: 'gpt-4o', messages }));
       expect([err.status, err.code]).to.deep.equal([429, 'insufficient_quota']);
       await gw.admin('PATCH', `/api/tokens/${token.id}`, { quota: 100 });

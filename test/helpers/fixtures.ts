@@ -1,4 +1,5 @@
 import type { ChannelRecord } from '../../lib/db/repositories/channel.repository.js';
+import type { UsageRecord } from '../../lib/db/repositories/usage-log.repository.js';
 
 let nextId = 1;
 
@@ -22,6 +23,30 @@ export function channel(fields: Partial<ChannelRecord> = {}): ChannelRecord {
     version: 1,
     createdAt: 0,
     updatedAt: 0,
+    ...fields,
+  };
+}
+
+/** A usage log row of a relayed request, with defaults. */
+export function usageRow(fields: Partial<UsageRecord> & { chargeId: string; userId: number }): UsageRecord {
+  return {
+    requestId: fields.chargeId,
+    type: 'consume',
+    createdAt: Date.now(),
+    tokenId: null,
+    channelId: null,
+    model: 'gpt-4o',
+    upstreamModel: 'gpt-4o',
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    quota: 0,
+    latencyMs: 5,
+    ttftMs: 5,
+    stream: false,
+    status: 200,
+    retries: 0,
+    note: null,
     ...fields,
   };
 }

@@ -32,6 +32,8 @@ export async function startTestGateway(
     LOG_LEVEL: 'silent',
     LOG_PRETTY: 'false',
     SECRET_KEY: 'test-secret-key-0123456789',
+    // Tests about routing need no prices; billing tests set prices and turn this off.
+    ALLOW_UNPRICED_MODELS: 'true',
     ...(opts.adminToken === null ? {} : { ADMIN_TOKEN: opts.adminToken ?? ADMIN_TOKEN }),
     ...(db.databaseUrl ? { DATABASE_URL: db.databaseUrl } : {}),
     ...opts.env,

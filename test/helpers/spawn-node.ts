@@ -51,6 +51,8 @@ export async function spawnNode(
       HOST: '127.0.0.1',
       LOG_PRETTY: 'false',
       LOG_LEVEL: 'info',
+      // Routing and lifecycle tests need no prices; the billing tests set prices and turn this off.
+      ALLOW_UNPRICED_MODELS: 'true',
       ...env,
       PORT: String(port),
     },

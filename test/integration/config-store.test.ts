@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import { pino } from 'pino';
 import { ChannelService } from '../../lib/admin/channel.service.js';
+import type { ChargeEntry } from '../../lib/billing/billing-store.js';
+import { ChargeLedger } from '../../lib/billing/charge-ledger.js';
 import { ConfigSync } from '../../lib/cfg/config-sync.js';
 import { SecretBox } from '../../lib/security/secret-box.js';
 import { DbConfigSource } from '../../lib/cfg/db-config-source.js';
@@ -9,11 +11,15 @@ import { VersionedWriter } from '../../lib/cfg/versioned-writer.js';
 import { createDb, migrateLatest, type Db } from '../../lib/db/knex.js';
 import { ChannelRepository, type ChannelValues } from '../../lib/db/repositories/channel.repository.js';
 import { ConfigStateRepository } from '../../lib/db/repositories/config-state.repository.js';
+import { GroupRepository } from '../../lib/db/repositories/group.repository.js';
+import { PriceRepository } from '../../lib/db/repositories/price.repository.js';
 import { TokenRepository } from '../../lib/db/repositories/token.repository.js';
+import { UsageLogRepository } from '../../lib/db/repositories/usage-log.repository.js';
 import { UserRepository } from '../../lib/db/repositories/user.repository.js';
 import { ConflictError } from '../../lib/errors/conflict.error.js';
 import { Metrics } from '../../lib/obs/metrics.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../helpers/databases.js';
+import { usageRow } from '../helpers/fixtures.js';
 
 const logger = pino({ level: 'silent' });
 
@@ -152,12 +158,20 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       });
     });
 
-    describe('token charges', () => {
-      it('are atomic under 50 concurrent charges', async () => {
+    describe('charge ledger (the usage flush)', () => {
+      it('is atomic under 50 concurrent batches and charges a replayed batch once', async () => {
         const userId = await writer.write('user', async (trx, version) => {
           const id = await users.insert(
             trx,
-            { username: 'u', role: 'user', group: 'default', quota: null, status: 'enabled' },
+            {
+              username: 'u',
+              role: 'user',
+              group: 'default',
+              quota: 5000,
+              status: 'enabled',
+              rpmLimit: null,
+              tpmLimit: null,
+            },
             version,
           );
           return { entityId: id, op: 'upsert', result: id };
@@ -176,23 +190,48 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
               expiresAt: null,
               models: null,
               subnets: null,
+              rpmLimit: null,
+              tpmLimit: null,
             },
             version,
           );
           return { entityId: id, op: 'upsert', result: id };
         });
-        await Promise.all(Array.from({ length: 50 }, () => tokens.chargeMany(new Map([[tokenId, 7]]))));
-        const row = (await tokens.findById(tokenId))!;
-        expect(row.usedQuota).to.equal(350);
-        expect(row.quota).to.equal(650);
-        expect(row.version).to.equal(2); // charges are not config writes
+        const ledger = new ChargeLedger(db, new UsageLogRepository(db), tokens, users);
+        const entry = (n: number): ChargeEntry => ({
+          tokenLimited: true,
+          userLimited: n % 2 === 0, // half were charged while the user was unlimited
+          usage: usageRow({ chargeId: `c-${n}`, tokenId, userId, quota: 7 }),
+        });
+        const batches = Array.from({ length: 50 }, (_, i) => [entry(i)]);
+        const written = await Promise.all(batches.map((b) => ledger.apply(b)));
+        expect(written.reduce((a, b) => a + b, 0)).to.equal(50);
+        // The whole log again, as a flush replayed after a crash would: nothing new.
+        expect(await ledger.apply(batches.flat())).to.equal(0);
+        const token = (await tokens.findById(tokenId))!;
+        expect(token.usedQuota).to.equal(350);
+        expect(token.quota).to.equal(650);
+        expect(token.version).to.equal(2); // charges are not config writes
+        const user = (await users.findById(userId))!;
+        expect(user.usedQuota).to.equal(350);
+        expect(user.quota).to.equal(5000 - 25 * 7);
+        const logged = await new UsageLogRepository(db).list({ tokenId }, 1, 100);
+        expect(logged.total).to.equal(50);
       });
     });
 
     describe('sync loop', () => {
       let sync: ConfigSync;
       beforeEach(async () => {
-        const source = new DbConfigSource(db, state, channels, tokens, users);
+        const source = new DbConfigSource(
+          db,
+          state,
+          channels,
+          tokens,
+          users,
+          new PriceRepository(db),
+          new GroupRepository(db),
+        );
         sync = new ConfigSync(
           source,
           source,

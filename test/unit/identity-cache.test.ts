@@ -16,6 +16,8 @@ function token(version: number, status: 'enabled' | 'disabled'): TokenRecord {
     expiresAt: null,
     models: null,
     subnets: null,
+    rpmLimit: null,
+    tpmLimit: null,
     version,
     createdAt: 0,
     updatedAt: 0,

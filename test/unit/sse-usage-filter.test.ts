@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SseUsageFilter, usageCost } from '../../lib/relay/sse-usage-filter.js';
+import { SseUsageFilter } from '../../lib/relay/sse-usage-filter.js';
 
 const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
 const usageChunk = chunk({
@@ -31,7 +31,7 @@ describe('SSE usage filter', () => {
   it('keeps the usage chunk when the client asked for it', () => {
     const f = new SseUsageFilter(false);
     expect(f.push(usageChunk)).to.equal(usageChunk);
-    expect(usageCost(f.usage)).to.equal(7);
+    expect(f.usage?.total_tokens).to.equal(7);
   });
 
   it('handles CRLF event boundaries', () => {
@@ -41,8 +41,12 @@ describe('SSE usage filter', () => {
     );
   });
 
-  it('costs prompt + completion when total is missing', () => {
-    expect(usageCost({ prompt_tokens: 2, completion_tokens: 5 })).to.equal(7);
-    expect(usageCost(undefined)).to.equal(0);
+  it('keeps what it forwarded, up to its limit, for counting tokens', () => {
+    const a = chunk({ choices: [{ delta: { content: 'hello' } }] });
+    const f = new SseUsageFilter(true, a.length + 1);
+    f.push(a);
+    f.push(a);
+    f.push(a);
+    expect(f.delivered).to.equal(a + a); // stopped once past the limit
   });
 });

@@ -5,6 +5,11 @@ import * as createUsers from './20261122000300_create-users.js';
 import * as createChannels from './20261122000400_create-channels.js';
 import * as createTokens from './20261122000500_create-tokens.js';
 import * as createAccessTokens from './20261122000600_create-access-tokens.js';
+import * as createPrices from './20261122000700_create-prices.js';
+import * as createGroups from './20261122000800_create-groups.js';
+import * as addRateLimitsToTokens from './20261122000900_add-rate-limits-to-tokens.js';
+import * as addRateLimitsToUsers from './20261122001000_add-rate-limits-to-users.js';
+import * as createUsageLogs from './20261122001100_create-usage-logs.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -19,6 +24,11 @@ const migrations: [string, Migration][] = [
   ['20261122000400_create-channels', createChannels],
   ['20261122000500_create-tokens', createTokens],
   ['20261122000600_create-access-tokens', createAccessTokens],
+  ['20261122000700_create-prices', createPrices],
+  ['20261122000800_create-groups', createGroups],
+  ['20261122000900_add-rate-limits-to-tokens', addRateLimitsToTokens],
+  ['20261122001000_add-rate-limits-to-users', addRateLimitsToUsers],
+  ['20261122001100_create-usage-logs', createUsageLogs],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import { dialectOf, type Db, type Trx } from '../knex.js';
 import { num } from '../json-column.js';
 
-export type ConfigKind = 'channel' | 'token' | 'user';
+export type ConfigKind = 'channel' | 'token' | 'user' | 'price' | 'group';
 export type ConfigOp = 'upsert' | 'delete';
 
 /** One entry of `config_changes`: config version `version` changed entity `kind`/`entityId`. */

@@ -2,7 +2,13 @@ import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
 import { num, numOrNull, readJson } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
-import { mapUniqueViolation, paginate } from '../query-helpers.js';
+import {
+  chargeBalances,
+  mapUniqueViolation,
+  paginate,
+  quotaForUpdate,
+  type BalanceCharge,
+} from '../query-helpers.js';
 import { whereContains } from '../where-contains.js';
 
 export type TokenStatus = 'enabled' | 'disabled';
@@ -21,6 +27,8 @@ export interface TokenRecord {
   expiresAt: number | null;
   models: string[] | null;
   subnets: string[] | null;
+  rpmLimit: number | null;
+  tpmLimit: number | null;
   version: number;
   createdAt: number;
   updatedAt: number;
@@ -39,6 +47,8 @@ export type TokenValues = Pick<
   | 'expiresAt'
   | 'models'
   | 'subnets'
+  | 'rpmLimit'
+  | 'tpmLimit'
 >;
 
 export interface TokenListFilter {
@@ -63,6 +73,8 @@ function toRecord(r: Record<string, unknown>): TokenRecord {
     expiresAt: numOrNull(r.expires_at),
     models: readJson<string[] | null>(r.models, null),
     subnets: readJson<string[] | null>(r.subnets, null),
+    rpmLimit: numOrNull(r.rpm_limit),
+    tpmLimit: numOrNull(r.tpm_limit),
     version: num(r.version),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
@@ -82,6 +94,8 @@ function toRow(v: Partial<TokenValues>): Record<string, unknown> {
   if (v.expiresAt !== undefined) row.expires_at = v.expiresAt;
   if (v.models !== undefined) row.models = v.models === null ? null : JSON.stringify(v.models);
   if (v.subnets !== undefined) row.subnets = v.subnets === null ? null : JSON.stringify(v.subnets);
+  if (v.rpmLimit !== undefined) row.rpm_limit = v.rpmLimit;
+  if (v.tpmLimit !== undefined) row.tpm_limit = v.tpmLimit;
   return row;
 }
 
@@ -132,24 +146,25 @@ export class TokenRepository {
     return (await trx('tokens').where({ id }).delete()) > 0;
   }
 
-  /**
-   * Charges usage to several tokens in one transaction. Not a config write (no version): atomic
-   * relative updates, so concurrent charges never overwrite each other.
-   */
-  async chargeMany(charges: ReadonlyMap<number, number>): Promise<void> {
-    if (charges.size === 0) return;
-    await this.db.transaction(async (trx) => {
-      for (const [id, amount] of charges) {
-        await trx('tokens')
-          .where({ id })
-          .update({
-            used_quota: trx.raw('used_quota + ?', [amount]),
-            quota: trx.raw('CASE WHEN quota IS NULL THEN NULL ELSE quota - ? END', [amount]),
-          });
-      }
-    });
+  /** Applies settled charges (a batch from the usage flush). */
+  async charge(trx: Trx, charges: ReadonlyMap<number, BalanceCharge>): Promise<void> {
+    await chargeBalances(trx, 'tokens', charges);
   }
 
+  /** The quota, locked for the rest of `trx` on MySQL: a quota change computes its delta from it. */
+  async quotaForUpdate(trx: Trx, id: number): Promise<{ quota: number | null } | undefined> {
+    return quotaForUpdate(trx, 'tokens', id);
+  }
+
+  /** Adds `delta` to a limited quota (a top-up or an adjustment). */
+  async addQuota(trx: Trx, id: number, delta: number): Promise<void> {
+    await trx('tokens')
+      .where({ id })
+      .whereNotNull('quota')
+      .update({ quota: trx.raw('quota + ?', [delta]), updated_at: Date.now() });
+  }
+
+  /** The stored quota (null: unlimited), read when a balance is first loaded. */
   async quotaOf(id: number): Promise<{ quota: number | null } | undefined> {
     const row = await this.db('tokens').where({ id }).first('quota');
     return row ? { quota: numOrNull(row.quota) } : undefined;

@@ -2,7 +2,13 @@ import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
 import { num, numOrNull } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
-import { mapUniqueViolation, paginate } from '../query-helpers.js';
+import {
+  chargeBalances,
+  mapUniqueViolation,
+  paginate,
+  quotaForUpdate,
+  type BalanceCharge,
+} from '../query-helpers.js';
 import { whereContains } from '../where-contains.js';
 
 export type Role = 'root' | 'admin' | 'user';
@@ -16,12 +22,17 @@ export interface UserRecord {
   quota: number | null;
   usedQuota: number;
   status: UserStatus;
+  rpmLimit: number | null;
+  tpmLimit: number | null;
   version: number;
   createdAt: number;
   updatedAt: number;
 }
 
-export type UserValues = Pick<UserRecord, 'username' | 'role' | 'group' | 'quota' | 'status'>;
+export type UserValues = Pick<
+  UserRecord,
+  'username' | 'role' | 'group' | 'quota' | 'status' | 'rpmLimit' | 'tpmLimit'
+>;
 
 const conflict = (name: string | undefined) => () =>
   new ConflictError(`A user named "${name ?? ''}" already exists`, { param: 'username' });
@@ -35,6 +46,8 @@ function toRecord(r: Record<string, unknown>): UserRecord {
     quota: numOrNull(r.quota),
     usedQuota: num(r.used_quota),
     status: r.status as UserStatus,
+    rpmLimit: numOrNull(r.rpm_limit),
+    tpmLimit: numOrNull(r.tpm_limit),
     version: num(r.version),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
@@ -48,6 +61,8 @@ function toRow(v: Partial<UserValues>): Record<string, unknown> {
   if (v.group !== undefined) row.group_name = v.group;
   if (v.quota !== undefined) row.quota = v.quota;
   if (v.status !== undefined) row.status = v.status;
+  if (v.rpmLimit !== undefined) row.rpm_limit = v.rpmLimit;
+  if (v.tpmLimit !== undefined) row.tpm_limit = v.tpmLimit;
   return row;
 }
 
@@ -63,6 +78,30 @@ export class UserRepository {
   async findByIds(ids: number[]): Promise<UserRecord[]> {
     if (ids.length === 0) return [];
     return (await this.db('users').whereIn('id', ids)).map(toRecord);
+  }
+
+  /** Applies settled charges (a batch from the usage flush). */
+  async charge(trx: Trx, charges: ReadonlyMap<number, BalanceCharge>): Promise<void> {
+    await chargeBalances(trx, 'users', charges);
+  }
+
+  /** The quota, locked for the rest of `trx` on MySQL: a quota change computes its delta from it. */
+  async quotaForUpdate(trx: Trx, id: number): Promise<{ quota: number | null } | undefined> {
+    return quotaForUpdate(trx, 'users', id);
+  }
+
+  /** Adds `delta` to a limited quota (a top-up or an adjustment). */
+  async addQuota(trx: Trx, id: number, delta: number): Promise<void> {
+    await trx('users')
+      .where({ id })
+      .whereNotNull('quota')
+      .update({ quota: trx.raw('quota + ?', [delta]), updated_at: Date.now() });
+  }
+
+  /** The stored quota (null: unlimited), read when a balance is first loaded. */
+  async quotaOf(id: number): Promise<{ quota: number | null } | undefined> {
+    const row = await this.db('users').where({ id }).first('quota');
+    return row ? { quota: numOrNull(row.quota) } : undefined;
   }
 
   async findAll(q: Knex = this.db): Promise<UserRecord[]> {

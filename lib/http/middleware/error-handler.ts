@@ -72,6 +72,7 @@ export function answerError(res: ServerResponse, err: unknown, requestId: string
     res.end();
     return;
   }
+  for (const [name, value] of Object.entries(appErr.headers)) res.setHeader(name, value);
   sendJson(res, appErr.status, errorBody(appErr, requestId));
 }
 

@@ -19,3 +19,8 @@ export function requestId() {
     next();
   };
 }
+
+/** The request id {@link requestId} gave an express request. */
+export function requestIdOf(res: Response): string {
+  return String(res.locals.requestId ?? '');
+}

@@ -6,8 +6,10 @@ import {
   updateTokenSchema,
 } from '../../admin/token.schemas.js';
 import type { TokenService } from '../../admin/token.service.js';
+import { quotaAdjustSchema } from '../../admin/billing.schemas.js';
 import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
 import { actorOf } from '../middleware/admin-auth.js';
+import { requestIdOf } from '../middleware/request-id.js';
 
 /** `/api/tokens`: admins see every token, users their own. */
 export function tokenRoutes(tokens: TokenService): Router {
@@ -25,7 +27,14 @@ export function tokenRoutes(tokens: TokenService): Router {
   });
   router.patch('/:id', async (req, res) => {
     const input = parseInput(updateTokenSchema, withoutReadOnly(req.body ?? {}, TOKEN_READ_ONLY));
-    res.json({ data: await tokens.update(actorOf(res), parseInput(idParam, req.params.id), input) });
+    res.json({
+      data: await tokens.update(actorOf(res), parseInput(idParam, req.params.id), input, requestIdOf(res)),
+    });
+  });
+  router.post('/:id/quota', async (req, res) => {
+    const input = parseInput(quotaAdjustSchema, req.body ?? {});
+    const id = parseInput(idParam, req.params.id);
+    res.json({ data: await tokens.adjustQuota(actorOf(res), id, input.delta, input.note, requestIdOf(res)) });
   });
   router.delete('/:id', async (req, res) => {
     await tokens.delete(actorOf(res), parseInput(idParam, req.params.id));

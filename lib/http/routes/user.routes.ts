@@ -7,8 +7,10 @@ import {
   USER_READ_ONLY,
 } from '../../admin/user.schemas.js';
 import type { UserService } from '../../admin/user.service.js';
+import { quotaAdjustSchema } from '../../admin/billing.schemas.js';
 import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
 import { actorOf } from '../middleware/admin-auth.js';
+import { requestIdOf } from '../middleware/request-id.js';
 
 /** `/api/users` and each user's admin access tokens. */
 export function userRoutes(users: UserService): Router {
@@ -29,7 +31,14 @@ export function userRoutes(users: UserService): Router {
   });
   router.patch('/:id', async (req, res) => {
     const input = parseInput(updateUserSchema, withoutReadOnly(req.body ?? {}, USER_READ_ONLY));
-    res.json({ data: await users.update(actorOf(res), parseInput(idParam, req.params.id), input) });
+    res.json({
+      data: await users.update(actorOf(res), parseInput(idParam, req.params.id), input, requestIdOf(res)),
+    });
+  });
+  router.post('/:id/quota', async (req, res) => {
+    const input = parseInput(quotaAdjustSchema, req.body ?? {});
+    const id = parseInput(idParam, req.params.id);
+    res.json({ data: await users.adjustQuota(actorOf(res), id, input.delta, input.note, requestIdOf(res)) });
   });
   router.delete('/:id', async (req, res) => {
     await users.delete(actorOf(res), parseInput(idParam, req.params.id));

@@ -1,0 +1,101 @@
+import type { VersionedWriter } from '../cfg/versioned-writer.js';
+import type { GroupRecord, GroupRepository } from '../db/repositories/group.repository.js';
+import type { PriceRecord, PriceRepository } from '../db/repositories/price.repository.js';
+import { NotFoundError } from '../errors/not-found.error.js';
+import { QUOTA_PER_USD } from '../billing/price-book.js';
+import { requireRole, type Actor } from './actor.js';
+import type { GroupInput, PriceInput } from './billing.schemas.js';
+import { iso } from './validation.js';
+
+export function priceView(p: PriceRecord) {
+  return {
+    model: p.model,
+    input: p.input,
+    output: p.output,
+    cached_input: p.cachedInput,
+    /** What 1M tokens cost in quota units, for the operator's convenience. */
+    quota_per_million: {
+      input: Math.round(p.input * QUOTA_PER_USD),
+      output: Math.round(p.output * QUOTA_PER_USD),
+    },
+    version: p.version,
+    created_at: iso(p.createdAt),
+    updated_at: iso(p.updatedAt),
+  };
+}
+
+export function groupView(g: GroupRecord) {
+  return {
+    name: g.name,
+    ratio: g.ratio,
+    rpm_limit: g.rpmLimit,
+    tpm_limit: g.tpmLimit,
+    version: g.version,
+    created_at: iso(g.createdAt),
+    updated_at: iso(g.updatedAt),
+  };
+}
+
+/**
+ * Prices per model and groups (multiplier, rate limits): config, written through the versioned
+ * path so every node's L1 copy follows. Everyone signed in may read them; admins change them.
+ */
+export class PricingService {
+  constructor(
+    private readonly prices: PriceRepository,
+    private readonly groups: GroupRepository,
+    private readonly writer: VersionedWriter,
+  ) {}
+
+  async listPrices() {
+    return { data: (await this.prices.findAll()).map(priceView) };
+  }
+
+  async putPrice(actor: Actor, model: string, input: PriceInput) {
+    requireRole(actor, 'admin');
+    return this.writer.write('price', async (trx, version) => {
+      await this.prices.upsert(
+        trx,
+        model,
+        { input: input.input, output: input.output, cachedInput: input.cached_input },
+        version,
+      );
+      return { entityId: model, op: 'upsert', result: priceView((await this.prices.find(model, trx))!) };
+    });
+  }
+
+  async deletePrice(actor: Actor, model: string): Promise<void> {
+    requireRole(actor, 'admin');
+    await this.writer.write('price', async (trx) => {
+      if (!(await this.prices.delete(trx, model)))
+        throw new NotFoundError(`No price for model ${model}`, { param: 'model' });
+      return { entityId: model, op: 'delete', result: undefined };
+    });
+  }
+
+  async listGroups() {
+    return { data: (await this.groups.findAll()).map(groupView) };
+  }
+
+  async putGroup(actor: Actor, name: string, input: GroupInput) {
+    requireRole(actor, 'admin');
+    return this.writer.write('group', async (trx, version) => {
+      await this.groups.upsert(
+        trx,
+        name,
+        { ratio: input.ratio, rpmLimit: input.rpm_limit, tpmLimit: input.tpm_limit },
+        version,
+      );
+      return { entityId: name, op: 'upsert', result: groupView((await this.groups.find(name, trx))!) };
+    });
+  }
+
+  async deleteGroup(actor: Actor, name: string): Promise<void> {
+    requireRole(actor, 'admin');
+    await this.writer.write('group', async (trx) => {
+      if (!(await this.groups.delete(trx, name)))
+        throw new NotFoundError(`No group named ${name}`, { param: 'name' });
+      return { entityId: name, op: 'delete', result: undefined };
+    });
+  }
+}

@@ -1,0 +1,111 @@
+import type { Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { Db } from '../db/knex.js';
+import type { TokenRepository } from '../db/repositories/token.repository.js';
+import type { UsageLogRepository } from '../db/repositories/usage-log.repository.js';
+import type { UserRepository } from '../db/repositories/user.repository.js';
+import type { Metrics } from '../obs/metrics.js';
+import { BalanceService } from './balance.service.js';
+import { BillingService, type BillingOptions } from './billing.service.js';
+import type { BillingStore, QuotaSource } from './billing-store.js';
+import { ChargeLedger } from './charge-ledger.js';
+import { ChargeWriter } from './charge-writer.js';
+import { FailoverBillingStore } from './failover-billing.store.js';
+import { LocalBillingStore } from './local-billing.store.js';
+import type { PriceBook } from './price-book.js';
+import { RedisBillingStore } from './redis-billing.store.js';
+
+export interface BillingParts {
+  service: BillingService;
+  balances: BalanceService;
+  ledger: ChargeLedger;
+  /** The store every part uses (the admin API's per-IP counter too). */
+  store: BillingStore;
+  /** Cluster only: the Redis store the usage-flush job drains. */
+  redisStore?: RedisBillingStore;
+  start(): void;
+  stop(): Promise<void>;
+}
+
+/** How often a cluster node tries to pay the Redis balances what it charged the database while Redis was away. */
+const REPAY_EVERY_MS = 1000;
+/** While Redis is away, a cluster node re-reads balances from the database this often. */
+const DEGRADED_BALANCE_REFRESH_MS = 2000;
+
+/**
+ * Builds billing for this node: on a single node, balances and windows in memory with charges
+ * written to the database each tick; in a cluster, Redis (Lua) with the database as the
+ * fallback while Redis is away.
+ */
+export function wireBilling(deps: {
+  db: Db;
+  tokens: TokenRepository;
+  users: UserRepository;
+  usage: UsageLogRepository;
+  prices: () => PriceBook;
+  options: BillingOptions;
+  metrics: Metrics;
+  logger: Logger;
+  /** Cluster: the command connection, the key prefix, this process's hold tag, and whether Redis answers. */
+  redis?: { client: Redis; prefix: string; holder: string; ready: () => boolean };
+}): BillingParts {
+  const ledger = new ChargeLedger(deps.db, deps.usage, deps.tokens, deps.users);
+  const writer = new ChargeWriter(ledger, deps.logger.child({ component: 'charges' }));
+  const loadQuota: QuotaSource = async (who, id) => {
+    const row = await (who === 'token' ? deps.tokens : deps.users).quotaOf(id);
+    return row === undefined ? undefined : row.quota;
+  };
+  const record = (entry: Parameters<ChargeWriter['push']>[0]) => writer.push(entry);
+  let store: BillingStore;
+  let redisStore: RedisBillingStore | undefined;
+  let failover: FailoverBillingStore | undefined;
+  if (deps.redis) {
+    redisStore = new RedisBillingStore(deps.redis.client, deps.redis.prefix, deps.redis.holder, loadQuota);
+    failover = new FailoverBillingStore(
+      redisStore,
+      new LocalBillingStore(loadQuota, record, DEGRADED_BALANCE_REFRESH_MS),
+      deps.redis.ready,
+      loadQuota,
+      deps.logger.child({ component: 'billing' }),
+    );
+    store = failover;
+  } else {
+    store = new LocalBillingStore(loadQuota, record);
+  }
+  const service = new BillingService(
+    store,
+    deps.prices,
+    deps.options,
+    deps.metrics,
+    deps.logger.child({ component: 'billing' }),
+  );
+  const balances = new BalanceService(
+    deps.db,
+    deps.tokens,
+    deps.users,
+    deps.usage,
+    store,
+    deps.logger.child({ component: 'balances' }),
+  );
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    service,
+    balances,
+    ledger,
+    store,
+    redisStore,
+    start() {
+      if (!failover) return;
+      timer = setInterval(() => {
+        if (failover.owedBalances > 0) void failover.repay();
+      }, REPAY_EVERY_MS);
+      timer.unref();
+    },
+    async stop() {
+      if (timer) clearInterval(timer);
+      await service.drain();
+      await writer.stop();
+      if (failover && failover.owedBalances > 0) await failover.repay();
+    },
+  };
+}

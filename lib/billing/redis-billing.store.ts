@@ -1,0 +1,199 @@
+import type { Redis } from 'ioredis';
+import { ADMIT, CHANGE, HIT, LOAD, REAP, SETTLE } from './billing-scripts.js';
+import {
+  WINDOW_SECONDS,
+  type Admission,
+  type AdmitResult,
+  type BalanceOwner,
+  type BillingStore,
+  type ChargeEntry,
+  type QuotaChange,
+  type QuotaSource,
+  type Settlement,
+} from './billing-store.js';
+import type { UsageRecord } from '../db/repositories/usage-log.repository.js';
+
+type Scripted = Redis & {
+  syAdmit(...args: (string | number)[]): Promise<string[]>;
+  sySettle(...args: (string | number)[]): Promise<number>;
+  syReap(holds: string, info: string, chargeId: string, prefix: string): Promise<number>;
+  syLoad(key: string, quota: string): Promise<number>;
+  syChange(key: string, quota: string, delta: string, onlyIfLoaded: string): Promise<number>;
+  syHit(key: string, now: number, win: number, limit: number): Promise<[number, number]>;
+};
+
+/** A charge read back from the usage stream. */
+export interface StreamedCharge extends ChargeEntry {
+  streamId: string;
+}
+
+/**
+ * Balances, holds, rate windows and settled charges in Redis, each step one Lua script, so the
+ * limit holds across every node. Settled charges wait in the `usage` stream until the
+ * `usage-flush` job writes them to the database (idempotently, by charge id) and deletes them.
+ */
+export class RedisBillingStore implements BillingStore {
+  private readonly redis: Scripted;
+  readonly keys: {
+    balance: (who: BalanceOwner, id: number) => string;
+    holds: string;
+    holdInfo: string;
+    usage: string;
+    window: (key: string) => string;
+  };
+
+  constructor(
+    redis: Redis,
+    private readonly prefix: string,
+    /** `nodeId/pid`: who took a hold, so the reaper can tell a dead process's holds. */
+    private readonly holder: string,
+    private readonly loadQuota: QuotaSource,
+  ) {
+    if (!('syAdmit' in redis)) {
+      redis.defineCommand('syAdmit', { lua: ADMIT });
+      redis.defineCommand('sySettle', { lua: SETTLE });
+      redis.defineCommand('syReap', { numberOfKeys: 2, lua: REAP });
+      redis.defineCommand('syLoad', { numberOfKeys: 1, lua: LOAD });
+      redis.defineCommand('syChange', { numberOfKeys: 1, lua: CHANGE });
+      redis.defineCommand('syHit', { numberOfKeys: 1, lua: HIT });
+    }
+    this.redis = redis as Scripted;
+    this.keys = {
+      balance: (who, id) => `${prefix}:bal:${who === 'token' ? 't' : 'u'}:${id}`,
+      holds: `${prefix}:holds`,
+      holdInfo: `${prefix}:holdinfo`,
+      usage: `${prefix}:usage`,
+      window: (key) => `${prefix}:rl:${key}`,
+    };
+  }
+
+  async admit(a: Admission): Promise<AdmitResult> {
+    const keys = [
+      this.keys.balance('token', a.tokenId),
+      this.keys.balance('user', a.userId),
+      this.keys.holds,
+      this.keys.holdInfo,
+      ...a.limiters.map((l) => this.keys.window(l.key)),
+    ];
+    const args = [
+      a.chargeId,
+      Date.now(),
+      a.reserve,
+      `${a.tokenId},${a.userId},${this.holder}`,
+      WINDOW_SECONDS,
+      ...a.limiters.flatMap((l) => [l.limit, l.cost]),
+    ];
+    // A balance seen for the first time is loaded from the database, then the admission is retried.
+    for (let attempt = 0; ; attempt++) {
+      const r = await this.redis.syAdmit(keys.length, ...keys, ...args);
+      if (r[0] === 'missing' && attempt < 3) {
+        const who = r[1] as BalanceOwner;
+        const quota = await this.loadQuota(who, who === 'token' ? a.tokenId : a.userId);
+        if (quota === undefined) return { kind: 'quota', who };
+        await this.redis.syLoad(keys[who === 'token' ? 0 : 1]!, quota === null ? '' : String(quota));
+        continue;
+      }
+      return parseAdmit(r);
+    }
+  }
+
+  async settle(s: Settlement): Promise<void> {
+    const keys = [
+      this.keys.balance('token', s.tokenId),
+      this.keys.balance('user', s.userId),
+      this.keys.holds,
+      this.keys.holdInfo,
+      this.keys.usage,
+      ...s.tokenWindows.map((k) => this.keys.window(k)),
+    ];
+    await this.redis.sySettle(
+      keys.length,
+      ...keys,
+      s.chargeId,
+      s.quota,
+      s.tokensDelta,
+      JSON.stringify(s.usage),
+    );
+  }
+
+  async changeQuota(c: QuotaChange): Promise<void> {
+    await this.redis.syChange(
+      this.keys.balance(c.who, c.id),
+      c.quota === null ? '' : String(c.quota),
+      c.delta === null ? '' : String(c.delta),
+      c.onlyIfLoaded ? '1' : '0',
+    );
+  }
+
+  async hit(key: string, limit: number): Promise<{ ok: boolean; retryAfterMs: number }> {
+    const [ok, wait] = await this.redis.syHit(this.keys.window(key), Date.now(), WINDOW_SECONDS, limit);
+    return { ok: ok === 1, retryAfterMs: Number(wait) };
+  }
+
+  /** The oldest settled charges not yet written to the database. */
+  async pendingCharges(count: number): Promise<StreamedCharge[]> {
+    const entries = await this.redis.xrange(this.keys.usage, '-', '+', 'COUNT', count);
+    const out: StreamedCharge[] = [];
+    for (const [streamId, fields] of entries) {
+      const f = new Map<string, string>();
+      for (let i = 0; i + 1 < fields.length; i += 2) f.set(fields[i]!, fields[i + 1]!);
+      out.push({
+        streamId,
+        tokenLimited: f.get('tl') === '1',
+        userLimited: f.get('ul') === '1',
+        usage: JSON.parse(f.get('e') ?? '{}') as UsageRecord,
+      });
+    }
+    return out;
+  }
+
+  /** Deletes charges the database now holds. */
+  async ackCharges(streamIds: string[]): Promise<void> {
+    if (streamIds.length > 0) await this.redis.xdel(this.keys.usage, ...streamIds);
+  }
+
+  /**
+   * Refunds holds that will never settle: older than `maxAgeMs`, or older than `deadAfterMs` and
+   * taken by a node process (`nodeId/pid`) not in `alive`. Returns how many were refunded.
+   */
+  async reapHolds(maxAgeMs: number, deadAfterMs: number, alive: ReadonlySet<string>): Promise<number> {
+    const now = Date.now();
+    const old = await this.redis.zrangebyscore(
+      this.keys.holds,
+      '-inf',
+      now - deadAfterMs,
+      'WITHSCORES',
+      'LIMIT',
+      0,
+      1000,
+    );
+    if (old.length === 0) return 0;
+    const ids = old.filter((_, i) => i % 2 === 0);
+    const infos = await this.redis.hmget(this.keys.holdInfo, ...ids);
+    let reaped = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const takenBy = infos[i]?.split(',')[2];
+      const expired =
+        infos[i] == null || Number(old[2 * i + 1]) < now - maxAgeMs || !takenBy || !alive.has(takenBy);
+      if (!expired) continue;
+      if ((await this.redis.syReap(this.keys.holds, this.keys.holdInfo, ids[i]!, this.prefix)) >= 0) reaped++;
+    }
+    return reaped;
+  }
+}
+
+function parseAdmit(r: string[]): AdmitResult {
+  switch (r[0]) {
+    case 'rate':
+      return { kind: 'rate', limiter: Number(r[1]) - 1, retryAfterMs: Number(r[2]) };
+    case 'quota':
+    case 'missing':
+      return { kind: 'quota', who: r[1] as BalanceOwner };
+    default: {
+      const windows = [];
+      for (let i = 3; i + 1 < r.length; i += 2)
+        windows.push({ remaining: Number(r[i]), resetMs: Number(r[i + 1]) });
+      return { kind: 'ok', tokenLimited: r[1] === '1', userLimited: r[2] === '1', windows };
+    }
+  }
+}

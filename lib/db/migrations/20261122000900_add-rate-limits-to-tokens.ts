@@ -1,0 +1,15 @@
+import type { Knex } from 'knex';
+
+export async function up(knex: Knex): Promise<void> {
+  await knex.schema.alterTable('tokens', (t) => {
+    t.integer('rpm_limit').nullable();
+    t.integer('tpm_limit').nullable();
+  });
+}
+
+export async function down(knex: Knex): Promise<void> {
+  await knex.schema.alterTable('tokens', (t) => {
+    t.dropColumn('rpm_limit');
+    t.dropColumn('tpm_limit');
+  });
+}
