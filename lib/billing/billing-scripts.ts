@@ -3,6 +3,10 @@
  * (`bal:t:{id}`, `bal:u:{id}`: hash `left`, `unl`, `held`), the holds (`holds`: zset of charge
  * ids by time; `holdinfo`: their details), the rate windows (`rl:…`: hash of one-second buckets)
  * and the usage stream (`usage`). A balance hash without `unl` is not loaded yet.
+ *
+ * Two rules keep them atomic in fact, not only in name: every check comes before the first
+ * write (Redis does not undo the writes of a script that fails half-way), and a negation is
+ * written `0 - x` (Lua's `-x` of 0 is "-0", which HINCRBY refuses as not an integer).
  */
 
 /** Sums a window's live buckets (dropping expired ones); returns the sum and the buckets oldest first. */
@@ -91,11 +95,11 @@ for i = 1, n do
   end
 end
 if tl then
-  redis.call('HINCRBY', KEYS[1], 'left', -reserve)
+  redis.call('HINCRBY', KEYS[1], 'left', 0 - reserve)
   redis.call('HINCRBY', KEYS[1], 'held', reserve)
 end
 if ul then
-  redis.call('HINCRBY', KEYS[2], 'left', -reserve)
+  redis.call('HINCRBY', KEYS[2], 'left', 0 - reserve)
   redis.call('HINCRBY', KEYS[2], 'held', reserve)
 end
 redis.call('ZADD', KEYS[3], now, ARGV[1])
@@ -123,13 +127,13 @@ if info then
   tl = f[5] == '1'
   ul = f[6] == '1'
   sec = f[7]
-  if tl then credit(KEYS[1], reserve - quota, -reserve) end
-  if ul then credit(KEYS[2], reserve - quota, -reserve) end
+  if tl then credit(KEYS[1], reserve - quota, 0 - reserve) end
+  if ul then credit(KEYS[2], reserve - quota, 0 - reserve) end
 else
   tl = redis.call('HGET', KEYS[1], 'unl') == '0'
   ul = redis.call('HGET', KEYS[2], 'unl') == '0'
-  if tl then credit(KEYS[1], -quota, 0) end
-  if ul then credit(KEYS[2], -quota, 0) end
+  if tl then credit(KEYS[1], 0 - quota, 0) end
+  if ul then credit(KEYS[2], 0 - quota, 0) end
 end
 local delta = tonumber(ARGV[3])
 if sec and delta ~= 0 then
@@ -151,8 +155,8 @@ if not info then return -1 end
 redis.call('HDEL', KEYS[2], ARGV[1])
 local f = split(info)
 local reserve = tonumber(f[4])
-if f[5] == '1' then credit(ARGV[2] .. ':bal:t:' .. f[1], reserve, -reserve) end
-if f[6] == '1' then credit(ARGV[2] .. ':bal:u:' .. f[2], reserve, -reserve) end
+if f[5] == '1' then credit(ARGV[2] .. ':bal:t:' .. f[1], reserve, 0 - reserve) end
+if f[6] == '1' then credit(ARGV[2] .. ':bal:u:' .. f[2], reserve, 0 - reserve) end
 return reserve`;
 
 /** KEYS: balance. ARGV: stored quota ('' = unlimited). Loads a balance unless it is loaded. */

@@ -1,0 +1,252 @@
+import { expect } from 'chai';
+import { Redis } from 'ioredis';
+import type {
+  Admission,
+  BalanceOwner,
+  BillingStore,
+  ChargeEntry,
+  Limiter,
+  Settlement,
+} from '../../lib/billing/billing-store.js';
+import { LocalBillingStore } from '../../lib/billing/local-billing.store.js';
+import { RedisBillingStore } from '../../lib/billing/redis-billing.store.js';
+import { deletePrefix, REDIS_URL } from '../helpers/cluster.js';
+import { uniqueName } from '../helpers/databases.js';
+import { usageRow } from '../helpers/fixtures.js';
+
+/** A store under test, the stored quotas it loads from, and the charges it recorded. */
+interface Harness {
+  store: BillingStore;
+  quotas: Map<string, number | null>;
+  charges(): Promise<ChargeEntry[]>;
+  close(): Promise<void>;
+}
+
+let seq = 0;
+const admission = (fields: Partial<Admission> = {}): Admission => ({
+  chargeId: `c${++seq}`,
+  tokenId: 1,
+  userId: 1,
+  reserve: 10,
+  limiters: [],
+  ...fields,
+});
+const settlement = (a: Admission, quota: number, fields: Partial<Settlement> = {}): Settlement => ({
+  chargeId: a.chargeId,
+  tokenId: a.tokenId,
+  userId: a.userId,
+  quota,
+  tokensDelta: 0,
+  tokenWindows: a.limiters.filter((l) => l.kind === 'tokens').map((l) => l.key),
+  usage: usageRow({ chargeId: a.chargeId, userId: a.userId, tokenId: a.tokenId, quota }),
+  ...fields,
+});
+const rpm = (key: string, limit: number): Limiter => ({
+  key,
+  scope: 'token',
+  kind: 'requests',
+  limit,
+  cost: 1,
+});
+
+function localHarness(): Harness {
+  const quotas = new Map<string, number | null>();
+  const recorded: ChargeEntry[] = [];
+  const store = new LocalBillingStore(
+    async (who: BalanceOwner, id: number) =>
+      quotas.has(`${who}:${id}`) ? quotas.get(`${who}:${id}`) : undefined,
+    (e) => recorded.push(e),
+  );
+  return { store, quotas, charges: async () => recorded, close: async () => {} };
+}
+
+function redisHarness(): Harness & { redis: RedisBillingStore; prefix: string; client: Redis } {
+  const quotas = new Map<string, number | null>();
+  const client = new Redis(REDIS_URL);
+  const prefix = uniqueName('sybill');
+  const redis = new RedisBillingStore(client, prefix, 'test-node/1', async (who, id) =>
+    quotas.has(`${who}:${id}`) ? quotas.get(`${who}:${id}`) : undefined,
+  );
+  return {
+    store: redis,
+    redis,
+    prefix,
+    client,
+    quotas,
+    charges: async () => redis.pendingCharges(10_000),
+    async close() {
+      await deletePrefix(client, prefix);
+      client.disconnect();
+    },
+  };
+}
+
+for (const [name, make] of [
+  ['memory (single node)', localHarness],
+  ['Redis (cluster)', redisHarness],
+] as const) {
+  describe(`billing store in ${name}`, () => {
+    let h: Harness;
+    beforeEach(() => {
+      h = make();
+      h.quotas.set('token:1', 100);
+      h.quotas.set('user:1', null);
+    });
+    afterEach(() => h.close());
+
+    it('holds the reserve, settles the real charge, and records it with the balances it lowers', async () => {
+      const a = admission({ reserve: 30 });
+      const r = await h.store.admit(a);
+      expect(r).to.include({ kind: 'ok', tokenLimited: true, userLimited: false });
+      // 70 left while held: a 71 hold does not fit, a 70 one would.
+      expect((await h.store.admit(admission({ reserve: 71 }))).kind).to.equal('quota');
+      await h.store.settle(settlement(a, 12));
+      expect((await h.store.admit(admission({ reserve: 88 }))).kind).to.equal('ok'); // 100 - 12
+      const charges = await h.charges();
+      expect(charges).to.have.length(1);
+      expect(charges[0]).to.deep.include({ tokenLimited: true, userLimited: false });
+      expect(charges[0]!.usage.quota).to.equal(12);
+    });
+
+    it('refunds the hold of a failed request (charge 0) and refuses once nothing is left', async () => {
+      const a = admission({ reserve: 100 });
+      expect((await h.store.admit(a)).kind).to.equal('ok');
+      expect((await h.store.admit(admission({ reserve: 1 }))).kind).to.equal('quota');
+      await h.store.settle(settlement(a, 0));
+      const b = admission({ reserve: 100 });
+      expect((await h.store.admit(b)).kind).to.equal('ok');
+      await h.store.settle(settlement(b, 100));
+      expect(await h.store.admit(admission({ reserve: 0 }))).to.deep.equal({ kind: 'quota', who: 'token' });
+    });
+
+    it("checks the user's balance as well as the token's", async () => {
+      h.quotas.set('token:2', null);
+      h.quotas.set('user:2', 50);
+      const r = await h.store.admit(admission({ tokenId: 2, userId: 2, reserve: 60 }));
+      expect(r).to.deep.equal({ kind: 'quota', who: 'user' });
+    });
+
+    it('refuses a balance whose row is gone', async () => {
+      expect(await h.store.admit(admission({ tokenId: 99 }))).to.deep.equal({ kind: 'quota', who: 'token' });
+    });
+
+    it('lets exactly the quota through under 200 concurrent admissions', async () => {
+      h.quotas.set('token:3', 70); // 7 holds of 10
+      const results = await Promise.all(
+        Array.from({ length: 200 }, () => h.store.admit(admission({ tokenId: 3, reserve: 10 }))),
+      );
+      expect(results.filter((r) => r.kind === 'ok')).to.have.length(7);
+    });
+
+    it('counts requests in a one-minute window: the limit passes, the next is refused with a wait', async () => {
+      const limiter = rpm(`token:${uniqueName('w')}:rpm`, 3);
+      const states = [];
+      for (let i = 0; i < 3; i++) {
+        const r = await h.store.admit(admission({ reserve: 0, limiters: [limiter] }));
+        expect(r.kind).to.equal('ok');
+        if (r.kind === 'ok') states.push(r.windows[0]!.remaining);
+      }
+      expect(states).to.deep.equal([2, 1, 0]);
+      const refused = await h.store.admit(admission({ reserve: 0, limiters: [limiter] }));
+      expect(refused.kind).to.equal('rate');
+      if (refused.kind === 'rate') {
+        expect(refused.limiter).to.equal(0);
+        expect(refused.retryAfterMs).to.be.within(1, 60_000);
+      }
+    });
+
+    it('a refused admission takes nothing: no hold, no count in any window', async () => {
+      const ok = rpm(`token:${uniqueName('a')}:rpm`, 10);
+      const full = rpm(`user:${uniqueName('b')}:rpm`, 0);
+      expect((await h.store.admit(admission({ reserve: 50, limiters: [ok, full] }))).kind).to.equal('rate');
+      const r = await h.store.admit(admission({ reserve: 100, limiters: [ok] }));
+      expect(r.kind).to.equal('ok');
+      if (r.kind === 'ok') expect(r.windows[0]!.remaining).to.equal(9);
+    });
+
+    it('corrects the token window with the real tokens at settlement', async () => {
+      const key = `token:${uniqueName('t')}:tpm`;
+      const tpm: Limiter = { key, scope: 'token', kind: 'tokens', limit: 1000, cost: 600 };
+      const a = admission({ reserve: 0, limiters: [tpm] });
+      expect((await h.store.admit(a)).kind).to.equal('ok');
+      // 400 left: a second 600 does not fit until the first one turns out to be 100 tokens.
+      expect((await h.store.admit(admission({ reserve: 0, limiters: [tpm] }))).kind).to.equal('rate');
+      await h.store.settle(settlement(a, 0, { tokensDelta: -500 }));
+      expect((await h.store.admit(admission({ reserve: 0, limiters: [tpm] }))).kind).to.equal('ok');
+    });
+
+    it('a request larger than the whole limit is refused with no wait that could help (-1)', async () => {
+      const tpm: Limiter = {
+        key: `token:${uniqueName('x')}:tpm`,
+        scope: 'token',
+        kind: 'tokens',
+        limit: 10,
+        cost: 11,
+      };
+      const r = await h.store.admit(admission({ reserve: 0, limiters: [tpm] }));
+      expect(r).to.deep.equal({ kind: 'rate', limiter: 0, retryAfterMs: -1 });
+    });
+
+    it('follows quota changes: a delta, a switch to unlimited and back', async () => {
+      const a = admission({ reserve: 40 });
+      await h.store.admit(a); // loaded: 100, 40 held
+      await h.store.changeQuota({ who: 'token', id: 1, quota: 150, delta: 50 });
+      expect((await h.store.admit(admission({ reserve: 111 }))).kind).to.equal('quota'); // 110 left
+      await h.store.changeQuota({ who: 'token', id: 1, quota: null, delta: null });
+      expect((await h.store.admit(admission({ reserve: 10_000 }))).kind).to.equal('ok');
+      // Back to limited: 20, minus what is still held from before (40).
+      await h.store.changeQuota({ who: 'token', id: 1, quota: 20, delta: null });
+      expect((await h.store.admit(admission({ reserve: 0 }))).kind).to.equal('quota');
+      await h.store.settle(settlement(a, 0));
+      expect((await h.store.admit(admission({ reserve: 20 }))).kind).to.equal('ok');
+    });
+
+    it('counts admin API hits per key in the same windows', async () => {
+      const key = `ip:${uniqueName('ip')}`;
+      expect((await h.store.hit(key, 2)).ok).to.equal(true);
+      expect((await h.store.hit(key, 2)).ok).to.equal(true);
+      const third = await h.store.hit(key, 2);
+      expect(third.ok).to.equal(false);
+      expect(third.retryAfterMs).to.be.within(1, 60_000);
+    });
+  });
+}
+
+describe('billing store in Redis: holds that never settle', () => {
+  let h: ReturnType<typeof redisHarness>;
+  beforeEach(() => {
+    h = redisHarness();
+    h.quotas.set('token:1', 100);
+    h.quotas.set('user:1', 100);
+  });
+  afterEach(() => h.close());
+
+  it("refunds a dead process's hold once; a late settlement then charges without a second refund", async () => {
+    const a = admission({ reserve: 60 });
+    expect((await h.redis.admit(a)).kind).to.equal('ok');
+    expect(await h.redis.reapHolds(60_000, 0, new Set(['test-node/1']))).to.equal(0); // alive: kept
+    expect(await h.redis.reapHolds(60_000, 0, new Set())).to.equal(1); // dead: refunded
+    expect(await h.redis.reapHolds(60_000, 0, new Set())).to.equal(0);
+    await h.redis.settle(settlement(a, 25));
+    const [left, held] = await h.client.hmget(h.redis.keys.balance('token', 1), 'left', 'held');
+    expect([Number(left), Number(held)]).to.deep.equal([75, 0]);
+    expect(await h.client.hget(h.redis.keys.balance('user', 1), 'left')).to.equal('75');
+  });
+
+  it('refunds a hold older than the hold TTL even when its process is alive', async () => {
+    expect((await h.redis.admit(admission({ reserve: 60 }))).kind).to.equal('ok');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(await h.redis.reapHolds(10, 0, new Set(['test-node/1']))).to.equal(1);
+    expect(await h.client.hget(h.redis.keys.balance('token', 1), 'left')).to.equal('100');
+  });
+
+  it('acknowledged charges leave the stream', async () => {
+    const a = admission();
+    await h.redis.admit(a);
+    await h.redis.settle(settlement(a, 5));
+    const pending = await h.redis.pendingCharges(10);
+    expect(pending.map((c) => c.usage.chargeId)).to.deep.equal([a.chargeId]);
+    await h.redis.ackCharges(pending.map((c) => c.streamId));
+    expect(await h.redis.pendingCharges(10)).to.deep.equal([]);
+  });
+});
