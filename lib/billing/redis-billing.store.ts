@@ -161,7 +161,7 @@ export class RedisBillingStore implements BillingStore {
     const old = await this.redis.zrangebyscore(
       this.keys.holds,
       '-inf',
-      now - deadAfterMs,
+      now - Math.min(maxAgeMs, deadAfterMs),
       'WITHSCORES',
       'LIMIT',
       0,
@@ -172,10 +172,10 @@ export class RedisBillingStore implements BillingStore {
     const infos = await this.redis.hmget(this.keys.holdInfo, ...ids);
     let reaped = 0;
     for (let i = 0; i < ids.length; i++) {
+      const age = now - Number(old[2 * i + 1]);
       const takenBy = infos[i]?.split(',')[2];
-      const expired =
-        infos[i] == null || Number(old[2 * i + 1]) < now - maxAgeMs || !takenBy || !alive.has(takenBy);
-      if (!expired) continue;
+      const dead = age >= deadAfterMs && (!takenBy || !alive.has(takenBy));
+      if (infos[i] != null && age < maxAgeMs && !dead) continue;
       if ((await this.redis.syReap(this.keys.holds, this.keys.holdInfo, ids[i]!, this.prefix)) >= 0) reaped++;
     }
     return reaped;
