@@ -1,12 +1,15 @@
 /**
- * `npm run bench`: the gateway against the floor of any Node relay.
+ * `npm run bench`: the gateway against the floor of any Node relay, with billing off and on.
  *
- * Starts the fake upstream, a bare keep-alive pass-through proxy, and the gateway (SQLite,
- * token auth, routing, usage charging and JSON logs to a file all on), each as its own process,
- * then loads each with autocannon (same connections, same small non-streaming chat completion),
- * in alternating rounds, and prints requests/s, p50 and p99 per round, the medians, the ratio
- * gateway/bare, and the gateway's RSS under load. Env: BENCH_SECONDS (8), BENCH_ROUNDS (3),
- * BENCH_CONNECTIONS (32).
+ * Starts the fake upstream, a bare keep-alive pass-through proxy, and gateways (compiled, as
+ * `npm start` runs them; token auth, routing and JSON logs to a file all on), each its own
+ * process: a single node (SQLite) and a cluster master (MariaDB + Redis), each with BILLING=false
+ * and with billing on (a price, a group ratio, and RPM/TPM limits on the token, its user and its
+ * group that are checked on every request but never reached). Loads each with autocannon (same
+ * connections, same small non-streaming chat completion) in alternating rounds and prints
+ * requests/s, p50 and p99 per round, the medians, each gateway's ratio to the bare proxy, the
+ * cost of billing (billing on / off in the same round), and RSS under load. Env: BENCH_SECONDS
+ * (8), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_MODES (single,cluster).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,12 +17,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
+import { Redis } from 'ioredis';
+import mysql from 'mysql2/promise';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
+const MODES = (process.env.BENCH_MODES ?? 'single,cluster').split(',');
+const MYSQL_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
+const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ADMIN = 'bench-admin-token-0123456789';
+const MODEL = 'gpt-4o-mini';
 const children: ChildProcess[] = [];
 
 function cleanup() {
@@ -111,87 +120,171 @@ async function load(
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
+interface Target {
+  name: string;
+  url: string;
+  headers: Record<string, string>;
+  pid?: number;
+}
+
+/** Starts one gateway (compiled) and sets up a channel and a token; with `billing`, prices and limits too. */
+async function startGateway(
+  name: string,
+  dataDir: string,
+  upstreamPort: number,
+  env: Record<string, string>,
+  billing: boolean,
+): Promise<Target> {
+  const port = 3900 + Math.floor(Math.random() * 90) + children.length * 100;
+  const gw = await start(
+    ['dist/lib/main.js'],
+    {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      DATA_DIR: path.join(dataDir, name),
+      ADMIN_TOKEN: ADMIN,
+      LOG_LEVEL: 'info',
+      LOG_PRETTY: 'false',
+      BILLING: String(billing),
+      ...env,
+    },
+    path.join(dataDir, `${name}.log`),
+  );
+  const url = `http://127.0.0.1:${port}`;
+  await waitReady(`${url}/readyz`);
+  const admin = async (method: string, p: string, body: unknown) => {
+    const r = await fetch(url + p, {
+      method,
+      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    if (!r.ok) throw new Error(`${name}: ${method} ${p} → ${r.status} ${await r.text()}`);
+    return (await r.json()) as { data: { key: string } };
+  };
+  await admin('POST', '/api/channels', {
+    name: 'fake',
+    base_url: `http://127.0.0.1:${upstreamPort}/bench/ok`,
+    key: 'sk-bench-upstream',
+    models: [MODEL],
+  });
+  const limits = { rpm_limit: 100_000_000, tpm_limit: 10_000_000_000 };
+  if (billing) {
+    await admin('PUT', `/api/prices/${MODEL}`, { input: 0.15, output: 0.6 });
+    await admin('PUT', '/api/groups/default', { ratio: 1, ...limits });
+    await admin('PATCH', '/api/users/1', { quota: 1_000_000_000_000, ...limits });
+  }
+  const token = await admin('POST', '/api/tokens', {
+    name: 'bench',
+    quota: 1_000_000_000_000,
+    ...(billing ? limits : {}),
+  });
+  return {
+    name,
+    url: `${url}/v1/chat/completions`,
+    headers: { authorization: `Bearer ${token.data.key}` },
+    pid: gw.child.pid,
+  };
+}
+
 async function main() {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-bench-'));
   const upstream = await start(['test/helpers/fake-upstream.ts', '0']);
   const bare = await start(['bench/bare-proxy.ts', `127.0.0.1:${upstream.port}`]);
-  const gwPort = 3900 + Math.floor(Math.random() * 90);
-  const logFile = path.join(dataDir, 'gateway.log');
   execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
-  const gw = await start(
-    ['dist/lib/main.js'],
-    {
-      PORT: String(gwPort),
-      HOST: '127.0.0.1',
-      DATA_DIR: dataDir,
-      ADMIN_TOKEN: ADMIN,
-      LOG_LEVEL: 'info',
-      LOG_PRETTY: 'false',
-    },
-    logFile,
-  );
-  const gwUrl = `http://127.0.0.1:${gwPort}`;
-  await waitReady(`${gwUrl}/readyz`);
-  const admin = (p: string, body: unknown) =>
-    fetch(gwUrl + p, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    }).then((r) => r.json() as Promise<{ data: { key: string } }>);
-  await admin('/api/channels', {
-    name: 'fake',
-    base_url: `http://127.0.0.1:${upstream.port}/bench/ok`,
-    key: 'sk-bench-upstream',
-    models: ['gpt-4o-mini'],
-  });
-  const token = (await admin('/api/tokens', { name: 'bench', quota: 1_000_000_000_000 })).data.key;
 
-  const targets = {
-    bare: { url: `http://127.0.0.1:${bare.port}/bench/ok/v1/chat/completions`, headers: {} },
-    gateway: { url: `${gwUrl}/v1/chat/completions`, headers: { authorization: `Bearer ${token}` } },
-  };
+  const targets: Target[] = [
+    { name: 'bare', url: `http://127.0.0.1:${bare.port}/bench/ok/v1/chat/completions`, headers: {} },
+  ];
+  const cleanups: (() => Promise<void>)[] = [];
+  if (MODES.includes('single')) {
+    for (const billing of [false, true]) {
+      targets.push(
+        await startGateway(`single${billing ? '+billing' : ''}`, dataDir, upstream.port, {}, billing),
+      );
+    }
+  }
+  if (MODES.includes('cluster')) {
+    const conn = await mysql.createConnection(MYSQL_URL);
+    const redis = new Redis(REDIS_URL);
+    for (const billing of [false, true]) {
+      const name = `cluster${billing ? '+billing' : ''}`;
+      const db = `sybench_${process.pid}_${billing ? 'b' : 'p'}`;
+      const prefix = `sybench${process.pid}${billing ? 'b' : 'p'}`;
+      await conn.query(`CREATE DATABASE \`${db}\``);
+      cleanups.push(async () => {
+        await conn.query(`DROP DATABASE IF EXISTS \`${db}\``);
+        for (let cursor = '0'; ;) {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
+          if (keys.length > 0) await redis.del(...keys);
+          cursor = next;
+          if (cursor === '0') break;
+        }
+      });
+      const env = {
+        NODE_TYPE: 'master',
+        NODE_ID: name.replace('+', '-'),
+        DATABASE_URL: `${MYSQL_URL}/${db}`,
+        REDIS_URL,
+        REDIS_PREFIX: prefix,
+        SECRET_KEY: 'bench-secret-key-0123456789',
+      };
+      targets.push(await startGateway(name, dataDir, upstream.port, env, billing));
+    }
+    cleanups.push(async () => {
+      await conn.end();
+      redis.disconnect();
+    });
+  }
+
   console.log(
     `Switchyard relay benchmark: ${CONNECTIONS} connections, ${SECONDS} s per round, ${ROUNDS} rounds, ${os.cpus().length} CPUs`,
   );
-  for (const t of Object.values(targets)) await load(t.url, t.headers, 2); // warm-up (JIT, pools)
+  for (const t of targets) await load(t.url, t.headers, 2); // warm-up (JIT, pools)
 
-  const results: Record<'bare' | 'gateway', Round[]> = { bare: [], gateway: [] };
-  const rss: number[] = [];
+  const results = new Map<string, Round[]>(targets.map((t) => [t.name, []]));
+  const rss = new Map<string, number[]>(targets.map((t) => [t.name, []]));
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const name of ['bare', 'gateway'] as const) {
-      const t = targets[name];
+    for (const t of targets) {
       const r = await load(
         t.url,
         t.headers,
         SECONDS,
-        name === 'gateway' ? () => rss.push(rssMb(gw.child.pid!)) : undefined,
+        t.pid ? () => rss.get(t.name)!.push(rssMb(t.pid!)) : undefined,
       );
-      results[name].push(r);
+      results.get(t.name)!.push(r);
       console.log(
-        `round ${round} ${name.padEnd(8)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  errors ${r.errors}  non-2xx ${r.non2xx}`,
+        `round ${round} ${t.name.padEnd(16)} ${r.rps.toFixed(0).padStart(7)} req/s  p50 ${r.p50.toFixed(1)} ms  p99 ${r.p99.toFixed(1)} ms  errors ${r.errors}  non-2xx ${r.non2xx}`,
       );
     }
   }
-  const m = (name: 'bare' | 'gateway', k: keyof Round) => median(results[name].map((r) => r[k]));
+  const m = (name: string, k: keyof Round) => median(results.get(name)!.map((r) => r[k]));
+  /** Per round: a / b, both measured in that round (the least exposed to a noisy neighbour). */
+  const ratios = (a: string, b: string) => results.get(a)!.map((r, i) => r.rps / results.get(b)![i]!.rps);
+  const show = (xs: number[]) =>
+    `${median(xs).toFixed(2)} (rounds ${xs.map((x) => x.toFixed(2)).join(', ')})`;
   console.log('\nmedians');
-  for (const name of ['bare', 'gateway'] as const) {
+  for (const t of targets) {
     console.log(
-      `  ${name.padEnd(8)} ${m(name, 'rps').toFixed(0).padStart(7)} req/s  p50 ${m(name, 'p50').toFixed(1)} ms  p99 ${m(name, 'p99').toFixed(1)} ms`,
+      `  ${t.name.padEnd(16)} ${m(t.name, 'rps').toFixed(0).padStart(7)} req/s  p50 ${m(t.name, 'p50').toFixed(1)} ms  p99 ${m(t.name, 'p99').toFixed(1)} ms`,
     );
   }
-  // Each round's pair ran back to back, so its ratio is the least exposed to a noisy neighbour.
-  const ratios = results.gateway.map((g, i) => g.rps / results.bare[i]!.rps);
-  console.log(`  ratio gateway/bare per round: ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
-  console.log(`  ratio gateway/bare (median of rounds): ${median(ratios).toFixed(2)} (goal >= 0.50)`);
-  console.log(`  ratio of median req/s: ${(m('gateway', 'rps') / m('bare', 'rps')).toFixed(2)}`);
-  console.log(
-    `  gateway RSS under load: median ${median(rss).toFixed(0)} MB, max ${Math.max(...rss).toFixed(0)} MB (goal < 200 MB)`,
-  );
-  const logLines = fs.readFileSync(logFile, 'utf8').split('\n').length;
-  console.log(`  gateway log lines written: ${logLines}`);
+  console.log('ratios to the bare proxy (goal >= 0.50)');
+  for (const t of targets.slice(1)) console.log(`  ${t.name.padEnd(16)} ${show(ratios(t.name, 'bare'))}`);
+  console.log('cost of billing and limits: billing on / off (goal >= 0.85, i.e. a cost <= 15%)');
+  for (const mode of MODES) {
+    if (results.has(mode)) console.log(`  ${mode.padEnd(16)} ${show(ratios(`${mode}+billing`, mode))}`);
+  }
+  console.log('RSS under load (goal < 200 MB)');
+  for (const t of targets.slice(1)) {
+    const xs = rss.get(t.name)!;
+    console.log(
+      `  ${t.name.padEnd(16)} median ${median(xs).toFixed(0)} MB, max ${Math.max(...xs).toFixed(0)} MB`,
+    );
+  }
 
   for (const c of children) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
+  await new Promise((r) => setTimeout(r, 1000));
+  for (const c of cleanups) await c();
   fs.rmSync(dataDir, { recursive: true, force: true });
 }
 

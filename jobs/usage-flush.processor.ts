@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ChargeLedger } from '../lib/billing/charge-ledger.js';
+import type { ChargeRepository } from '../lib/db/repositories/charge.repository.js';
 import type { RedisBillingStore } from '../lib/billing/redis-billing.store.js';
 import type { NodeHeartbeats } from '../lib/cfg/node-heartbeat.js';
 import type { Metrics } from '../lib/obs/metrics.js';
@@ -18,7 +18,7 @@ export interface UsageFlushResult {
 
 export interface UsageFlushDeps {
   store: RedisBillingStore;
-  ledger: ChargeLedger;
+  charges: ChargeRepository;
   heartbeats: NodeHeartbeats;
   /** A hold older than this is refunded whatever its node's state. */
   holdTtlMs: number;
@@ -42,13 +42,13 @@ export class UsageFlushProcessor {
 
   async run(): Promise<UsageFlushResult> {
     const started = Date.now();
-    const { store, ledger } = this.deps;
+    const { store, charges } = this.deps;
     let flushed = 0;
     let written = 0;
     for (;;) {
       const batch = await store.pendingCharges(BATCH);
       if (batch.length === 0) break;
-      written += await ledger.apply(batch);
+      written += await charges.apply(batch);
       await store.ackCharges(batch.map((c) => c.streamId));
       flushed += batch.length;
       if (batch.length < BATCH || Date.now() - started > BUDGET_MS) break;

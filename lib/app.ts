@@ -29,7 +29,8 @@ import { NodeStatus } from './cfg/node-status.js';
 import { VersionedWriter } from './cfg/versioned-writer.js';
 import type { Config } from './config/config.js';
 import { ConfigError } from './errors/config.error.js';
-import { createDb, migrateLatest, type Db } from './db/knex.js';
+import { createDb, migrateLatest, sqliteFileOf, type Db } from './db/knex.js';
+import { SqliteCheckpointer } from './db/sqlite-checkpointer.js';
 import { AccessTokenRepository } from './db/repositories/access-token.repository.js';
 import { ChannelRepository } from './db/repositories/channel.repository.js';
 import { ConfigStateRepository } from './db/repositories/config-state.repository.js';
@@ -79,6 +80,7 @@ export class Gateway {
   private readonly touches: TokenTouches;
   private readonly users: UserService;
   private readonly billing: BillingParts;
+  private readonly checkpointer: SqliteCheckpointer | undefined;
   private readonly stateRepo: ConfigStateRepository;
   private readonly pollProbe: () => VersionProbe;
   private readonly loadCooldowns: () => Promise<void>;
@@ -103,6 +105,8 @@ export class Gateway {
       sqliteFile: opts.sqliteFile,
     });
 
+    const sqliteFile = sqliteFileOf(this.db);
+    this.checkpointer = sqliteFile ? new SqliteCheckpointer(sqliteFile) : undefined;
     const secret = config.secretKey ?? this.singleNodeSecret();
     const secrets = new SecretBox(secret);
     const stateRepo = (this.stateRepo = new ConfigStateRepository(this.db));
@@ -254,7 +258,7 @@ export class Gateway {
       });
       const usageFlush = new UsageFlushProcessor({
         store: billing.redisStore!,
-        ledger: billing.ledger,
+        charges: billing.charges,
         heartbeats,
         holdTtlMs: config.billing.holdTtlMs,
         metrics: this.metrics,
@@ -345,6 +349,7 @@ export class Gateway {
   /** Migrates, creates the root user on first start, listens, runs the first full sync. */
   async start(): Promise<AddressInfo> {
     await migrateLatest(this.db);
+    this.checkpointer?.start();
     // Replicas never write config: the root user is the master's (or the single node's) to create.
     if (this.config.role !== 'slave') await this.bootstrap();
     if (this.cluster) await this.cluster.preflight(await this.stateRepo.read());
@@ -396,6 +401,7 @@ export class Gateway {
     await this.upstream.close();
     for (const redis of this.redisConnections) redis.disconnect();
     await this.db.destroy();
+    await this.checkpointer?.stop();
     this.logger.info('Switchyard stopped');
   }
 

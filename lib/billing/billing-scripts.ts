@@ -1,48 +1,43 @@
 /**
  * The Lua behind {@link RedisBillingStore}: each script is one atomic step on the balances
  * (`bal:t:{id}`, `bal:u:{id}`: hash `left`, `unl`, `held`), the holds (`holds`: zset of charge
- * ids by time; `holdinfo`: their details), the rate windows (`rl:…`: hash of one-second buckets)
- * and the usage stream (`usage`). A balance hash without `unl` is not loaded yet.
+ * ids by time; `holdinfo`: their details), the rate limits (`rl:…`: a string, the bucket's
+ * theoretical arrival time in ms, as in rate-bucket.ts) and the usage stream (`usage`). A
+ * balance hash without `unl` is not loaded yet.
  *
  * Two rules keep them atomic in fact, not only in name: every check comes before the first
  * write (Redis does not undo the writes of a script that fails half-way), and a negation is
  * written `0 - x` (Lua's `-x` of 0 is "-0", which HINCRBY refuses as not an integer).
  */
 
-/** Sums a window's live buckets (dropping expired ones); returns the sum and the buckets oldest first. */
-const WINDOW = `
-local function window(key, oldest)
-  local all = redis.call('HGETALL', key)
-  local sum, buckets = 0, {}
-  for j = 1, #all, 2 do
-    local b = tonumber(all[j])
-    if b < oldest then
-      redis.call('HDEL', key, all[j])
-    else
-      local c = tonumber(all[j + 1])
-      sum = sum + c
-      buckets[#buckets + 1] = { b, c }
-    end
-  end
-  table.sort(buckets, function(x, y) return x[1] < y[1] end)
-  return sum, buckets
+/**
+ * GCRA, as in rate-bucket.ts: a limit of `limit` per `win` ms is a bucket that refills
+ * continuously; its state is one number. A request's limits are read with one MGET and written
+ * with one MSET (an earlier one-second-bucket window cost ~4× the Redis time per request,
+ * measured). The keys have no TTL: there is one per token, user and group with a limit, like
+ * the balances, and a full bucket's old arrival time is simply in the past.
+ */
+const BUCKET = `
+-- returns the new arrival time, or nil and the wait in ms (-1: never)
+local function take(tat, now, limit, cost, win)
+  if cost > limit then return nil, -1 end
+  local per = win / limit
+  local nxt = math.max(tat or now, now) + cost * per
+  local over = nxt - now - win
+  if over > 0 then return nil, math.ceil(over) end
+  return nxt, 0
 end
--- ms until enough of the window has expired for cost to fit; -1 when it never can
-local function waitMs(buckets, sum, limit, cost, win, now)
-  if cost > limit then return -1 end
-  local excess = sum + cost - limit
-  for _, bc in ipairs(buckets) do
-    excess = excess - bc[2]
-    if excess <= 0 then return (bc[1] + win) * 1000 - now end
-  end
-  return win * 1000
+local function fmt(tat)
+  return string.format('%.3f', tat)
 end
 `;
 
-/** Adds to a loaded balance's `left` and `held`; a balance that is gone (its token deleted) is left alone. */
+/**
+ * Adds to a balance's `left` and `held`. A balance that is gone (its token deleted) comes back
+ * as a hash without `unl`, which counts as not loaded: its next use loads it from the database.
+ */
 const CREDIT = `
 local function credit(key, left, held)
-  if redis.call('HEXISTS', key, 'unl') == 0 then return end
   redis.call('HINCRBY', key, 'left', left)
   if held ~= 0 then redis.call('HINCRBY', key, 'held', held) end
 end
@@ -60,40 +55,38 @@ end
  * Returns {'missing', 'token'|'user'}, {'rate', i, waitMs}, {'quota', 'token'|'user'}, or
  * {'ok', tokenLimited, userLimited, remaining1, reset1, …}.
  */
-export const ADMIT = `${WINDOW}
+export const ADMIT = `${BUCKET}
 local t = redis.call('HMGET', KEYS[1], 'left', 'unl')
 if not t[2] then return { 'missing', 'token' } end
 local u = redis.call('HMGET', KEYS[2], 'left', 'unl')
 if not u[2] then return { 'missing', 'user' } end
 local now = tonumber(ARGV[2])
-local win = tonumber(ARGV[5])
-local sec = math.floor(now / 1000)
-local oldest = sec - win + 1
+local win = tonumber(ARGV[5]) * 1000
 local n = #KEYS - 4
-local states = {}
+local tats = n > 0 and redis.call('MGET', unpack(KEYS, 5, 4 + n)) or {}
+local nexts, states = {}, {}
 for i = 1, n do
   local limit = tonumber(ARGV[4 + 2 * i])
   local cost = tonumber(ARGV[5 + 2 * i])
-  local sum, buckets = window(KEYS[4 + i], oldest)
-  if sum + cost > limit then
-    return { 'rate', tostring(i), tostring(waitMs(buckets, sum, limit, cost, win, now)) }
-  end
-  local first = buckets[1] and buckets[1][1] or sec
-  states[#states + 1] = tostring(limit - sum - cost)
-  states[#states + 1] = tostring((first + win) * 1000 - now)
+  local nxt, wait = take(tonumber(tats[i]), now, limit, cost, win)
+  if not nxt then return { 'rate', tostring(i), tostring(wait) } end
+  nexts[i] = nxt
+  states[#states + 1] = tostring(math.floor(limit - (nxt - now) / (win / limit)))
+  states[#states + 1] = tostring(math.ceil(nxt - now))
 end
 local reserve = tonumber(ARGV[3])
 local tl = t[2] == '0'
 local ul = u[2] == '0'
 if tl and (tonumber(t[1]) <= 0 or tonumber(t[1]) < reserve) then return { 'quota', 'token' } end
 if ul and (tonumber(u[1]) <= 0 or tonumber(u[1]) < reserve) then return { 'quota', 'user' } end
+local writes = {}
 for i = 1, n do
-  local cost = tonumber(ARGV[5 + 2 * i])
-  if cost ~= 0 then
-    redis.call('HINCRBY', KEYS[4 + i], sec, cost)
-    redis.call('PEXPIRE', KEYS[4 + i], (win + 1) * 1000)
+  if tonumber(ARGV[5 + 2 * i]) ~= 0 then
+    writes[#writes + 1] = KEYS[4 + i]
+    writes[#writes + 1] = fmt(nexts[i])
   end
 end
+if #writes > 0 then redis.call('MSET', unpack(writes)) end
 if tl then
   redis.call('HINCRBY', KEYS[1], 'left', 0 - reserve)
   redis.call('HINCRBY', KEYS[1], 'held', reserve)
@@ -104,29 +97,30 @@ if ul then
 end
 redis.call('ZADD', KEYS[3], now, ARGV[1])
 redis.call('HSET', KEYS[4], ARGV[1],
-  ARGV[4] .. ',' .. reserve .. ',' .. (tl and '1' or '0') .. ',' .. (ul and '1' or '0') .. ',' .. sec)
+  ARGV[4] .. ',' .. reserve .. ',' .. (tl and '1' or '0') .. ',' .. (ul and '1' or '0'))
 local out = { 'ok', tl and '1' or '0', ul and '1' or '0' }
 for _, s in ipairs(states) do out[#out + 1] = s end
 return out`;
 
 /**
- * KEYS: token balance, user balance, holds, holdinfo, usage stream, then the token windows.
- * ARGV: charge id, quota charged, tokens delta, the usage row (JSON).
+ * KEYS: token balance, user balance, holds, holdinfo, usage stream, then the token limits.
+ * ARGV: charge id, quota charged, tokens delta, the usage row (JSON), now (ms), window (s),
+ * then each token limit's limit.
  * Releases the hold (if the reaper has not) and charges; appends the charge to the stream in
  * the same step, so a settled charge is never lost and never half-applied.
  */
-export const SETTLE = `${CREDIT}
+export const SETTLE = `${CREDIT}${BUCKET}
 local info = redis.call('HGET', KEYS[4], ARGV[1])
 local quota = tonumber(ARGV[2])
-local tl, ul, sec = false, false, nil
+local tl, ul, held = false, false, false
 if info then
+  held = true
   redis.call('HDEL', KEYS[4], ARGV[1])
   redis.call('ZREM', KEYS[3], ARGV[1])
   local f = split(info)
   local reserve = tonumber(f[4])
   tl = f[5] == '1'
   ul = f[6] == '1'
-  sec = f[7]
   if tl then credit(KEYS[1], reserve - quota, 0 - reserve) end
   if ul then credit(KEYS[2], reserve - quota, 0 - reserve) end
 else
@@ -136,10 +130,19 @@ else
   if ul then credit(KEYS[2], 0 - quota, 0) end
 end
 local delta = tonumber(ARGV[3])
-if sec and delta ~= 0 then
+if held and delta ~= 0 and #KEYS >= 6 then
+  -- the request's real tokens replace its estimate in the token limits it counted against
+  local win = tonumber(ARGV[6]) * 1000
+  local tats = redis.call('MGET', unpack(KEYS, 6, #KEYS))
+  local writes = {}
   for i = 6, #KEYS do
-    if redis.call('EXISTS', KEYS[i]) == 1 then redis.call('HINCRBY', KEYS[i], sec, delta) end
+    local tat = tonumber(tats[i - 5])
+    if tat then
+      writes[#writes + 1] = KEYS[i]
+      writes[#writes + 1] = fmt(tat + delta * (win / tonumber(ARGV[i + 1])))
+    end
   end
+  if #writes > 0 then redis.call('MSET', unpack(writes)) end
 end
 redis.call('XADD', KEYS[5], '*', 'tl', tl and '1' or '0', 'ul', ul and '1' or '0', 'e', ARGV[4])
 return 1`;
@@ -195,13 +198,9 @@ end
 return 1`;
 
 /** KEYS: window. ARGV: now (ms), window (s), limit. Returns {1, 0} or {0, waitMs}. */
-export const HIT = `${WINDOW}
+export const HIT = `${BUCKET}
 local now = tonumber(ARGV[1])
-local win = tonumber(ARGV[2])
-local limit = tonumber(ARGV[3])
-local sec = math.floor(now / 1000)
-local sum, buckets = window(KEYS[1], sec - win + 1)
-if sum + 1 > limit then return { 0, waitMs(buckets, sum, limit, 1, win, now) } end
-redis.call('HINCRBY', KEYS[1], sec, 1)
-redis.call('PEXPIRE', KEYS[1], (win + 1) * 1000)
+local nxt, wait = take(tonumber(redis.call('GET', KEYS[1])), now, tonumber(ARGV[3]), 1, tonumber(ARGV[2]) * 1000)
+if not nxt then return { 0, wait } end
+redis.call('SET', KEYS[1], fmt(nxt), 'PX', math.ceil(nxt - now) + 1000)
 return { 1, 0 }`;

@@ -9,7 +9,7 @@ export interface Limiter {
   key: string;
   scope: 'token' | 'user' | 'group';
   kind: 'requests' | 'tokens';
-  /** Per window (a minute). */
+  /** Per minute. */
   limit: number;
   /** What this request counts now: 1 request, or its estimated tokens. */
   cost: number;
@@ -25,7 +25,7 @@ export interface Admission {
   limiters: Limiter[];
 }
 
-/** A limiter's state after an admission: what is left in the window, and when usage starts to leave it. */
+/** A limiter's state after an admission: what could pass now, and when its bucket is full again. */
 export interface WindowState {
   remaining: number;
   resetMs: number;
@@ -45,17 +45,12 @@ export interface Settlement {
   quota: number;
   /** Real tokens minus the estimate counted at admission, for the token windows. */
   tokensDelta: number;
-  /** The `tokens` limiters of the admission (their keys), corrected by `tokensDelta`. */
-  tokenWindows: string[];
+  /** The `tokens` limiters of the admission, corrected by `tokensDelta`. */
+  tokenWindows: { key: string; limit: number }[];
   usage: UsageRecord;
 }
 
-/** A settled charge on its way to the database. The flags say which stored quotas it lowers. */
-export interface ChargeEntry {
-  usage: UsageRecord;
-  tokenLimited: boolean;
-  userLimited: boolean;
-}
+export type { ChargeEntry } from '../db/repositories/charge.repository.js';
 
 /**
  * A change an admin made to a stored quota. `delta` is what it added, computed under the row
@@ -88,5 +83,5 @@ export interface BillingStore {
   hit(key: string, limit: number): Promise<{ ok: boolean; retryAfterMs: number }>;
 }
 
-/** Rate windows are one minute, counted in one-second buckets. */
+/** Rate limits are per minute: a bucket of `limit` that refills over this many seconds. */
 export const WINDOW_SECONDS = 60;

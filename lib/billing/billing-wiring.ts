@@ -8,7 +8,7 @@ import type { Metrics } from '../obs/metrics.js';
 import { BalanceService } from './balance.service.js';
 import { BillingService, type BillingOptions } from './billing.service.js';
 import type { BillingStore, QuotaSource } from './billing-store.js';
-import { ChargeLedger } from './charge-ledger.js';
+import { ChargeRepository } from '../db/repositories/charge.repository.js';
 import { ChargeWriter } from './charge-writer.js';
 import { FailoverBillingStore } from './failover-billing.store.js';
 import { LocalBillingStore } from './local-billing.store.js';
@@ -18,7 +18,7 @@ import { RedisBillingStore } from './redis-billing.store.js';
 export interface BillingParts {
   service: BillingService;
   balances: BalanceService;
-  ledger: ChargeLedger;
+  charges: ChargeRepository;
   /** The store every part uses (the admin API's per-IP counter too). */
   store: BillingStore;
   /** Cluster only: the Redis store the usage-flush job drains. */
@@ -49,8 +49,8 @@ export function wireBilling(deps: {
   /** Cluster: the command connection, the key prefix, this process's hold tag, and whether Redis answers. */
   redis?: { client: Redis; prefix: string; holder: string; ready: () => boolean };
 }): BillingParts {
-  const ledger = new ChargeLedger(deps.db, deps.usage, deps.tokens, deps.users);
-  const writer = new ChargeWriter(ledger, deps.logger.child({ component: 'charges' }));
+  const charges = new ChargeRepository(deps.db, deps.usage, deps.tokens, deps.users);
+  const writer = new ChargeWriter(charges, deps.logger.child({ component: 'charges' }));
   const loadQuota: QuotaSource = async (who, id) => {
     const row = await (who === 'token' ? deps.tokens : deps.users).quotaOf(id);
     return row === undefined ? undefined : row.quota;
@@ -91,7 +91,7 @@ export function wireBilling(deps: {
   return {
     service,
     balances,
-    ledger,
+    charges,
     store,
     redisStore,
     start() {

@@ -12,6 +12,8 @@ import { quotaFor, type PriceBook, type TokenCounts } from './price-book.js';
 import { estimatePromptTokens } from './token-counter.js';
 
 export interface BillingOptions {
+  /** False: a plain relay; nothing is priced, limited, charged or logged. */
+  enabled: boolean;
   /** Relay models without a price, charged 0 (and logged) instead of refusing them. */
   allowUnpriced: boolean;
   /** Completion tokens held for a request that sets no `max_tokens`. */
@@ -60,6 +62,10 @@ export class BillingService {
     private readonly metrics: Metrics,
     private readonly logger: Logger,
   ) {}
+
+  get enabled(): boolean {
+    return this.opts.enabled;
+  }
 
   /** Throws 403 (unpriced), 429 rate_limit_exceeded or 429 insufficient_quota; else the ticket. */
   async admit(req: {
@@ -126,15 +132,16 @@ export class BillingService {
   rateLimitHeaders(ticket: BillingTicket): Record<string, string> {
     const headers: Record<string, string> = {};
     for (const kind of ['requests', 'tokens'] as const) {
-      let best: { l: Limiter; w: WindowState } | undefined;
-      ticket.limiters.forEach((l, i) => {
-        const w = ticket.windows[i]!;
-        if (l.kind === kind && (!best || w.remaining < best.w.remaining)) best = { l, w };
-      });
-      if (!best) continue;
-      headers[`x-ratelimit-limit-${kind}`] = String(best.l.limit);
-      headers[`x-ratelimit-remaining-${kind}`] = String(Math.max(0, best.w.remaining));
-      headers[`x-ratelimit-reset-${kind}`] = goDuration(best.w.resetMs);
+      let best = -1;
+      for (let i = 0; i < ticket.limiters.length; i++) {
+        if (ticket.limiters[i]!.kind !== kind) continue;
+        if (best < 0 || ticket.windows[i]!.remaining < ticket.windows[best]!.remaining) best = i;
+      }
+      if (best < 0) continue;
+      const w = ticket.windows[best]!;
+      headers[`x-ratelimit-limit-${kind}`] = String(ticket.limiters[best]!.limit);
+      headers[`x-ratelimit-remaining-${kind}`] = String(Math.max(0, w.remaining));
+      headers[`x-ratelimit-reset-${kind}`] = goDuration(w.resetMs);
     }
     return headers;
   }
@@ -172,7 +179,9 @@ export class BillingService {
       userId: t.caller.user.id,
       quota,
       tokensDelta: counts.promptTokens + counts.completionTokens - t.estimatedTokens,
-      tokenWindows: t.limiters.filter((l) => l.kind === 'tokens').map((l) => l.key),
+      tokenWindows: t.limiters
+        .filter((l) => l.kind === 'tokens')
+        .map((l) => ({ key: l.key, limit: l.limit })),
       usage: {
         chargeId: t.chargeId,
         requestId: t.requestId,

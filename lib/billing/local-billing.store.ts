@@ -1,5 +1,4 @@
 import {
-  WINDOW_SECONDS,
   type Admission,
   type AdmitResult,
   type BalanceOwner,
@@ -9,6 +8,7 @@ import {
   type QuotaSource,
   type Settlement,
 } from './billing-store.js';
+import { correct, take } from './rate-bucket.js';
 
 interface Balance {
   left: number;
@@ -23,11 +23,7 @@ interface Hold {
   reserve: number;
   tokenLimited: boolean;
   userLimited: boolean;
-  sec: number;
 }
-
-/** One-second buckets of one rate window. */
-type Window = Map<number, number>;
 
 /**
  * The same semantics as the Redis store, in this process's memory: exact on a single node,
@@ -38,13 +34,16 @@ type Window = Map<number, number>;
 export class LocalBillingStore implements BillingStore {
   private readonly balances = new Map<string, Balance>();
   private readonly holds = new Map<string, Hold>();
-  private readonly windows = new Map<string, Window>();
+  /** Per limiter key: its bucket's theoretical arrival time (ms); gone once the bucket is full. */
+  private readonly buckets = new Map<string, number>();
   private lastSweep = 0;
 
   constructor(
     private readonly loadQuota: QuotaSource,
     private readonly record: (entry: ChargeEntry) => void,
     private readonly refreshMs = Infinity,
+    /** Tests move time with it; the windows read it. */
+    private readonly clock: () => number = Date.now,
   ) {}
 
   async admit(a: Admission): Promise<AdmitResult> {
@@ -53,28 +52,22 @@ export class LocalBillingStore implements BillingStore {
     if (!token) return { kind: 'quota', who: 'token' };
     if (!user) return { kind: 'quota', who: 'user' };
     // From here on nothing awaits: the check and the take are one step.
-    const now = Date.now();
-    const sec = Math.floor(now / 1000);
-    this.sweep(sec);
+    const now = this.clock();
+    this.sweep(now);
     const windows = [];
+    const tats: number[] = [];
     for (let i = 0; i < a.limiters.length; i++) {
       const l = a.limiters[i]!;
-      const { sum, buckets } = this.window(l.key, sec);
-      if (sum + l.cost > l.limit)
-        return { kind: 'rate', limiter: i, retryAfterMs: waitMs(buckets, sum, l.limit, l.cost, now) };
-      windows.push({
-        remaining: l.limit - sum - l.cost,
-        resetMs: ((buckets[0]?.[0] ?? sec) + WINDOW_SECONDS) * 1000 - now,
-      });
+      const t = take(this.buckets.get(l.key), now, l.limit, l.cost);
+      if (!t.ok) return { kind: 'rate', limiter: i, retryAfterMs: t.retryAfterMs };
+      tats.push(t.tat);
+      windows.push({ remaining: t.remaining, resetMs: t.resetMs });
     }
     if (refuses(token, a.reserve)) return { kind: 'quota', who: 'token' };
     if (refuses(user, a.reserve)) return { kind: 'quota', who: 'user' };
-    for (const l of a.limiters) {
-      if (l.cost === 0) continue;
-      const w = this.windows.get(l.key) ?? new Map<number, number>();
-      w.set(sec, (w.get(sec) ?? 0) + l.cost);
-      this.windows.set(l.key, w);
-    }
+    a.limiters.forEach((l, i) => {
+      if (l.cost !== 0) this.buckets.set(l.key, tats[i]!);
+    });
     for (const b of [token, user]) {
       if (b.unlimited) continue;
       b.left -= a.reserve;
@@ -86,7 +79,6 @@ export class LocalBillingStore implements BillingStore {
       reserve: a.reserve,
       tokenLimited: !token.unlimited,
       userLimited: !user.unlimited,
-      sec,
     });
     return { kind: 'ok', windows, tokenLimited: !token.unlimited, userLimited: !user.unlimited };
   }
@@ -102,9 +94,9 @@ export class LocalBillingStore implements BillingStore {
     if (tokenLimited && token) credit(token, reserve - s.quota, hold ? -reserve : 0);
     if (userLimited && user) credit(user, reserve - s.quota, hold ? -reserve : 0);
     if (hold && s.tokensDelta !== 0) {
-      for (const k of s.tokenWindows) {
-        const w = this.windows.get(k);
-        if (w) w.set(hold.sec, (w.get(hold.sec) ?? 0) + s.tokensDelta);
+      for (const w of s.tokenWindows) {
+        const tat = this.buckets.get(w.key);
+        if (tat !== undefined) this.buckets.set(w.key, correct(tat, w.limit, s.tokensDelta));
       }
     }
     this.record({ usage: s.usage, tokenLimited, userLimited });
@@ -121,14 +113,11 @@ export class LocalBillingStore implements BillingStore {
   }
 
   async hit(k: string, limit: number): Promise<{ ok: boolean; retryAfterMs: number }> {
-    const now = Date.now();
-    const sec = Math.floor(now / 1000);
-    this.sweep(sec);
-    const { sum, buckets } = this.window(k, sec);
-    if (sum + 1 > limit) return { ok: false, retryAfterMs: waitMs(buckets, sum, limit, 1, now) };
-    const w = this.windows.get(k) ?? new Map<number, number>();
-    w.set(sec, (w.get(sec) ?? 0) + 1);
-    this.windows.set(k, w);
+    const now = this.clock();
+    this.sweep(now);
+    const t = take(this.buckets.get(k), now, limit, 1);
+    if (!t.ok) return { ok: false, retryAfterMs: t.retryAfterMs };
+    this.buckets.set(k, t.tat);
     return { ok: true, retryAfterMs: 0 };
   }
 
@@ -151,30 +140,11 @@ export class LocalBillingStore implements BillingStore {
     return b;
   }
 
-  private window(k: string, sec: number): { sum: number; buckets: [number, number][] } {
-    const w = this.windows.get(k);
-    if (!w) return { sum: 0, buckets: [] };
-    let sum = 0;
-    const buckets: [number, number][] = [];
-    for (const [b, c] of w) {
-      if (b <= sec - WINDOW_SECONDS) w.delete(b);
-      else {
-        sum += c;
-        buckets.push([b, c]);
-      }
-    }
-    buckets.sort((x, y) => x[0] - y[0]);
-    return { sum, buckets };
-  }
-
-  /** Drops windows with nothing left in them, at most once a second. */
-  private sweep(sec: number): void {
-    if (sec === this.lastSweep) return;
-    this.lastSweep = sec;
-    for (const [k, w] of this.windows) {
-      for (const b of w.keys()) if (b <= sec - WINDOW_SECONDS) w.delete(b);
-      if (w.size === 0) this.windows.delete(k);
-    }
+  /** Drops full buckets (nothing taken for a minute), at most once a second. */
+  private sweep(now: number): void {
+    if (now - this.lastSweep < 1000) return;
+    this.lastSweep = now;
+    for (const [k, tat] of this.buckets) if (tat <= now) this.buckets.delete(k);
   }
 }
 
@@ -189,14 +159,4 @@ function refuses(b: Balance, reserve: number): boolean {
 function credit(b: Balance, left: number, held: number): void {
   b.left += left;
   b.held += held;
-}
-
-function waitMs(buckets: [number, number][], sum: number, limit: number, cost: number, now: number): number {
-  if (cost > limit) return -1;
-  let excess = sum + cost - limit;
-  for (const [b, c] of buckets) {
-    excess -= c;
-    if (excess <= 0) return (b + WINDOW_SECONDS) * 1000 - now;
-  }
-  return WINDOW_SECONDS * 1000;
 }

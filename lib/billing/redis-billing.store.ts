@@ -48,6 +48,8 @@ export class RedisBillingStore implements BillingStore {
     /** `nodeId/pid`: who took a hold, so the reaper can tell a dead process's holds. */
     private readonly holder: string,
     private readonly loadQuota: QuotaSource,
+    /** Tests move time with it; the windows and holds read it. */
+    private readonly clock: () => number = Date.now,
   ) {
     if (!('syAdmit' in redis)) {
       redis.defineCommand('syAdmit', { lua: ADMIT });
@@ -77,7 +79,7 @@ export class RedisBillingStore implements BillingStore {
     ];
     const args = [
       a.chargeId,
-      Date.now(),
+      this.clock(),
       a.reserve,
       `${a.tokenId},${a.userId},${this.holder}`,
       WINDOW_SECONDS,
@@ -104,7 +106,7 @@ export class RedisBillingStore implements BillingStore {
       this.keys.holds,
       this.keys.holdInfo,
       this.keys.usage,
-      ...s.tokenWindows.map((k) => this.keys.window(k)),
+      ...s.tokenWindows.map((w) => this.keys.window(w.key)),
     ];
     await this.redis.sySettle(
       keys.length,
@@ -113,6 +115,9 @@ export class RedisBillingStore implements BillingStore {
       s.quota,
       s.tokensDelta,
       JSON.stringify(s.usage),
+      this.clock(),
+      WINDOW_SECONDS,
+      ...s.tokenWindows.map((w) => w.limit),
     );
   }
 
@@ -126,7 +131,7 @@ export class RedisBillingStore implements BillingStore {
   }
 
   async hit(key: string, limit: number): Promise<{ ok: boolean; retryAfterMs: number }> {
-    const [ok, wait] = await this.redis.syHit(this.keys.window(key), Date.now(), WINDOW_SECONDS, limit);
+    const [ok, wait] = await this.redis.syHit(this.keys.window(key), this.clock(), WINDOW_SECONDS, limit);
     return { ok: ok === 1, retryAfterMs: Number(wait) };
   }
 
@@ -157,7 +162,7 @@ export class RedisBillingStore implements BillingStore {
    * taken by a node process (`nodeId/pid`) not in `alive`. Returns how many were refunded.
    */
   async reapHolds(maxAgeMs: number, deadAfterMs: number, alive: ReadonlySet<string>): Promise<number> {
-    const now = Date.now();
+    const now = this.clock();
     const old = await this.redis.zrangebyscore(
       this.keys.holds,
       '-inf',

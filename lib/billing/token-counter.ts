@@ -1,4 +1,4 @@
-import { countTokens } from 'gpt-tokenizer/encoding/o200k_base';
+import { createRequire } from 'node:module';
 import type { Endpoint } from '../relay/adapters/provider-adapter.js';
 
 /**
@@ -7,6 +7,22 @@ import type { Endpoint } from '../relay/adapters/provider-adapter.js';
  * providers tokenize differently: then these counts are an estimate, which is why an upstream's
  * own usage always wins.
  */
+
+let counter: ((text: string) => number) | undefined;
+
+/**
+ * The tokenizer is loaded on first use, not at start: its tables take about 70 MB of memory,
+ * which a gateway whose upstreams all report usage never needs.
+ */
+function countTokens(text: string): number {
+  if (text === '') return 0;
+  counter ??= (
+    createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as {
+      countTokens: (t: string) => number;
+    }
+  ).countTokens;
+  return counter(text);
+}
 
 /** Tokens OpenAI adds per chat message (role and separators) and to prime the answer. */
 const PER_MESSAGE = 3;

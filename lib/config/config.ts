@@ -34,6 +34,7 @@ export interface Config {
   configLogKeep: number;
   trustProxy: boolean | number | string;
   billing: {
+    enabled: boolean;
     allowUnpriced: boolean;
     reserveCompletionTokens: number;
     holdTtlMs: number;
@@ -97,6 +98,7 @@ export function loadConfig(
     configLogKeep: v.CONFIG_LOG_KEEP,
     trustProxy: parseTrustProxy(v.TRUST_PROXY),
     billing: {
+      enabled: v.BILLING,
       allowUnpriced: v.ALLOW_UNPRICED_MODELS,
       reserveCompletionTokens: v.QUOTA_RESERVE_TOKENS,
       holdTtlMs: v.QUOTA_HOLD_TTL,

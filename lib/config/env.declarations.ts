@@ -203,6 +203,12 @@ export const envDeclarations = {
     doc: 'How many of the newest config_changes rows the resync job keeps (older ones are trimmed).',
     schema: int(1000, 100_000_000),
   }),
+  BILLING: declare({
+    name: 'BILLING',
+    default: 'true',
+    doc: 'Prices, quota, rate limits and usage logs on /v1 requests. false makes the gateway a plain relay (nothing is charged, limited or logged to usage_logs).',
+    schema: bool,
+  }),
   ALLOW_UNPRICED_MODELS: declare({
     name: 'ALLOW_UNPRICED_MODELS',
     default: 'false',

@@ -50,6 +50,8 @@ export function knexConfig(opts: {
         conn.pragma('synchronous = NORMAL');
         conn.pragma('foreign_keys = ON');
         conn.pragma('busy_timeout = 5000');
+        // Checkpoints (and their fsync) run on a worker thread: see SqliteCheckpointer.
+        conn.pragma('wal_autocheckpoint = 0');
         done(null, conn);
       },
     },
@@ -63,6 +65,13 @@ export function createDb(opts: { databaseUrl?: string; dataDir: string; sqliteFi
     fs.mkdirSync(opts.sqliteFile ? path.dirname(opts.sqliteFile) : opts.dataDir, { recursive: true });
   }
   return knexFactory(knexConfig(opts));
+}
+
+/** The SQLite file of a knex instance; undefined for MySQL or an in-memory database. */
+export function sqliteFileOf(db: Knex): string | undefined {
+  if (dialectOf(db) !== 'sqlite') return undefined;
+  const file = (db.client.config.connection as { filename?: string }).filename;
+  return file && file !== ':memory:' ? file : undefined;
 }
 
 /** Applies every pending migration; safe to run on each start. */

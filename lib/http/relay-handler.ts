@@ -99,16 +99,13 @@ export class RelayHttpHandler {
     log.model = body.model;
     log.stream = body.stream === true;
     checkModelAllowed(who.token, body.model);
-    const ticket = await this.deps.billing.admit({
-      requestId,
-      caller: who,
-      endpoint,
-      body,
-      bodyBytes: bytes,
-    });
-    for (const [name, value] of Object.entries(this.deps.billing.rateLimitHeaders(ticket))) {
-      res.setHeader(name, value);
+    const billing = this.deps.billing;
+    if (!billing.enabled) {
+      await this.deps.relay.relay({ requestId, endpoint, body, caller: who, res, log });
+      return;
     }
+    const ticket = await billing.admit({ requestId, caller: who, endpoint, body, bodyBytes: bytes });
+    for (const [name, value] of Object.entries(billing.rateLimitHeaders(ticket))) res.setHeader(name, value);
     let status: number | undefined;
     try {
       await this.deps.relay.relay({
@@ -124,7 +121,7 @@ export class RelayHttpHandler {
       status = toAppError(err).status;
       throw err;
     } finally {
-      log.usage = this.deps.billing.settle(ticket, {
+      log.usage = billing.settle(ticket, {
         // A client that left before any answer: 499, as nginx logs it.
         status: status ?? (log.counts || res.headersSent ? res.statusCode : 499),
         counts: log.counts,

@@ -233,6 +233,22 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       });
     });
 
+    it('stores prices, groups and rate limits at their largest allowed values', async () => {
+      const huge = { rpm_limit: 100_000_000, tpm_limit: 10_000_000_000 };
+      const group = await gw.admin('PUT', '/api/groups/big', { ratio: 0.25, ...huge });
+      expect(group.status).to.equal(200);
+      expect(group.body.data).to.include({ ratio: 0.25, ...huge });
+      const token = await gw.admin('POST', '/api/tokens', { name: 'big', ...huge });
+      expect(token.body.data).to.include(huge);
+      const price = await gw.admin('PUT', '/api/prices/m', {
+        input: 0.075,
+        output: 1_000_000,
+        cached_input: 0,
+      });
+      expect(price.body.data).to.include({ input: 0.075, output: 1_000_000, cached_input: 0 });
+      expect((await gw.admin('GET', '/api/groups')).body.data.map((g: any) => g.name)).to.deep.equal(['big']);
+    });
+
     it('reports status without auth', async () => {
       const status = (await fetch(`${gw.url}/api/status`).then((r) => r.json())) as Record<string, unknown>;
       expect(status).to.include({ role: 'single', state: 'LIVE' });

@@ -204,6 +204,21 @@ describe('billing, rate limits and usage logs on a single node', function () {
       }
     });
 
+    it('with BILLING=false the gateway is a plain relay: no price, quota or limit applies, nothing is logged', async () => {
+      const plain = await startTestGateway({ env: { BILLING: 'false', ALLOW_UNPRICED_MODELS: 'false' } });
+      try {
+        await plain.channel({ name: 'a', base_url: fake.baseUrl('a'), models: ['free-model'] });
+        const token = (await plain.admin('POST', '/api/tokens', { name: 't', quota: 0, rpm_limit: 1 })).body
+          .data;
+        const c = new OpenAI({ apiKey: token.key, baseURL: `${plain.url}/v1`, maxRetries: 0 });
+        for (let i = 0; i < 3; i++) await c.chat.completions.create({ model: 'free-model', messages });
+        await new Promise((r) => setTimeout(r, 100));
+        expect((await plain.admin('GET', '/api/logs')).body.total).to.equal(0);
+      } finally {
+        await plain.stop();
+      }
+    });
+
     it('a quota set by PATCH and a top-up reach the live balance at once, and both are logged', async () => {
       const token = await gw.token({ quota: 10 });
       const err = await apiError(client(token.key).chat.completions.create({ model: 'gpt-4o', messages }));

@@ -17,6 +17,8 @@ import { usageRow } from '../helpers/fixtures.js';
 /** A store under test, the stored quotas it loads from, and the charges it recorded. */
 interface Harness {
   store: BillingStore;
+  /** Moves the store's clock forward. */
+  advance(ms: number): void;
   quotas: Map<string, number | null>;
   charges(): Promise<ChargeEntry[]>;
   close(): Promise<void>;
@@ -37,7 +39,7 @@ const settlement = (a: Admission, quota: number, fields: Partial<Settlement> = {
   userId: a.userId,
   quota,
   tokensDelta: 0,
-  tokenWindows: a.limiters.filter((l) => l.kind === 'tokens').map((l) => l.key),
+  tokenWindows: a.limiters.filter((l) => l.kind === 'tokens').map((l) => ({ key: l.key, limit: l.limit })),
   usage: usageRow({ chargeId: a.chargeId, userId: a.userId, tokenId: a.tokenId, quota }),
   ...fields,
 });
@@ -49,26 +51,41 @@ const rpm = (key: string, limit: number): Limiter => ({
   cost: 1,
 });
 
+/** A clock that starts now, on a whole second, and moves only when told. */
+function testClock() {
+  let now = Math.floor(Date.now() / 1000) * 1000;
+  return { read: () => now, advance: (ms: number) => void (now += ms) };
+}
+
 function localHarness(): Harness {
   const quotas = new Map<string, number | null>();
   const recorded: ChargeEntry[] = [];
+  const clock = testClock();
   const store = new LocalBillingStore(
     async (who: BalanceOwner, id: number) =>
       quotas.has(`${who}:${id}`) ? quotas.get(`${who}:${id}`) : undefined,
     (e) => recorded.push(e),
+    Infinity,
+    clock.read,
   );
-  return { store, quotas, charges: async () => recorded, close: async () => {} };
+  return { store, advance: clock.advance, quotas, charges: async () => recorded, close: async () => {} };
 }
 
 function redisHarness(): Harness & { redis: RedisBillingStore; prefix: string; client: Redis } {
   const quotas = new Map<string, number | null>();
   const client = new Redis(REDIS_URL);
   const prefix = uniqueName('sybill');
-  const redis = new RedisBillingStore(client, prefix, 'test-node/1', async (who, id) =>
-    quotas.has(`${who}:${id}`) ? quotas.get(`${who}:${id}`) : undefined,
+  const clock = testClock();
+  const redis = new RedisBillingStore(
+    client,
+    prefix,
+    'test-node/1',
+    async (who, id) => (quotas.has(`${who}:${id}`) ? quotas.get(`${who}:${id}`) : undefined),
+    clock.read,
   );
   return {
     store: redis,
+    advance: clock.advance,
     redis,
     prefix,
     client,
@@ -138,7 +155,7 @@ for (const [name, make] of [
       expect(results.filter((r) => r.kind === 'ok')).to.have.length(7);
     });
 
-    it('counts requests in a one-minute window: the limit passes, the next is refused with a wait', async () => {
+    it('counts requests per minute: the limit passes at once, the next is refused with a wait', async () => {
       const limiter = rpm(`token:${uniqueName('w')}:rpm`, 3);
       const states = [];
       for (let i = 0; i < 3; i++) {
@@ -155,7 +172,29 @@ for (const [name, make] of [
       }
     });
 
-    it('a refused admission takes nothing: no hold, no count in any window', async () => {
+    it('refills continuously: a burst of the limit, then one more per minute/limit, and the headers say when', async () => {
+      const limiter = rpm(`token:${uniqueName('s')}:rpm`, 3); // one more every 20 s
+      const admit = () => h.store.admit(admission({ reserve: 0, limiters: [limiter] }));
+      const first = await admit();
+      if (first.kind !== 'ok') return expect.fail('expected ok');
+      expect(first.windows[0]).to.deep.equal({ remaining: 2, resetMs: 20_000 });
+      await admit();
+      const third = await admit();
+      if (third.kind !== 'ok') return expect.fail('expected ok');
+      expect(third.windows[0]).to.deep.equal({ remaining: 0, resetMs: 60_000 });
+      expect(await admit()).to.deep.equal({ kind: 'rate', limiter: 0, retryAfterMs: 20_000 });
+      h.advance(19_000);
+      expect(await admit()).to.deep.equal({ kind: 'rate', limiter: 0, retryAfterMs: 1_000 });
+      h.advance(1_000);
+      expect((await admit()).kind).to.equal('ok');
+      expect((await admit()).kind).to.equal('rate');
+      h.advance(60_000); // a quiet minute: the whole burst again
+      const full = await admit();
+      if (full.kind !== 'ok') return expect.fail('expected ok');
+      expect(full.windows[0]!.remaining).to.equal(2);
+    });
+
+    it('a refused admission takes nothing: no hold, nothing from any limit', async () => {
       const ok = rpm(`token:${uniqueName('a')}:rpm`, 10);
       const full = rpm(`user:${uniqueName('b')}:rpm`, 0);
       expect((await h.store.admit(admission({ reserve: 50, limiters: [ok, full] }))).kind).to.equal('rate');
@@ -164,7 +203,7 @@ for (const [name, make] of [
       if (r.kind === 'ok') expect(r.windows[0]!.remaining).to.equal(9);
     });
 
-    it('corrects the token window with the real tokens at settlement', async () => {
+    it('corrects the token limit with the real tokens at settlement', async () => {
       const key = `token:${uniqueName('t')}:tpm`;
       const tpm: Limiter = { key, scope: 'token', kind: 'tokens', limit: 1000, cost: 600 };
       const a = admission({ reserve: 0, limiters: [tpm] });
@@ -201,7 +240,7 @@ for (const [name, make] of [
       expect((await h.store.admit(admission({ reserve: 20 }))).kind).to.equal('ok');
     });
 
-    it('counts admin API hits per key in the same windows', async () => {
+    it('counts admin API hits per key the same way', async () => {
       const key = `ip:${uniqueName('ip')}`;
       expect((await h.store.hit(key, 2)).ok).to.equal(true);
       expect((await h.store.hit(key, 2)).ok).to.equal(true);
@@ -235,7 +274,7 @@ describe('billing store in Redis: holds that never settle', () => {
 
   it('refunds a hold older than the hold TTL even when its process is alive', async () => {
     expect((await h.redis.admit(admission({ reserve: 60 }))).kind).to.equal('ok');
-    await new Promise((r) => setTimeout(r, 20));
+    h.advance(20);
     expect(await h.redis.reapHolds(10, 0, new Set(['test-node/1']))).to.equal(1);
     expect(await h.client.hget(h.redis.keys.balance('token', 1), 'left')).to.equal('100');
   });

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { pino } from 'pino';
 import { ChannelService } from '../../lib/admin/channel.service.js';
 import type { ChargeEntry } from '../../lib/billing/billing-store.js';
-import { ChargeLedger } from '../../lib/billing/charge-ledger.js';
+import { ChargeRepository } from '../../lib/db/repositories/charge.repository.js';
 import { ConfigSync } from '../../lib/cfg/config-sync.js';
 import { SecretBox } from '../../lib/security/secret-box.js';
 import { DbConfigSource } from '../../lib/cfg/db-config-source.js';
@@ -158,7 +158,7 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       });
     });
 
-    describe('charge ledger (the usage flush)', () => {
+    describe('charge repository (the usage flush)', () => {
       it('is atomic under 50 concurrent batches and charges a replayed batch once', async () => {
         const userId = await writer.write('user', async (trx, version) => {
           const id = await users.insert(
@@ -197,17 +197,17 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
           );
           return { entityId: id, op: 'upsert', result: id };
         });
-        const ledger = new ChargeLedger(db, new UsageLogRepository(db), tokens, users);
+        const charges = new ChargeRepository(db, new UsageLogRepository(db), tokens, users);
         const entry = (n: number): ChargeEntry => ({
           tokenLimited: true,
           userLimited: n % 2 === 0, // half were charged while the user was unlimited
           usage: usageRow({ chargeId: `c-${n}`, tokenId, userId, quota: 7 }),
         });
         const batches = Array.from({ length: 50 }, (_, i) => [entry(i)]);
-        const written = await Promise.all(batches.map((b) => ledger.apply(b)));
+        const written = await Promise.all(batches.map((b) => charges.apply(b)));
         expect(written.reduce((a, b) => a + b, 0)).to.equal(50);
         // The whole log again, as a flush replayed after a crash would: nothing new.
-        expect(await ledger.apply(batches.flat())).to.equal(0);
+        expect(await charges.apply(batches.flat())).to.equal(0);
         const token = (await tokens.findById(tokenId))!;
         expect(token.usedQuota).to.equal(350);
         expect(token.quota).to.equal(650);

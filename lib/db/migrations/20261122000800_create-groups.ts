@@ -5,8 +5,8 @@ export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('groups', (t) => {
     t.string('name', 64).primary();
     t.double('ratio').notNullable().defaultTo(1);
-    t.integer('rpm_limit').nullable();
-    t.integer('tpm_limit').nullable();
+    t.bigInteger('rpm_limit').nullable();
+    t.bigInteger('tpm_limit').nullable();
     t.bigInteger('version').notNullable();
     t.bigInteger('created_at').notNullable();
     t.bigInteger('updated_at').notNullable();

@@ -2,8 +2,8 @@ import type { Knex } from 'knex';
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.alterTable('users', (t) => {
-    t.integer('rpm_limit').nullable();
-    t.integer('tpm_limit').nullable();
+    t.bigInteger('rpm_limit').nullable();
+    t.bigInteger('tpm_limit').nullable();
   });
 }
 

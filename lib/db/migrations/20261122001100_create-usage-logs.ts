@@ -31,8 +31,6 @@ export async function up(knex: Knex): Promise<void> {
     t.index(['request_id']);
     t.index(['user_id', 'created_at']);
     t.index(['token_id', 'created_at']);
-    t.index(['channel_id', 'created_at']);
-    t.index(['model', 'created_at']);
   });
 }
 
