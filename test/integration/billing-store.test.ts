@@ -155,6 +155,17 @@ for (const [name, make] of [
       expect(results.filter((r) => r.kind === 'ok')).to.have.length(7);
     });
 
+    it('settles 60 requests at once exactly (the Redis store sends them in batches)', async () => {
+      h.quotas.set('token:4', 10_000);
+      const held = Array.from({ length: 60 }, () => admission({ tokenId: 4, reserve: 100 }));
+      for (const a of held) expect((await h.store.admit(a)).kind).to.equal('ok');
+      await Promise.all(held.map((a, i) => h.store.settle(settlement(a, i))));
+      expect((await h.charges()).filter((c) => c.usage.tokenId === 4)).to.have.length(60);
+      const spent = (59 * 60) / 2; // 0 + 1 + … + 59
+      expect((await h.store.admit(admission({ tokenId: 4, reserve: 10_000 - spent }))).kind).to.equal('ok');
+      expect((await h.store.admit(admission({ tokenId: 4, reserve: 1 }))).kind).to.equal('quota');
+    });
+
     it('counts requests per minute: the limit passes at once, the next is refused with a wait', async () => {
       const limiter = rpm(`token:${uniqueName('w')}:rpm`, 3);
       const states = [];
