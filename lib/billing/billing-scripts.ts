@@ -174,12 +174,19 @@ return 1`;
 
 /**
  * KEYS: balance. ARGV: the new stored quota ('' = unlimited), the delta ('' = the limit kind
- * changed), '1' to touch only a loaded balance. A balance not loaded yet is loaded with the new
+ * changed), '1' for a charge owed to the balance (made on the database while Redis was away:
+ * it only lowers a loaded, limited balance). A balance not loaded yet is loaded with the new
  * quota (nothing can be pending on it).
  */
 export const CHANGE = `
-if redis.call('HEXISTS', KEYS[1], 'unl') == 0 then
-  if ARGV[3] == '1' then return 0 end
+local loaded = redis.call('HEXISTS', KEYS[1], 'unl') == 1
+if ARGV[3] == '1' then
+  if loaded and redis.call('HGET', KEYS[1], 'unl') == '0' then
+    redis.call('HINCRBY', KEYS[1], 'left', ARGV[2])
+  end
+  return 1
+end
+if not loaded then
   if ARGV[1] == '' then
     redis.call('HSET', KEYS[1], 'unl', '1', 'left', '0', 'held', '0')
   else

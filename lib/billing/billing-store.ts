@@ -61,8 +61,11 @@ export interface QuotaChange {
   id: number;
   quota: number | null;
   delta: number | null;
-  /** Only adjust a balance already loaded (a charge owed to it), never load one. */
-  onlyIfLoaded?: boolean;
+  /**
+   * A charge owed to the live balance (made on the database while Redis was away): lowers a
+   * loaded, limited balance by `delta`; never loads one or changes its kind.
+   */
+  owed?: boolean;
 }
 
 /** Reads a stored quota to load a balance: null is unlimited, undefined is a row that is gone. */

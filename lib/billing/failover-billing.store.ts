@@ -112,7 +112,7 @@ export class FailoverBillingStore implements BillingStore {
             id: o.id,
             quota: 0,
             delta: o.delta,
-            onlyIfLoaded: true,
+            owed: true,
           });
         }
         if (this.owed.get(k) === o) this.owed.delete(k);

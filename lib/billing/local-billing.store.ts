@@ -105,6 +105,10 @@ export class LocalBillingStore implements BillingStore {
   async changeQuota(c: QuotaChange): Promise<void> {
     const b = this.balances.get(key(c.who, c.id));
     if (!b) return; // loaded from the database, with the change, on first use
+    if (c.owed) {
+      if (!b.unlimited) b.left += c.delta ?? 0;
+      return;
+    }
     if (c.quota === null) b.unlimited = true;
     else if (c.delta === null || b.unlimited) {
       b.unlimited = false;

@@ -18,7 +18,7 @@ type Scripted = Redis & {
   sySettle(...args: (string | number)[]): Promise<number>;
   syReap(holds: string, info: string, chargeId: string, prefix: string): Promise<number>;
   syLoad(key: string, quota: string): Promise<number>;
-  syChange(key: string, quota: string, delta: string, onlyIfLoaded: string): Promise<number>;
+  syChange(key: string, quota: string, delta: string, owed: string): Promise<number>;
   syHit(key: string, now: number, win: number, limit: number): Promise<[number, number]>;
 };
 
@@ -126,7 +126,7 @@ export class RedisBillingStore implements BillingStore {
       this.keys.balance(c.who, c.id),
       c.quota === null ? '' : String(c.quota),
       c.delta === null ? '' : String(c.delta),
-      c.onlyIfLoaded ? '1' : '0',
+      c.owed ? '1' : '0',
     );
   }
 

@@ -74,3 +74,16 @@ export async function quotaForUpdate(
   const row = await q;
   return row ? { quota: row.quota === null ? null : num(row.quota) } : undefined;
 }
+
+/** Adds `delta` to a limited (non-NULL) quota of a `tokens` or `users` row. */
+export async function addQuota(
+  trx: Knex.Transaction,
+  table: 'tokens' | 'users',
+  id: number,
+  delta: number,
+): Promise<void> {
+  await trx(table)
+    .where({ id })
+    .whereNotNull('quota')
+    .update({ quota: trx.raw('quota + ?', [delta]), updated_at: Date.now() });
+}

@@ -116,6 +116,7 @@ export class RelayHttpHandler {
         res,
         log,
         startedAt: ticket.startedAt,
+        billed: true,
       });
     } catch (err) {
       status = toAppError(err).status;

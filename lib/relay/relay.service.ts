@@ -52,6 +52,8 @@ export interface RelayRequest {
   log: RelayLogFields;
   /** When the relay started (ms). */
   startedAt?: number;
+  /** Billing is on: count the answer's tokens locally when the upstream reports none. */
+  billed?: boolean;
 }
 
 /** Why one attempt failed, and whether another channel may be tried. */
@@ -216,6 +218,7 @@ export class RelayService {
     if (stream) {
       const { usage, text } = await this.pipeStream(req, exchange, !clientWantsUsage, channel.id);
       observe('ok');
+      if (!req.billed) return undefined;
       req.log.counts = usage
         ? countsOf(usage)
         : {
@@ -260,6 +263,7 @@ export class RelayService {
     res.setHeader('content-length', raw.length);
     res.end(raw);
     this.markFirstByte(req);
+    if (!req.billed) return undefined;
     req.log.counts = json.usage
       ? countsOf(json.usage)
       : {
@@ -287,7 +291,7 @@ export class RelayService {
     channelId: number,
   ): Promise<{ usage: Usage | undefined; text: string }> {
     const res = req.res;
-    const filter = new SseUsageFilter(dropUsage, MAX_COUNTED_STREAM);
+    const filter = new SseUsageFilter(dropUsage, req.billed ? MAX_COUNTED_STREAM : 0);
     res.statusCode = 200;
     res.setHeader('content-type', 'text/event-stream; charset=utf-8');
     res.setHeader('cache-control', 'no-cache');

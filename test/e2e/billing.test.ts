@@ -4,6 +4,7 @@ import OpenAI from 'openai';
 import { countPromptTokens, countTextTokens } from '../../lib/billing/token-counter.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { apiError } from '../helpers/openai.js';
 import { callJson } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -29,15 +30,6 @@ describe('billing, rate limits and usage logs on a single node', function () {
       `${n} usage rows`,
     );
     return rows;
-  }
-  async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-    try {
-      await p;
-    } catch (err) {
-      if (err instanceof OpenAI.APIError) return err;
-      throw err;
-    }
-    throw new Error('expected an APIError');
   }
 
   before(async () => {

@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { apiError } from '../helpers/openai.js';
 import { waitFor } from '../helpers/wait.js';
 
 const messages = [{ role: 'user' as const, content: 'hi' }];
@@ -24,16 +25,6 @@ describe('relay end to end (official openai client)', function () {
     });
     await gw.channel({ name: healthy, base_url: fake.baseUrl(healthy), models: ['gpt-4o'] });
     return first;
-  }
-
-  async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof OpenAI.APIError>> {
-    try {
-      await p;
-    } catch (err) {
-      if (err instanceof OpenAI.APIError) return err;
-      throw err;
-    }
-    throw new Error('expected an APIError');
   }
 
   before(async () => {

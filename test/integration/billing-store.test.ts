@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
+import { pino } from 'pino';
 import type {
   Admission,
   BalanceOwner,
@@ -8,6 +9,7 @@ import type {
   Limiter,
   Settlement,
 } from '../../lib/billing/billing-store.js';
+import { FailoverBillingStore } from '../../lib/billing/failover-billing.store.js';
 import { LocalBillingStore } from '../../lib/billing/local-billing.store.js';
 import { RedisBillingStore } from '../../lib/billing/redis-billing.store.js';
 import { deletePrefix, REDIS_URL } from '../helpers/cluster.js';
@@ -298,5 +300,47 @@ describe('billing store in Redis: holds that never settle', () => {
     expect(pending.map((c) => c.usage.chargeId)).to.deep.equal([a.chargeId]);
     await h.redis.ackCharges(pending.map((c) => c.streamId));
     expect(await h.redis.pendingCharges(10)).to.deep.equal([]);
+  });
+});
+
+describe('billing store failover (a cluster node while Redis is away)', () => {
+  let h: ReturnType<typeof redisHarness>;
+  beforeEach(() => {
+    h = redisHarness();
+    h.quotas.set('token:1', 1000);
+    h.quotas.set('user:1', null);
+  });
+  afterEach(() => h.close());
+
+  it('bills on the database while Redis is down, then pays the Redis balance what it owes; an unlimited one stays unlimited', async () => {
+    let up = true;
+    const written: ChargeEntry[] = [];
+    const load = async (who: BalanceOwner, id: number) => h.quotas.get(`${who}:${id}`);
+    const store = new FailoverBillingStore(
+      h.redis,
+      new LocalBillingStore(load, (e) => written.push(e)),
+      () => up,
+      load,
+      pino({ level: 'silent' }),
+    );
+    const first = admission({ reserve: 100 });
+    expect((await store.admit(first)).kind).to.equal('ok'); // on Redis: loads the balance
+    await store.settle(settlement(first, 40));
+    expect(await h.client.hget(h.redis.keys.balance('token', 1), 'left')).to.equal('960');
+
+    up = false;
+    const second = admission({ reserve: 100 });
+    expect((await store.admit(second)).kind).to.equal('ok'); // locally, on the database's balance
+    await store.settle(settlement(second, 25));
+    expect(written.map((e) => [e.usage.chargeId, e.tokenLimited, e.userLimited])).to.deep.equal([
+      [second.chargeId, true, false],
+    ]);
+    expect(store.owedBalances).to.equal(2);
+
+    up = true;
+    await store.repay();
+    expect(store.owedBalances).to.equal(0);
+    expect(await h.client.hget(h.redis.keys.balance('token', 1), 'left')).to.equal('935');
+    expect(await h.client.hget(h.redis.keys.balance('user', 1), 'unl')).to.equal('1');
   });
 });

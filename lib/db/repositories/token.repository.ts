@@ -3,6 +3,7 @@ import { ConflictError } from '../../errors/conflict.error.js';
 import { num, numOrNull, readJson } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
 import {
+  addQuota,
   chargeBalances,
   mapUniqueViolation,
   paginate,
@@ -158,10 +159,7 @@ export class TokenRepository {
 
   /** Adds `delta` to a limited quota (a top-up or an adjustment). */
   async addQuota(trx: Trx, id: number, delta: number): Promise<void> {
-    await trx('tokens')
-      .where({ id })
-      .whereNotNull('quota')
-      .update({ quota: trx.raw('quota + ?', [delta]), updated_at: Date.now() });
+    await addQuota(trx, 'tokens', id, delta);
   }
 
   /** The stored quota (null: unlimited), read when a balance is first loaded. */
