@@ -49,102 +49,126 @@ end
 `;
 
 /**
- * KEYS: token balance, user balance, holds, holdinfo, then one window per limiter.
- * ARGV: charge id, now (ms), reserve, hold info prefix ("tokenId,userId,nodeId"), window (s),
- * then limit and cost per limiter.
- * Returns {'missing', 'token'|'user'}, {'rate', i, waitMs}, {'quota', 'token'|'user'}, or
- * {'ok', tokenLimited, userLimited, remaining1, reset1, …}.
+ * Admits several requests in one call (the store batches the admissions of one event-loop
+ * turn). ARGV[1] is the number of admissions; each then has its key count and argument count,
+ * its KEYS (token balance, user balance, holds, holdinfo, then one bucket per limiter) and ARGV
+ * (charge id, now (ms), reserve, hold info prefix "tokenId,userId,node/pid", window (s), then
+ * limit and cost per limiter). Each is decided on its own, in order: {'missing',
+ * 'token'|'user'} (nothing taken: load the balance and ask again), {'rate', i, waitMs},
+ * {'quota', 'token'|'user'}, or {'ok', tokenLimited, userLimited, remaining1, reset1, …}.
  */
 export const ADMIT = `${BUCKET}
-local t = redis.call('HMGET', KEYS[1], 'left', 'unl')
-if not t[2] then return { 'missing', 'token' } end
-local u = redis.call('HMGET', KEYS[2], 'left', 'unl')
-if not u[2] then return { 'missing', 'user' } end
-local now = tonumber(ARGV[2])
-local win = tonumber(ARGV[5]) * 1000
-local n = #KEYS - 4
-local tats = n > 0 and redis.call('MGET', unpack(KEYS, 5, 4 + n)) or {}
-local nexts, states = {}, {}
-for i = 1, n do
-  local limit = tonumber(ARGV[4 + 2 * i])
-  local cost = tonumber(ARGV[5 + 2 * i])
-  local nxt, wait = take(tonumber(tats[i]), now, limit, cost, win)
-  if not nxt then return { 'rate', tostring(i), tostring(wait) } end
-  nexts[i] = nxt
-  states[#states + 1] = tostring(math.floor(limit - (nxt - now) / (win / limit)))
-  states[#states + 1] = tostring(math.ceil(nxt - now))
-end
-local reserve = tonumber(ARGV[3])
-local tl = t[2] == '0'
-local ul = u[2] == '0'
-if tl and (tonumber(t[1]) <= 0 or tonumber(t[1]) < reserve) then return { 'quota', 'token' } end
-if ul and (tonumber(u[1]) <= 0 or tonumber(u[1]) < reserve) then return { 'quota', 'user' } end
-local writes = {}
-for i = 1, n do
-  if tonumber(ARGV[5 + 2 * i]) ~= 0 then
-    writes[#writes + 1] = KEYS[4 + i]
-    writes[#writes + 1] = fmt(nexts[i])
+local function admit(K, A)
+  local t = redis.call('HMGET', K[1], 'left', 'unl')
+  if not t[2] then return { 'missing', 'token' } end
+  local u = redis.call('HMGET', K[2], 'left', 'unl')
+  if not u[2] then return { 'missing', 'user' } end
+  local now = tonumber(A[2])
+  local win = tonumber(A[5]) * 1000
+  local n = #K - 4
+  local tats = n > 0 and redis.call('MGET', unpack(K, 5, 4 + n)) or {}
+  local nexts, states = {}, {}
+  for i = 1, n do
+    local limit = tonumber(A[4 + 2 * i])
+    local cost = tonumber(A[5 + 2 * i])
+    local nxt, wait = take(tonumber(tats[i]), now, limit, cost, win)
+    if not nxt then return { 'rate', tostring(i), tostring(wait) } end
+    nexts[i] = nxt
+    states[#states + 1] = tostring(math.floor(limit - (nxt - now) / (win / limit)))
+    states[#states + 1] = tostring(math.ceil(nxt - now))
   end
-end
-if #writes > 0 then redis.call('MSET', unpack(writes)) end
-if tl then
-  redis.call('HINCRBY', KEYS[1], 'left', 0 - reserve)
-  redis.call('HINCRBY', KEYS[1], 'held', reserve)
-end
-if ul then
-  redis.call('HINCRBY', KEYS[2], 'left', 0 - reserve)
-  redis.call('HINCRBY', KEYS[2], 'held', reserve)
-end
-redis.call('ZADD', KEYS[3], now, ARGV[1])
-redis.call('HSET', KEYS[4], ARGV[1],
-  ARGV[4] .. ',' .. reserve .. ',' .. (tl and '1' or '0') .. ',' .. (ul and '1' or '0'))
-local out = { 'ok', tl and '1' or '0', ul and '1' or '0' }
-for _, s in ipairs(states) do out[#out + 1] = s end
-return out`;
-
-/**
- * KEYS: token balance, user balance, holds, holdinfo, usage stream, then the token limits.
- * ARGV: charge id, quota charged, tokens delta, the usage row (JSON), now (ms), window (s),
- * then each token limit's limit.
- * Releases the hold (if the reaper has not) and charges; appends the charge to the stream in
- * the same step, so a settled charge is never lost and never half-applied.
- */
-export const SETTLE = `${CREDIT}${BUCKET}
-local info = redis.call('HGET', KEYS[4], ARGV[1])
-local quota = tonumber(ARGV[2])
-local tl, ul, held = false, false, false
-if info then
-  held = true
-  redis.call('HDEL', KEYS[4], ARGV[1])
-  redis.call('ZREM', KEYS[3], ARGV[1])
-  local f = split(info)
-  local reserve = tonumber(f[4])
-  tl = f[5] == '1'
-  ul = f[6] == '1'
-  if tl then credit(KEYS[1], reserve - quota, 0 - reserve) end
-  if ul then credit(KEYS[2], reserve - quota, 0 - reserve) end
-else
-  tl = redis.call('HGET', KEYS[1], 'unl') == '0'
-  ul = redis.call('HGET', KEYS[2], 'unl') == '0'
-  if tl then credit(KEYS[1], 0 - quota, 0) end
-  if ul then credit(KEYS[2], 0 - quota, 0) end
-end
-local delta = tonumber(ARGV[3])
-if held and delta ~= 0 and #KEYS >= 6 then
-  -- the request's real tokens replace its estimate in the token limits it counted against
-  local win = tonumber(ARGV[6]) * 1000
-  local tats = redis.call('MGET', unpack(KEYS, 6, #KEYS))
+  local reserve = tonumber(A[3])
+  local tl = t[2] == '0'
+  local ul = u[2] == '0'
+  if tl and (tonumber(t[1]) <= 0 or tonumber(t[1]) < reserve) then return { 'quota', 'token' } end
+  if ul and (tonumber(u[1]) <= 0 or tonumber(u[1]) < reserve) then return { 'quota', 'user' } end
   local writes = {}
-  for i = 6, #KEYS do
-    local tat = tonumber(tats[i - 5])
-    if tat then
-      writes[#writes + 1] = KEYS[i]
-      writes[#writes + 1] = fmt(tat + delta * (win / tonumber(ARGV[i + 1])))
+  for i = 1, n do
+    if tonumber(A[5 + 2 * i]) ~= 0 then
+      writes[#writes + 1] = K[4 + i]
+      writes[#writes + 1] = fmt(nexts[i])
     end
   end
   if #writes > 0 then redis.call('MSET', unpack(writes)) end
+  if tl then
+    redis.call('HINCRBY', K[1], 'left', 0 - reserve)
+    redis.call('HINCRBY', K[1], 'held', reserve)
+  end
+  if ul then
+    redis.call('HINCRBY', K[2], 'left', 0 - reserve)
+    redis.call('HINCRBY', K[2], 'held', reserve)
+  end
+  redis.call('ZADD', K[3], now, A[1])
+  redis.call('HSET', K[4], A[1],
+    A[4] .. ',' .. reserve .. ',' .. (tl and '1' or '0') .. ',' .. (ul and '1' or '0'))
+  local out = { 'ok', tl and '1' or '0', ul and '1' or '0' }
+  for _, s in ipairs(states) do out[#out + 1] = s end
+  return out
 end
-redis.call('XADD', KEYS[5], '*', 'tl', tl and '1' or '0', 'ul', ul and '1' or '0', 'e', ARGV[4])
+local results = {}
+local k, a = 0, 2
+for _ = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  results[#results + 1] = admit({ unpack(KEYS, k + 1, k + nk) }, { unpack(ARGV, a + 2, a + 1 + na) })
+  k = k + nk
+  a = a + 2 + na
+end
+return results`;
+
+/**
+ * Settles several requests in one call (the store batches the settlements of one event-loop
+ * turn: one round trip and one script run instead of one each). ARGV[1] is the number of
+ * settlements; each then has its key count and argument count, and its KEYS (token balance,
+ * user balance, holds, holdinfo, usage stream, then its token limits) and ARGV (charge id,
+ * quota charged, tokens delta, the usage row as JSON, window (s), then each token limit's
+ * limit). Each releases its hold (if the reaper has not) and charges, and appends the charge to
+ * the stream in the same step, so a settled charge is never lost and never half-applied.
+ */
+export const SETTLE = `${CREDIT}${BUCKET}
+local function settle(K, A)
+  local info = redis.call('HGET', K[4], A[1])
+  local quota = tonumber(A[2])
+  local tl, ul, held = false, false, false
+  if info then
+    held = true
+    redis.call('HDEL', K[4], A[1])
+    redis.call('ZREM', K[3], A[1])
+    local f = split(info)
+    local reserve = tonumber(f[4])
+    tl = f[5] == '1'
+    ul = f[6] == '1'
+    if tl then credit(K[1], reserve - quota, 0 - reserve) end
+    if ul then credit(K[2], reserve - quota, 0 - reserve) end
+  else
+    tl = redis.call('HGET', K[1], 'unl') == '0'
+    ul = redis.call('HGET', K[2], 'unl') == '0'
+    if tl then credit(K[1], 0 - quota, 0) end
+    if ul then credit(K[2], 0 - quota, 0) end
+  end
+  local delta = tonumber(A[3])
+  if held and delta ~= 0 and #K >= 6 then
+    -- the request's real tokens replace its estimate in the token limits it counted against
+    local win = tonumber(A[5]) * 1000
+    local tats = redis.call('MGET', unpack(K, 6, #K))
+    local writes = {}
+    for i = 6, #K do
+      local tat = tonumber(tats[i - 5])
+      if tat then
+        writes[#writes + 1] = K[i]
+        writes[#writes + 1] = fmt(tat + delta * (win / tonumber(A[i])))
+      end
+    end
+    if #writes > 0 then redis.call('MSET', unpack(writes)) end
+  end
+  redis.call('XADD', K[5], '*', 'tl', tl and '1' or '0', 'ul', ul and '1' or '0', 'e', A[4])
+end
+local k, a = 0, 2
+for _ = 1, tonumber(ARGV[1]) do
+  local nk, na = tonumber(ARGV[a]), tonumber(ARGV[a + 1])
+  settle({ unpack(KEYS, k + 1, k + nk) }, { unpack(ARGV, a + 2, a + 1 + na) })
+  k = k + nk
+  a = a + 2 + na
+end
 return 1`;
 
 /**
