@@ -142,7 +142,8 @@ export class Gateway {
       redis: cluster && {
         client: cluster.command,
         prefix: config.redisPrefix,
-        holder: `${config.nodeId.replace(/,/g, '_')}/${process.pid}`,
+        // NODE_ID has no commas (validated): the hold info is comma-separated.
+        holder: `${config.nodeId}/${process.pid}`,
         ready: () => cluster.command.status === 'ready',
       },
     }));
