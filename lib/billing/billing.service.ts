@@ -190,11 +190,12 @@ export class BillingService {
         userId: t.caller.user.id,
         tokenId: t.caller.token.id,
         channelId: o.channelId ?? null,
-        model: t.model,
-        upstreamModel: o.upstreamModel ?? null,
-        promptTokens: counts.promptTokens,
-        completionTokens: counts.completionTokens,
-        cachedTokens: counts.cachedTokens,
+        // The columns hold 128 characters; a longer name (a client's typo) must not make the row unwritable.
+        model: t.model.slice(0, 128),
+        upstreamModel: o.upstreamModel?.slice(0, 128) ?? null,
+        promptTokens: Math.min(counts.promptTokens, MAX_INT),
+        completionTokens: Math.min(counts.completionTokens, MAX_INT),
+        cachedTokens: Math.min(counts.cachedTokens, MAX_INT),
         quota,
         latencyMs: now - t.startedAt,
         ttftMs: o.ttftMs ?? null,
@@ -206,6 +207,9 @@ export class BillingService {
     });
   }
 }
+
+/** The token columns are 32-bit: an upstream's absurd usage must not make the row unwritable. */
+const MAX_INT = 2_147_483_647;
 
 /** The request's `max_tokens` (or `max_completion_tokens`), else the default hold. */
 function maxTokensOf(body: Record<string, unknown>, fallback: number): number {

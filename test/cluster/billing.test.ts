@@ -189,6 +189,14 @@ describe('billing across the cluster (master + 2 replicas, MariaDB + Redis)', fu
       expect((await burst(1, token.key, 'm', [node]))[0]!.ok).to.equal(false);
   });
 
+  it('a request for an absurdly long model name is logged and flushed like any other (no poison row)', async () => {
+    const token = await tokenWith({});
+    const [r] = await burst(1, token.key, 'x'.repeat(300));
+    expect(r).to.deep.include({ ok: false, status: 503 });
+    const db = await flushed(token.id, (n) => n === 1);
+    expect(db.rows).to.equal(1);
+  });
+
   it('a price changed on the master applies on every node within 1 s', async () => {
     const token = await tokenWith({});
     const put = await cluster.admin(cluster.master, 'PUT', '/api/prices/m', { input: 4, output: 4 });
