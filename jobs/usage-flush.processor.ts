@@ -1,6 +1,7 @@
 import type { Logger } from 'pino';
 import type { ChargeRepository } from '../lib/db/repositories/charge.repository.js';
-import type { RedisBillingStore } from '../lib/billing/redis-billing.store.js';
+import type { RedisBillingStore, StreamedCharge } from '../lib/billing/redis-billing.store.js';
+import { isDataError } from '../lib/db/db-errors.js';
 import type { NodeHeartbeats } from '../lib/cfg/node-heartbeat.js';
 import type { Metrics } from '../lib/obs/metrics.js';
 
@@ -10,6 +11,8 @@ export interface UsageFlushResult {
   flushed: number;
   /** Of those, the ones new to the database (the rest were written by an earlier run). */
   written: number;
+  /** Charges the database refused for their data, moved to `usage:dead` (an operator's to look at). */
+  deadLettered: number;
   reapedHolds: number;
   /** True when the stream still held charges (the next run goes on). */
   more: boolean;
@@ -35,7 +38,9 @@ const BUDGET_MS = 5_000;
  * The `usage-flush` job: moves settled charges from the Redis stream to the database in
  * batches (usage rows and balances in one transaction, skipping charge ids already written),
  * then deletes them from the stream. A crash between the two steps replays the batch, which
- * charges nothing twice. It also refunds holds whose requests will never settle.
+ * charges nothing twice. A batch the database refuses for the data of one row is written row
+ * by row, and a row it refuses is moved to `usage:dead` rather than blocking every later charge.
+ * It also refunds holds whose requests will never settle.
  */
 export class UsageFlushProcessor {
   constructor(private readonly deps: UsageFlushDeps) {}
@@ -45,10 +50,19 @@ export class UsageFlushProcessor {
     const { store, charges } = this.deps;
     let flushed = 0;
     let written = 0;
+    let deadLettered = 0;
     for (;;) {
       const batch = await store.pendingCharges(BATCH);
       if (batch.length === 0) break;
-      written += await charges.apply(batch);
+      try {
+        written += await charges.apply(batch);
+      } catch (err) {
+        // A lost connection or a lock: the whole batch is tried again next run.
+        if (!isDataError(err)) throw err;
+        const r = await this.rowByRow(batch);
+        written += r.written;
+        deadLettered += r.dead;
+      }
       await store.ackCharges(batch.map((c) => c.streamId));
       flushed += batch.length;
       if (batch.length < BATCH || Date.now() - started > BUDGET_MS) break;
@@ -59,11 +73,34 @@ export class UsageFlushProcessor {
     const result = {
       flushed,
       written,
+      deadLettered,
       reapedHolds,
       more: (await store.pendingCharges(1)).length > 0,
       ms: Date.now() - started,
     };
-    this.deps.logger[written > 0 || reapedHolds > 0 ? 'debug' : 'trace'](result, 'usage-flush done');
+    this.deps.logger[deadLettered > 0 ? 'error' : written > 0 || reapedHolds > 0 ? 'debug' : 'trace'](
+      result,
+      deadLettered > 0
+        ? 'usage-flush: charges the database refused were moved to usage:dead'
+        : 'usage-flush done',
+    );
     return result;
+  }
+
+  private async rowByRow(batch: StreamedCharge[]): Promise<{ written: number; dead: number }> {
+    let written = 0;
+    let dead = 0;
+    for (const charge of batch) {
+      try {
+        written += await this.deps.charges.apply([charge]);
+      } catch (err) {
+        if (!isDataError(err)) throw err;
+        // The driver's own words ("Data too long for column 'model'"), not knex's copy of the SQL.
+        const e = err as { sqlMessage?: string; message: string };
+        await this.deps.store.deadLetter(charge, e.sqlMessage ?? e.message);
+        dead++;
+      }
+    }
+    return { written, dead };
   }
 }

@@ -50,6 +50,7 @@ export class RedisBillingStore implements BillingStore {
     holds: string;
     holdInfo: string;
     usage: string;
+    deadLetters: string;
     window: (key: string) => string;
   };
 
@@ -76,6 +77,7 @@ export class RedisBillingStore implements BillingStore {
       holds: `${prefix}:holds`,
       holdInfo: `${prefix}:holdinfo`,
       usage: `${prefix}:usage`,
+      deadLetters: `${prefix}:usage:dead`,
       window: (key) => `${prefix}:rl:${key}`,
     };
   }
@@ -213,6 +215,22 @@ export class RedisBillingStore implements BillingStore {
       });
     }
     return out;
+  }
+
+  /** Keeps a charge the database refused for its data in `usage:dead`, with the reason, for an operator. */
+  async deadLetter(charge: StreamedCharge, reason: string): Promise<void> {
+    await this.redis.xadd(
+      this.keys.deadLetters,
+      '*',
+      'tl',
+      charge.tokenLimited ? '1' : '0',
+      'ul',
+      charge.userLimited ? '1' : '0',
+      'e',
+      JSON.stringify(charge.usage),
+      'error',
+      reason.slice(0, 500),
+    );
   }
 
   /** Deletes charges the database now holds. */

@@ -18,3 +18,13 @@ export function isConnectionError(err: unknown): boolean {
     e.fatal === true
   );
 }
+
+/**
+ * True when the database refused a row for its data (SQLSTATE class 22: too long, out of
+ * range, invalid value): writing it again will fail again, unlike a lost connection or a lock.
+ */
+export function isDataError(err: unknown): boolean {
+  if (typeof err !== 'object' || err === null) return false;
+  const state = (err as { sqlState?: unknown }).sqlState;
+  return typeof state === 'string' && state.startsWith('22');
+}
