@@ -247,6 +247,9 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       });
       expect(price.body.data).to.include({ input: 0.075, output: 1_000_000, cached_input: 0 });
       expect((await gw.admin('GET', '/api/groups')).body.data.map((g: any) => g.name)).to.deep.equal(['big']);
+      const long = 'm'.repeat(128); // the longest model name: also the id of its config change
+      expect((await gw.admin('PUT', `/api/prices/${long}`, { input: 1, output: 1 })).status).to.equal(200);
+      expect((await gw.admin('DELETE', `/api/prices/${long}`)).status).to.equal(204);
     });
 
     it('reports status without auth', async () => {

@@ -10,6 +10,7 @@ import * as createGroups from './20261122000800_create-groups.js';
 import * as addRateLimitsToTokens from './20261122000900_add-rate-limits-to-tokens.js';
 import * as addRateLimitsToUsers from './20261122001000_add-rate-limits-to-users.js';
 import * as createUsageLogs from './20261122001100_create-usage-logs.js';
+import * as widenConfigChangeEntityId from './20261122001200_widen-config-change-entity-id.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -29,6 +30,7 @@ const migrations: [string, Migration][] = [
   ['20261122000900_add-rate-limits-to-tokens', addRateLimitsToTokens],
   ['20261122001000_add-rate-limits-to-users', addRateLimitsToUsers],
   ['20261122001100_create-usage-logs', createUsageLogs],
+  ['20261122001200_widen-config-change-entity-id', widenConfigChangeEntityId],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
