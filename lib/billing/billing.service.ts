@@ -211,11 +211,15 @@ export class BillingService {
 /** The token columns are 32-bit: an upstream's absurd usage must not make the row unwritable. */
 const MAX_INT = 2_147_483_647;
 
+/** The most completion tokens a hold counts: far above any model's, and safe in every store's arithmetic. */
+const MAX_HELD_COMPLETION = 100_000_000;
+
 /** The request's `max_tokens` (or `max_completion_tokens`), else the default hold. */
 function maxTokensOf(body: Record<string, unknown>, fallback: number): number {
   for (const name of ['max_completion_tokens', 'max_tokens']) {
     const v = body[name];
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) return Math.floor(v);
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0)
+      return Math.min(Math.floor(v), MAX_HELD_COMPLETION);
   }
   return fallback;
 }

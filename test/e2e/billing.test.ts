@@ -239,6 +239,16 @@ describe('billing, rate limits and usage logs on a single node', function () {
       expect(refused.status).to.equal(400);
     });
 
+    it('an absurd max_tokens is held at a sane ceiling: served on an unlimited token, refused on a small one, never a 500', async () => {
+      const free = await gw.token();
+      await client(free.key).chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 1e300 });
+      const small = await gw.token({ quota: 1000 });
+      const err = await apiError(
+        client(small.key).chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 1e300 }),
+      );
+      expect([err.status, err.code]).to.deep.equal([429, 'insufficient_quota']);
+    });
+
     it('a graceful stop writes every settled charge', async () => {
       const token = await gw.token({ quota: 100_000 });
       await Promise.all(
