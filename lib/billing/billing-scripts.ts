@@ -12,10 +12,11 @@
 
 /**
  * GCRA, as in rate-bucket.ts: a limit of `limit` per `win` ms is a bucket that refills
- * continuously; its state is one number. A request's limits are read with one MGET and written
- * with one MSET (an earlier one-second-bucket window cost ~4× the Redis time per request,
- * measured). The keys have no TTL: there is one per token, user and group with a limit, like
- * the balances, and a full bucket's old arrival time is simply in the past.
+ * continuously; its state is one number, so a request's limits are read with one MGET and
+ * written with one MSET. (A sliding window that walked its one-second buckets on every request
+ * cost 76 µs of Redis time per admission with six limits, against 25 µs with none.) The keys
+ * have no TTL: there is one per token, user and group with a limit, like the balances, and a
+ * full bucket's old arrival time is simply in the past.
  */
 const BUCKET = `
 -- returns the new arrival time, or nil and the wait in ms (-1: never)
