@@ -119,13 +119,10 @@ export class TokenService {
     if (input.tpm_limit !== undefined) values.tpmLimit = input.tpm_limit;
     const { view, change } = await this.writer.write('token', async (trx, version) => {
       if (!(await this.tokens.findById(id, trx))) throw notFound(id);
-      const change =
-        input.quota === undefined
-          ? undefined
-          : await this.balances.quotaEdit(trx, 'token', id, input.quota, {
-              username: actor.username,
-              requestId,
-            });
+      const change = await this.balances.quotaEdit(trx, 'token', id, input.quota, {
+        username: actor.username,
+        requestId,
+      });
       await this.tokens.update(trx, id, values, version);
       const row = (await this.tokens.findById(id, trx))!;
       return { entityId: id, op: 'upsert', result: { view: tokenView(row), change }, record: row };

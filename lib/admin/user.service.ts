@@ -111,13 +111,10 @@ export class UserService {
     }
     const { view, change } = await this.writer.write('user', async (trx, version) => {
       if (!(await this.users.findById(id, trx))) throw notFound(id);
-      const change =
-        input.quota === undefined
-          ? undefined
-          : await this.balances.quotaEdit(trx, 'user', id, input.quota, {
-              username: actor.username,
-              requestId,
-            });
+      const change = await this.balances.quotaEdit(trx, 'user', id, input.quota, {
+        username: actor.username,
+        requestId,
+      });
       await this.users.update(trx, id, userValues(input), version);
       const row = (await this.users.findById(id, trx))!;
       return { entityId: id, op: 'upsert', result: { view: userView(row), change }, record: row };

@@ -50,16 +50,18 @@ export class BalanceService {
   }
 
   /**
-   * Call inside the transaction of an edit that sets the quota to `quota`, before the row is
-   * updated; returns the change to {@link apply} after commit (undefined when none).
+   * Call inside the transaction of an edit that sets the quota to `quota` (undefined: the edit
+   * leaves it alone), before the row is updated; returns the change to {@link apply} after
+   * commit (undefined when none).
    */
   async quotaEdit(
     trx: Trx,
     who: BalanceOwner,
     id: number,
-    quota: number | null,
+    quota: number | null | undefined,
     by: AdjustedBy,
   ): Promise<QuotaChange | undefined> {
+    if (quota === undefined) return undefined;
     const row = await this.repo(who).quotaForUpdate(trx, id);
     if (!row || row.quota === quota) return undefined;
     const delta = row.quota !== null && quota !== null ? quota - row.quota : null;

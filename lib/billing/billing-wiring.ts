@@ -7,7 +7,7 @@ import type { UserRepository } from '../db/repositories/user.repository.js';
 import type { Metrics } from '../obs/metrics.js';
 import { BalanceService } from './balance.service.js';
 import { BillingService, type BillingOptions } from './billing.service.js';
-import type { BillingStore, QuotaSource } from './billing-store.js';
+import type { BillingStore, ChargeEntry, QuotaSource } from './billing-store.js';
 import { ChargeRepository } from '../db/repositories/charge.repository.js';
 import { ChargeWriter } from './charge-writer.js';
 import { FailoverBillingStore } from './failover-billing.store.js';
@@ -55,7 +55,7 @@ export function wireBilling(deps: {
     const row = await (who === 'token' ? deps.tokens : deps.users).quotaOf(id);
     return row === undefined ? undefined : row.quota;
   };
-  const record = (entry: Parameters<ChargeWriter['push']>[0]) => writer.push(entry);
+  const record = (entry: ChargeEntry) => writer.push(entry);
   let store: BillingStore;
   let redisStore: RedisBillingStore | undefined;
   let failover: FailoverBillingStore | undefined;

@@ -27,11 +27,6 @@ export class ChargeWriter {
     },
   ) {}
 
-  /** Charges not written yet. */
-  get pending(): number {
-    return this.queue.length;
-  }
-
   push(entry: ChargeEntry): void {
     this.queue.push(entry);
     if (this.queue.length >= this.opts.maxBatch && !this.writing) void this.flush();

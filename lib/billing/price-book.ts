@@ -63,11 +63,4 @@ export class PriceBook {
     if (group) this.groups.set(name, group);
     else this.groups.delete(name);
   }
-
-  /** A digest of the content, to compare nodes in tests. */
-  digest(): string {
-    const p = [...this.prices.values()].map((x) => `${x.model}@${x.version}`).sort();
-    const g = [...this.groups.values()].map((x) => `${x.name}@${x.version}`).sort();
-    return `${p.join(',')}|${g.join(',')}`;
-  }
 }

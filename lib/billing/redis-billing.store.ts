@@ -88,12 +88,10 @@ export class RedisBillingStore implements BillingStore {
       const r = await this.batched(this.admitting, a, (batch) => this.admitBatch(batch));
       if (r[0] === 'missing' && attempt < 3) {
         const who = r[1] as BalanceOwner;
-        const quota = await this.loadQuota(who, who === 'token' ? a.tokenId : a.userId);
+        const id = who === 'token' ? a.tokenId : a.userId;
+        const quota = await this.loadQuota(who, id);
         if (quota === undefined) return { kind: 'quota', who };
-        await this.redis.syLoad(
-          this.keys.balance(who, who === 'token' ? a.tokenId : a.userId),
-          quota === null ? '' : String(quota),
-        );
+        await this.redis.syLoad(this.keys.balance(who, id), quota === null ? '' : String(quota));
         continue;
       }
       return parseAdmit(r);

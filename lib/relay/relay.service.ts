@@ -218,16 +218,9 @@ export class RelayService {
     if (stream) {
       const { usage, text } = await this.pipeStream(req, exchange, !clientWantsUsage, channel.id);
       observe('ok');
-      if (!req.billed) return undefined;
-      req.log.counts = usage
-        ? countsOf(usage)
-        : {
-            // No usage chunk (an upstream that ignores include_usage, or a stream cut short):
-            // count what was delivered.
-            promptTokens: countPromptTokens(req.endpoint, req.body),
-            completionTokens: countStreamedTokens(text),
-            cachedTokens: 0,
-          };
+      // No usage chunk (an upstream that ignores include_usage, or a stream cut short): count
+      // what was delivered.
+      this.recordCounts(req, usage, () => countStreamedTokens(text));
       return undefined;
     }
 
@@ -263,15 +256,23 @@ export class RelayService {
     res.setHeader('content-length', raw.length);
     res.end(raw);
     this.markFirstByte(req);
-    if (!req.billed) return undefined;
-    req.log.counts = json.usage
-      ? countsOf(json.usage)
+    this.recordCounts(req, json.usage, () => countTextTokens(answerText(json)));
+    return undefined;
+  }
+
+  /**
+   * The tokens to bill for an answer that reached the client: the upstream's usage, else the
+   * prompt and `completion()` counted locally. Nothing when billing is off.
+   */
+  private recordCounts(req: RelayRequest, usage: Usage | undefined, completion: () => number): void {
+    if (!req.billed) return;
+    req.log.counts = usage
+      ? countsOf(usage)
       : {
           promptTokens: countPromptTokens(req.endpoint, req.body),
-          completionTokens: countTextTokens(answerText(json)),
+          completionTokens: completion(),
           cachedTokens: 0,
         };
-    return undefined;
   }
 
   private markFirstByte(req: RelayRequest): void {
