@@ -1,4 +1,5 @@
 import type { ChannelRecord } from '../../lib/db/repositories/channel.repository.js';
+import type { TokenRecord } from '../../lib/db/repositories/token.repository.js';
 import type { UsageRecord } from '../../lib/db/repositories/usage-log.repository.js';
 
 let nextId = 1;
@@ -47,6 +48,31 @@ export function usageRow(fields: Partial<UsageRecord> & { chargeId: string; user
     status: 200,
     retries: 0,
     note: null,
+    ...fields,
+  };
+}
+
+/** A token record with sensible defaults, for unit tests. */
+export function tokenRecord(fields: Partial<TokenRecord> = {}): TokenRecord {
+  return {
+    id: 1,
+    name: 't',
+    userId: 1,
+    keyHash: 'h',
+    keyPrefix: 'sk-abc',
+    group: 'default',
+    status: 'enabled',
+    quota: null,
+    usedQuota: 0,
+    expiresAt: null,
+    models: null,
+    subnets: null,
+    rpmLimit: null,
+    tpmLimit: null,
+    version: 1,
+    createdAt: 0,
+    updatedAt: 0,
+    accessedAt: null,
     ...fields,
   };
 }

@@ -1,28 +1,10 @@
 import { expect } from 'chai';
 import { IdentityCache, type IdentitySource } from '../../lib/cfg/identity-cache.js';
 import type { TokenRecord } from '../../lib/db/repositories/token.repository.js';
+import { tokenRecord } from '../helpers/fixtures.js';
 
 function token(version: number, status: 'enabled' | 'disabled'): TokenRecord {
-  return {
-    id: 7,
-    name: 't',
-    userId: 1,
-    keyHash: 'h7',
-    keyPrefix: 'sk-',
-    group: 'default',
-    status,
-    quota: null,
-    usedQuota: 0,
-    expiresAt: null,
-    models: null,
-    subnets: null,
-    rpmLimit: null,
-    tpmLimit: null,
-    version,
-    createdAt: 0,
-    updatedAt: 0,
-    accessedAt: null,
-  };
+  return tokenRecord({ id: 7, keyHash: 'h7', keyPrefix: 'sk-', status, version });
 }
 
 /** A shared cache that still holds version 1 while the database has version 2. */

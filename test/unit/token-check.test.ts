@@ -1,33 +1,11 @@
 import { expect } from 'chai';
-import type { TokenRecord } from '../../lib/db/repositories/token.repository.js';
 import type { UserRecord } from '../../lib/db/repositories/user.repository.js';
 import { AuthenticationError } from '../../lib/errors/authentication.error.js';
 import { PermissionError } from '../../lib/errors/permission.error.js';
 import { checkModelAllowed, checkTokenUsable, ipAllowed } from '../../lib/relay/token-check.js';
+import { tokenRecord } from '../helpers/fixtures.js';
 
-function token(fields: Partial<TokenRecord> = {}): TokenRecord {
-  return {
-    id: 1,
-    name: 't',
-    userId: 1,
-    keyHash: 'h',
-    keyPrefix: 'sk-abc',
-    group: 'default',
-    status: 'enabled',
-    quota: null,
-    usedQuota: 0,
-    expiresAt: null,
-    models: null,
-    subnets: null,
-    rpmLimit: null,
-    tpmLimit: null,
-    version: 1,
-    createdAt: 0,
-    updatedAt: 0,
-    accessedAt: null,
-    ...fields,
-  };
-}
+const token = tokenRecord;
 
 const user: UserRecord = {
   id: 1,
