@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ConfigResyncProcessor } from './config-resync.processor.js';
 import type { UsageFlushProcessor } from './usage-flush.processor.js';
+import type { ChannelTestRound } from '../lib/admin/channel-health.service.js';
 
 export const CONFIG_QUEUE = 'config';
 export const CONFIG_RESYNC = 'config-resync';
@@ -12,6 +13,8 @@ export const USAGE_FLUSH = 'usage-flush';
 /** Jobs only the master may run: the config writes other nodes ask for. */
 export const MASTER_QUEUE = 'master';
 export const CHANNEL_AUTO_DISABLE = 'channel-auto-disable';
+/** The scheduled channel tests (on the master queue: re-enabling is a config write). */
+export const CHANNEL_TEST = 'channel-test';
 
 export interface AutoDisableJob {
   channelId: number;
@@ -22,8 +25,8 @@ export interface AutoDisableJob {
  * The cluster's work on BullMQ. The `config` queue holds the job scheduler `config-resync`
  * (every `resyncEveryMs`) with a worker on every node (a job goes to one of them); the
  * `billing` queue holds `usage-flush` (every `usageFlushEveryMs`) the same way. The `master`
- * queue carries config writes a replica needs done (auto-disabling a channel), worked only on
- * the master. Schedulers live in Redis, so they are re-upserted at start and after every Redis
+ * queue, worked only on the master, carries config writes a replica needs done (auto-disabling
+ * a channel) and the job scheduler `channel-test` (every `channelTestMs`, none when 0). Schedulers live in Redis, so they are re-upserted at start and after every Redis
  * reconnect: a Redis reset erases them.
  */
 export class JobRunner {
@@ -36,11 +39,12 @@ export class JobRunner {
     private readonly connections: { queue: Redis; newWorker: () => Redis },
     private readonly prefix: string,
     private readonly role: 'master' | 'slave',
-    private readonly every: { resyncMs: number; usageFlushMs: number },
+    private readonly every: { resyncMs: number; usageFlushMs: number; channelTestMs: number },
     private readonly handlers: {
       resync: ConfigResyncProcessor;
       usageFlush: UsageFlushProcessor;
       autoDisable: (job: AutoDisableJob) => Promise<boolean>;
+      channelTests: () => Promise<ChannelTestRound>;
     },
     private readonly logger: Logger,
   ) {
@@ -71,6 +75,16 @@ export class JobRunner {
       { every: this.every.usageFlushMs },
       { name: USAGE_FLUSH, opts: { removeOnComplete: 50, removeOnFail: 50 } },
     );
+    if (this.role !== 'master') return;
+    if (this.every.channelTestMs > 0) {
+      await this.masterQueue.upsertJobScheduler(
+        CHANNEL_TEST,
+        { every: this.every.channelTestMs },
+        { name: CHANNEL_TEST, opts: { removeOnComplete: 50, removeOnFail: 50 } },
+      );
+    } else {
+      await this.masterQueue.removeJobScheduler(CHANNEL_TEST);
+    }
   }
 
   /** Asks the master to auto-disable a channel; one pending job per channel. */
@@ -103,6 +117,8 @@ export class JobRunner {
         return this.handlers.resync.run();
       case USAGE_FLUSH:
         return this.handlers.usageFlush.run();
+      case CHANNEL_TEST:
+        return this.handlers.channelTests();
       case CHANNEL_AUTO_DISABLE:
         return { disabled: await this.handlers.autoDisable(job.data as AutoDisableJob) };
       default:

@@ -20,8 +20,12 @@ import { L2Store } from './cfg/l2-store.js';
 import { LayeredConfigSource, RedisVersionProbe } from './cfg/layered-config-source.js';
 import { NodeHeartbeats } from './cfg/node-heartbeat.js';
 import { createRedis, type RedisRole } from './redis/redis-client.js';
-import { RedisCooldownShare } from './cfg/cooldown-share.js';
-import { Cooldowns } from './routing/cooldowns.js';
+import { RedisHealthShare } from './cfg/health-share.js';
+import { ChannelHealth } from './routing/channel-health.js';
+import { ChannelHealthService } from './admin/channel-health.service.js';
+import { ChannelTestRepository } from './db/repositories/channel-test.repository.js';
+import { ChannelTester } from './relay/channel-tester.js';
+import { UpstreamStats } from './relay/upstream-stats.js';
 import { DedupingDisabler } from './relay/channel-disabler.js';
 import { DbConfigSource } from './cfg/db-config-source.js';
 import { IdentityCache } from './cfg/identity-cache.js';
@@ -83,7 +87,10 @@ export class Gateway {
   private readonly checkpointer: SqliteCheckpointer | undefined;
   private readonly stateRepo: ConfigStateRepository;
   private readonly pollProbe: () => VersionProbe;
-  private readonly loadCooldowns: () => Promise<void>;
+  private readonly loadHealth: () => Promise<void>;
+  private readonly stats: UpstreamStats;
+  private readonly channelTests: ChannelHealthService;
+  private channelTestTimer: NodeJS.Timeout | undefined;
   private readonly redisConnections: Redis[] = [];
   private jobs: JobRunner | undefined;
   private cluster: ClusterNode | undefined;
@@ -128,8 +135,52 @@ export class Gateway {
       groupRepo,
     );
     const writer = new VersionedWriter(this.db, stateRepo, this.logger.child({ component: 'cfg-writer' }));
-    const channelService = new ChannelService(channelRepo, writer, secrets);
     const cluster = config.role === 'single' ? undefined : this.wireRedis(config);
+    const healthShare = cluster
+      ? new RedisHealthShare(
+          cluster.command,
+          config.redisPrefix,
+          config.nodeId,
+          this.logger.child({ component: 'channel-health' }),
+        )
+      : undefined;
+    const channelHealth = new ChannelHealth(config.resilience.breaker, healthShare);
+    this.metrics.watchChannelHealth(() => channelHealth.snapshot());
+    this.loadHealth = () => healthShare?.load(channelHealth) ?? Promise.resolve();
+    const stats = (this.stats = new UpstreamStats(
+      this.metrics,
+      cluster && {
+        client: cluster.command,
+        prefix: config.redisPrefix,
+        logger: this.logger.child({ component: 'upstream-stats' }),
+      },
+    ));
+    this.upstream = new UpstreamClient(config.upstream);
+    const adapters = createAdapters();
+    const decrypt = (enc: string) => {
+      try {
+        return secrets.decrypt(enc);
+      } catch {
+        throw new ConfigError(
+          'SECRET_KEY does not decrypt the stored channel keys: start with the SECRET_KEY they were written with',
+        );
+      }
+    };
+    // The channel service shows each channel's health, and the health service re-enables channels.
+    const channelService: ChannelService = new ChannelService(channelRepo, writer, secrets, (ids) =>
+      healthService.views(ids),
+    );
+    const healthService: ChannelHealthService = (this.channelTests = new ChannelHealthService(
+      channelService,
+      new ChannelTestRepository(this.db),
+      new ChannelTester(this.upstream, adapters, decrypt, {
+        timeoutMs: config.resilience.channelTestTimeoutMs,
+        autoDisableOn: config.resilience.autoDisableOn,
+      }),
+      stats,
+      channelHealth,
+      this.logger.child({ component: 'channel-tests' }),
+    ));
     const billing = (this.billing = wireBilling({
       db: this.db,
       tokens: tokenRepo,
@@ -147,16 +198,6 @@ export class Gateway {
         ready: () => cluster.command.status === 'ready',
       },
     }));
-    const cooldownShare = cluster
-      ? new RedisCooldownShare(
-          cluster.command,
-          config.redisPrefix,
-          config.nodeId,
-          this.logger.child({ component: 'cooldowns' }),
-        )
-      : undefined;
-    const cooldowns = new Cooldowns(cooldownShare);
-    this.loadCooldowns = () => cooldownShare?.load(cooldowns) ?? Promise.resolve();
     const source = cluster
       ? new LayeredConfigSource(cluster.l2, dbSource, this.logger.child({ component: 'cfg-l2' }))
       : dbSource;
@@ -170,15 +211,7 @@ export class Gateway {
       source,
       redisProbe ?? dbSource,
       identities,
-      (enc) => {
-        try {
-          return secrets.decrypt(enc);
-        } catch {
-          throw new ConfigError(
-            'SECRET_KEY does not decrypt the stored channel keys: start with the SECRET_KEY they were written with',
-          );
-        }
-      },
+      decrypt,
       this.metrics,
       this.logger.child({ component: 'cfg-sync' }),
       {
@@ -226,7 +259,7 @@ export class Gateway {
               ),
             );
           },
-          cooldown: (m) => cooldowns.apply(m.channelId, m.until),
+          health: (m) => channelHealth.apply(m),
           reconnected: () => {
             this.sync
               .resync('reconnect')
@@ -236,7 +269,7 @@ export class Gateway {
           },
         },
         clusterLogger,
-        cooldownShare!.channel,
+        healthShare!.channel,
       );
       const heartbeats = new NodeHeartbeats(
         cluster.command,
@@ -269,8 +302,17 @@ export class Gateway {
         { queue: cluster.bullQueue, newWorker: cluster.newBullConnection },
         config.redisPrefix,
         config.role as 'master' | 'slave',
-        { resyncMs: config.resyncEveryMs, usageFlushMs: config.billing.usageFlushEveryMs },
-        { resync, usageFlush, autoDisable: (job) => channelService.autoDisable(job.channelId, job.reason) },
+        {
+          resyncMs: config.resyncEveryMs,
+          usageFlushMs: config.billing.usageFlushEveryMs,
+          channelTestMs: config.resilience.channelTestEveryMs,
+        },
+        {
+          resync,
+          usageFlush,
+          autoDisable: (job) => channelService.autoDisable(job.channelId, job.reason),
+          channelTests: () => healthService.round(),
+        },
         this.logger.child({ component: 'jobs' }),
       );
       this.cluster = new ClusterNode(
@@ -287,17 +329,23 @@ export class Gateway {
     }
 
     this.status = new NodeStatus(config.role, config.nodeId, Date.now(), this.sync, stateRepo, this.cluster);
-    this.upstream = new UpstreamClient(config.upstream);
     this.touches = new TokenTouches(tokenRepo, this.logger.child({ component: 'token-touches' }));
     this.users = new UserService(userRepo, accessRepo, writer, billing.balances);
     const relay = new RelayService(
       () => this.sync.routing,
-      createAdapters(),
+      adapters,
       this.upstream,
       this.metrics,
       this.logger.child({ component: 'relay' }),
-      { retryTimes: config.retryTimes, random: opts.random },
-      cooldowns,
+      {
+        retryTimes: config.retryTimes,
+        totalTimeoutMs: config.upstream.totalTimeoutMs,
+        rateLimitCooldownMs: config.resilience.rateLimitCooldownMs,
+        autoDisableOn: config.resilience.autoDisableOn,
+        random: opts.random,
+      },
+      channelHealth,
+      stats,
       new DedupingDisabler(
         (channelId, reason) =>
           config.role === 'slave'
@@ -313,6 +361,7 @@ export class Gateway {
       status: this.status,
       adminAuth: new AdminAuthService(userRepo, accessRepo, config.adminToken),
       channels: channelService,
+      channelHealth: healthService,
       tokens: new TokenService(tokenRepo, userRepo, writer, billing.balances),
       users: this.users,
       pricing: new PricingService(priceRepo, groupRepo, writer),
@@ -363,12 +412,14 @@ export class Gateway {
     });
     // Subscribed before the first snapshot, so no change can fall between the two.
     await this.cluster?.subscribe();
-    await this.loadCooldowns().catch(() => {});
+    await this.loadHealth().catch(() => {});
     await this.sync.start();
     this.sync.startPolling(this.config.configPollMs, this.pollProbe);
     await this.cluster?.start(address.port);
     this.touches.start();
     this.billing.start();
+    this.stats.start();
+    this.startChannelTests();
     this.logger.info(
       { port: address.port, host: address.address, role: this.status.role },
       'Switchyard is listening',
@@ -397,6 +448,8 @@ export class Gateway {
     this.sync.stop();
     // Settlements under way finish (in a cluster, onto the Redis stream) before Redis closes.
     await this.billing.stop();
+    if (this.channelTestTimer) clearInterval(this.channelTestTimer);
+    await this.stats.stop();
     await this.cluster?.stop();
     await this.touches.stop();
     await this.upstream.close();
@@ -404,6 +457,24 @@ export class Gateway {
     await this.db.destroy();
     await this.checkpointer?.stop();
     this.logger.info('Switchyard stopped');
+  }
+
+  /** A single node runs the channel tests on a timer of its own (a cluster: the master's job). */
+  private startChannelTests(): void {
+    const every = this.config.resilience.channelTestEveryMs;
+    if (this.config.role !== 'single' || every === 0) return;
+    let running = false;
+    this.channelTestTimer = setInterval(() => {
+      if (running) return;
+      running = true;
+      this.channelTests
+        .round()
+        .catch((err: unknown) =>
+          this.logger.warn({ err: { message: (err as Error).message } }, 'channel tests failed'),
+        )
+        .finally(() => (running = false));
+    }, every);
+    this.channelTestTimer.unref();
   }
 
   private async bootstrap(): Promise<void> {

@@ -12,6 +12,9 @@ const baseUrl = z
     'everything before /v1: write https://api.openai.com, not https://api.openai.com/v1',
   );
 
+/** A per-channel timeout in ms; null means the global setting. */
+const timeout = z.number().int().min(1).max(3_600_000).nullable();
+
 const fields = {
   name: z.string().trim().min(1).max(128),
   type: z.enum(['openai']),
@@ -23,6 +26,10 @@ const fields = {
   priority: z.number().int().min(-1_000_000).max(1_000_000),
   weight: z.number().int().min(0).max(1_000_000),
   status: z.enum(['enabled', 'disabled', 'auto_disabled']),
+  connect_timeout_ms: timeout,
+  first_byte_timeout_ms: timeout,
+  idle_timeout_ms: timeout,
+  test_model: modelName.nullable(),
 };
 
 export const createChannelSchema = z.strictObject({
@@ -34,7 +41,14 @@ export const createChannelSchema = z.strictObject({
   priority: fields.priority.default(0),
   weight: fields.weight.default(1),
   status: fields.status.default('enabled'),
+  connect_timeout_ms: timeout.default(null),
+  first_byte_timeout_ms: timeout.default(null),
+  idle_timeout_ms: timeout.default(null),
+  test_model: fields.test_model.default(null),
 });
+
+/** `POST /api/channels/:id/test`: the model to ask for (default: the channel's test model). */
+export const testChannelSchema = z.strictObject({ model: modelName.optional() });
 
 export const updateChannelSchema = z.strictObject(fields).partial();
 
@@ -53,8 +67,11 @@ export const CHANNEL_READ_ONLY = [
   'created_at',
   'updated_at',
   'status_reason',
+  'status_changed_at',
+  'health',
 ] as const;
 
 export type CreateChannelInput = z.output<typeof createChannelSchema>;
 export type UpdateChannelInput = z.output<typeof updateChannelSchema>;
+export type TestChannelInput = z.output<typeof testChannelSchema>;
 export type ListChannelsInput = z.output<typeof listChannelsSchema>;

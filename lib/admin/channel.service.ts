@@ -2,6 +2,7 @@ import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type {
   ChannelRecord,
   ChannelRepository,
+  ChannelStatus,
   ChannelValues,
 } from '../db/repositories/channel.repository.js';
 import { ConflictError } from '../errors/conflict.error.js';
@@ -26,20 +27,28 @@ export function channelView(ch: ChannelRecord) {
     weight: ch.weight,
     status: ch.status,
     status_reason: ch.statusReason,
+    status_changed_at: ch.statusChangedAt === null ? null : iso(ch.statusChangedAt),
+    connect_timeout_ms: ch.connectTimeoutMs,
+    first_byte_timeout_ms: ch.firstByteTimeoutMs,
+    idle_timeout_ms: ch.idleTimeoutMs,
+    test_model: ch.testModel,
     version: ch.version,
     created_at: iso(ch.createdAt),
     updated_at: iso(ch.updatedAt),
   };
 }
 
-/** Rolls back an auto-disable that another node or an operator got to first. */
+/** Rolls back an automatic status change that another node or an operator got to first. */
 class AlreadyHandled extends ConflictError {
   constructor() {
-    super('The channel is no longer enabled');
+    super('The channel status changed meanwhile');
   }
 }
 
 const notFound = (id: number) => new NotFoundError(`No channel with id ${id}`, { param: 'id' });
+
+/** Reads the health the admin API shows next to each channel (its last test, stats, breakers). */
+export type HealthReader = (ids: number[]) => Promise<Map<number, unknown>>;
 
 /** Channel administration: every write is a versioned config write. */
 export class ChannelService {
@@ -47,17 +56,32 @@ export class ChannelService {
     private readonly channels: ChannelRepository,
     private readonly writer: VersionedWriter,
     private readonly secrets: SecretBox,
+    private readonly healthOf: HealthReader = async () => new Map(),
   ) {}
 
   async list(f: ListChannelsInput) {
     const { rows, total } = await this.channels.list({ ...f, perPage: f.per_page });
-    return { data: rows.map(channelView), total };
+    const health = await this.healthOf(rows.map((r) => r.id));
+    return { data: rows.map((r) => ({ ...channelView(r), health: health.get(r.id) ?? null })), total };
   }
 
   async get(id: number) {
     const ch = await this.channels.findById(id);
     if (!ch) throw notFound(id);
-    return channelView(ch);
+    const health = await this.healthOf([id]);
+    return { ...channelView(ch), health: health.get(id) ?? null };
+  }
+
+  /** The stored channel (with its encrypted key), for channel tests. */
+  async record(id: number): Promise<ChannelRecord> {
+    const ch = await this.channels.findById(id);
+    if (!ch) throw notFound(id);
+    return ch;
+  }
+
+  /** Every channel a scheduled test looks at: enabled and auto-disabled (never the manually disabled). */
+  async testable(): Promise<ChannelRecord[]> {
+    return (await this.channels.findAll()).filter((c) => c.status !== 'disabled');
   }
 
   async create(input: CreateChannelInput) {
@@ -74,6 +98,11 @@ export class ChannelService {
       weight: input.weight,
       status: input.status,
       statusReason: null,
+      statusChangedAt: null,
+      connectTimeoutMs: input.connect_timeout_ms,
+      firstByteTimeoutMs: input.first_byte_timeout_ms,
+      idleTimeoutMs: input.idle_timeout_ms,
+      testModel: input.test_model,
     };
     return this.writer.write('channel', async (trx, version) => {
       const id = await this.channels.insert(trx, values, version);
@@ -96,12 +125,18 @@ export class ChannelService {
     if (input.model_mapping !== undefined) values.modelMapping = input.model_mapping;
     if (input.priority !== undefined) values.priority = input.priority;
     if (input.weight !== undefined) values.weight = input.weight;
-    if (input.status !== undefined) {
-      values.status = input.status;
-      values.statusReason = null;
-    }
+    if (input.connect_timeout_ms !== undefined) values.connectTimeoutMs = input.connect_timeout_ms;
+    if (input.first_byte_timeout_ms !== undefined) values.firstByteTimeoutMs = input.first_byte_timeout_ms;
+    if (input.idle_timeout_ms !== undefined) values.idleTimeoutMs = input.idle_timeout_ms;
+    if (input.test_model !== undefined) values.testModel = input.test_model;
     return this.writer.write('channel', async (trx, version) => {
-      if (!(await this.channels.findById(id, trx))) throw notFound(id);
+      const current = await this.channels.findById(id, trx);
+      if (!current) throw notFound(id);
+      if (input.status !== undefined && input.status !== current.status) {
+        values.status = input.status;
+        values.statusReason = null;
+        values.statusChangedAt = Date.now();
+      }
       await this.channels.update(trx, id, values, version);
       const row = (await this.channels.findById(id, trx))!;
       return { entityId: id, op: 'upsert', result: channelView(row), record: row };
@@ -114,14 +149,32 @@ export class ChannelService {
    * automatically, or gone, is left alone: a manual disable is never overridden.
    */
   async autoDisable(id: number, reason: string): Promise<boolean> {
+    return this.autoStatus(id, 'enabled', 'auto_disabled', reason);
+  }
+
+  /**
+   * Re-enables an `auto_disabled` channel (its test passed), as a versioned write. Any other
+   * status is left alone: a channel disabled by hand stays disabled.
+   */
+  async autoEnable(id: number, reason: string): Promise<boolean> {
+    return this.autoStatus(id, 'auto_disabled', 'enabled', reason);
+  }
+
+  private async autoStatus(
+    id: number,
+    from: ChannelStatus,
+    to: ChannelStatus,
+    reason: string,
+  ): Promise<boolean> {
     const current = await this.channels.findById(id);
-    if (!current || current.status !== 'enabled') return false;
+    if (!current || current.status !== from) return false;
     try {
       await this.writer.write('channel', async (trx, version) => {
         const row = await this.channels.findById(id, trx);
-        if (!row || row.status !== 'enabled') throw new AlreadyHandled();
-        const statusReason = `${reason} (${new Date().toISOString()})`.slice(0, 500);
-        await this.channels.update(trx, id, { status: 'auto_disabled', statusReason }, version);
+        if (!row || row.status !== from) throw new AlreadyHandled();
+        const now = Date.now();
+        const statusReason = `${reason} (${new Date(now).toISOString()})`.slice(0, 500);
+        await this.channels.update(trx, id, { status: to, statusReason, statusChangedAt: now }, version);
         const updated = (await this.channels.findById(id, trx))!;
         return { entityId: id, op: 'upsert', result: undefined, record: updated };
       });

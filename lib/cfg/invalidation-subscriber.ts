@@ -1,22 +1,23 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { decodeCooldown, type CooldownMessage } from './cooldown-share.js';
+import type { HealthMessage } from '../routing/channel-health.js';
+import { decodeHealth } from './health-share.js';
 import type { InvalidationMessage } from './l2-store.js';
 
 const CONFIG_KINDS = new Set<string>(['channel', 'token', 'user', 'price', 'group']);
 
 export interface SubscriberHandlers {
   message(message: InvalidationMessage): void;
-  /** A cooldown published by some node (on the cooldown channel, when one is given). */
-  cooldown?(message: CooldownMessage): void;
+  /** A channel health change published by some node (on the health channel, when one is given). */
+  health?(message: HealthMessage): void;
   /** The subscription was (re)established after having been down: messages may have been lost. */
   reconnected(): void;
 }
 
 /**
- * Listens on `{prefix}:cfg:invalidate` (and `{prefix}:cooldown`) with a dedicated connection.
+ * Listens on `{prefix}:cfg:invalidate` (and `{prefix}:health`) with a dedicated connection.
  * It only decodes, filters and hands on; what a message means is decided in {@link ConfigSync}
- * and in the cooldowns.
+ * and in the channel health.
  */
 export class InvalidationSubscriber {
   private subscribedOnce = false;
@@ -27,7 +28,7 @@ export class InvalidationSubscriber {
     private readonly channel: string,
     private readonly handlers: SubscriberHandlers,
     private readonly logger: Logger,
-    private readonly cooldownChannel?: string,
+    private readonly healthChannel?: string,
   ) {}
 
   get isConnected(): boolean {
@@ -36,9 +37,9 @@ export class InvalidationSubscriber {
 
   async start(): Promise<void> {
     this.redis.on('message', (channel: string, text: string) => {
-      if (channel === this.cooldownChannel) {
-        const cooldown = decodeCooldown(text);
-        if (cooldown) this.handlers.cooldown?.(cooldown);
+      if (channel === this.healthChannel) {
+        const health = decodeHealth(text);
+        if (health) this.handlers.health?.(health);
         return;
       }
       if (channel !== this.channel) return;
@@ -54,9 +55,7 @@ export class InvalidationSubscriber {
       this.connected = true;
       if (this.subscribedOnce) this.handlers.reconnected();
     });
-    await this.redis.subscribe(
-      ...(this.cooldownChannel ? [this.channel, this.cooldownChannel] : [this.channel]),
-    );
+    await this.redis.subscribe(...(this.healthChannel ? [this.channel, this.healthChannel] : [this.channel]));
     this.subscribedOnce = true;
     this.connected = true;
   }

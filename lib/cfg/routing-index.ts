@@ -16,6 +16,8 @@ export interface RoutedChannel {
   priority: number;
   weight: number;
   version: number;
+  /** The channel's own upstream timeouts (ms); absent ones are the global settings. */
+  timeouts: { connectTimeoutMs?: number; firstByteTimeoutMs?: number; idleTimeoutMs?: number };
 }
 
 /** The channels of one priority within one (group, model), as a weighted list. */
@@ -47,7 +49,17 @@ export function servedModels(ch: Pick<ChannelRecord, 'models' | 'modelMapping'>)
 }
 
 function toRouted(ch: ChannelRecord, decrypt: (keyEnc: string) => string): RoutedChannel {
+  return routedChannel(ch, (enc) => (ch.status === 'enabled' ? decrypt(enc) : ''));
+}
+
+/** A channel as the relay sends to it, its key decrypted whatever its status (channel tests use it). */
+export function routedChannel(ch: ChannelRecord, decrypt: (keyEnc: string) => string): RoutedChannel {
   const url = new URL(ch.baseUrl);
+  const timeouts: RoutedChannel['timeouts'] = {};
+  // Records from an older L2 entry may lack the fields: undefined and null both mean "global".
+  if (ch.connectTimeoutMs != null) timeouts.connectTimeoutMs = ch.connectTimeoutMs;
+  if (ch.firstByteTimeoutMs != null) timeouts.firstByteTimeoutMs = ch.firstByteTimeoutMs;
+  if (ch.idleTimeoutMs != null) timeouts.idleTimeoutMs = ch.idleTimeoutMs;
   return {
     id: ch.id,
     name: ch.name,
@@ -55,11 +67,12 @@ function toRouted(ch: ChannelRecord, decrypt: (keyEnc: string) => string): Route
     baseUrl: ch.baseUrl,
     origin: url.origin,
     basePath: url.pathname.replace(/\/+$/, ''),
-    apiKey: ch.status === 'enabled' ? decrypt(ch.keyEnc) : '',
+    apiKey: decrypt(ch.keyEnc),
     modelMapping: ch.modelMapping,
     priority: ch.priority,
     weight: ch.weight,
     version: ch.version,
+    timeouts,
   };
 }
 

@@ -1,6 +1,8 @@
 import os from 'node:os';
 import { z } from 'zod';
 import { ConfigError } from '../errors/config.error.js';
+import { parseAutoDisableRules, type AutoDisableRules } from '../relay/upstream-failure.js';
+import type { BreakerOptions } from '../routing/channel-health.js';
 import { envDeclarations, type EnvName } from './env.declarations.js';
 
 type Decls = typeof envDeclarations;
@@ -19,7 +21,19 @@ export interface Config {
   logPretty: boolean;
   maxBodyBytes: number;
   retryTimes: number;
-  upstream: { connectTimeoutMs: number; firstByteTimeoutMs: number; idleTimeoutMs: number };
+  upstream: {
+    connectTimeoutMs: number;
+    firstByteTimeoutMs: number;
+    idleTimeoutMs: number;
+    totalTimeoutMs: number;
+  };
+  resilience: {
+    rateLimitCooldownMs: number;
+    breaker: BreakerOptions;
+    autoDisableOn: AutoDisableRules;
+    channelTestEveryMs: number;
+    channelTestTimeoutMs: number;
+  };
   shutdownTimeoutMs: number;
   tokenCache: { size: number; ttlMs: number };
   configPollMs: number;
@@ -84,6 +98,20 @@ export function loadConfig(
       connectTimeoutMs: v.UPSTREAM_CONNECT_TIMEOUT_MS,
       firstByteTimeoutMs: v.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
       idleTimeoutMs: v.UPSTREAM_IDLE_TIMEOUT_MS,
+      totalTimeoutMs: v.UPSTREAM_TOTAL_TIMEOUT_MS,
+    },
+    resilience: {
+      rateLimitCooldownMs: v.RATE_LIMIT_COOLDOWN,
+      breaker: {
+        windowMs: v.BREAKER_WINDOW,
+        minRequests: v.BREAKER_MIN_REQUESTS,
+        failureRate: v.BREAKER_FAILURE_RATE,
+        openMs: v.BREAKER_OPEN,
+        openMaxMs: Math.max(v.BREAKER_OPEN, v.BREAKER_OPEN_MAX),
+      },
+      autoDisableOn: parseAutoDisableRules(v.AUTO_DISABLE_ON),
+      channelTestEveryMs: v.CHANNEL_TEST_EVERY,
+      channelTestTimeoutMs: v.CHANNEL_TEST_TIMEOUT,
     },
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     tokenCache: { size: v.TOKEN_CACHE_SIZE, ttlMs: v.TOKEN_CACHE_TTL_MS },

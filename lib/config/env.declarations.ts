@@ -155,6 +155,67 @@ export const envDeclarations = {
     doc: 'Longest silence allowed between two chunks of an upstream body.',
     schema: int(1, 3_600_000),
   }),
+  UPSTREAM_TOTAL_TIMEOUT_MS: declare({
+    name: 'UPSTREAM_TOTAL_TIMEOUT_MS',
+    default: '180000',
+    doc: 'Budget for all attempts of one request together, until its answer starts reaching the client; past it the client gets 504.',
+    schema: int(1, 3_600_000),
+  }),
+  RATE_LIMIT_COOLDOWN: declare({
+    name: 'RATE_LIMIT_COOLDOWN',
+    default: '5s',
+    doc: 'How long a 429 without Retry-After takes the (channel, model) out of routing.',
+    schema: duration,
+  }),
+  BREAKER_WINDOW: declare({
+    name: 'BREAKER_WINDOW',
+    default: '60s',
+    doc: "Circuit breaker: the sliding window over which a (channel, model)'s failure rate (5xx, timeouts, connection errors) is measured.",
+    schema: duration,
+  }),
+  BREAKER_MIN_REQUESTS: declare({
+    name: 'BREAKER_MIN_REQUESTS',
+    default: '5',
+    doc: 'Circuit breaker: attempts within the window before the failure rate can open it.',
+    schema: int(1, 1_000_000),
+  }),
+  BREAKER_FAILURE_RATE: declare({
+    name: 'BREAKER_FAILURE_RATE',
+    default: '0.5',
+    doc: 'Circuit breaker: the failure rate (0-1) at which it opens.',
+    schema: z.coerce.number().gt(0).max(1),
+  }),
+  BREAKER_OPEN: declare({
+    name: 'BREAKER_OPEN',
+    default: '30s',
+    doc: 'Circuit breaker: how long it stays open before one probe request is let through (half-open); doubled after each failed probe.',
+    schema: duration,
+  }),
+  BREAKER_OPEN_MAX: declare({
+    name: 'BREAKER_OPEN_MAX',
+    default: '10m',
+    doc: 'Circuit breaker: the longest it stays open.',
+    schema: duration,
+  }),
+  AUTO_DISABLE_ON: declare({
+    name: 'AUTO_DISABLE_ON',
+    default:
+      '401,403,invalid_api_key,insufficient_quota,account_deactivated,billing_not_active,billing_hard_limit_reached,access_terminated,organization_deactivated,credit balance is too low',
+    doc: "Upstream answers that auto-disable a channel, comma-separated: an HTTP status, or a text matched (ignoring case) against the error's code, type and message; `none`: never.",
+    schema: z.string(),
+  }),
+  CHANNEL_TEST_EVERY: declare({
+    name: 'CHANNEL_TEST_EVERY',
+    default: '10m',
+    doc: 'Interval of the channel-test job: tests every enabled and auto-disabled channel, re-enables auto-disabled ones that pass; 0 turns it off.',
+    schema: z.union([z.literal('0').transform(() => 0), duration]),
+  }),
+  CHANNEL_TEST_TIMEOUT: declare({
+    name: 'CHANNEL_TEST_TIMEOUT',
+    default: '30s',
+    doc: 'Longest a channel test waits for its answer.',
+    schema: duration,
+  }),
   SHUTDOWN_TIMEOUT_MS: declare({
     name: 'SHUTDOWN_TIMEOUT_MS',
     default: '15000',

@@ -2,6 +2,7 @@ import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { AdminAuthService } from '../admin/admin-auth.service.js';
 import type { ChannelService } from '../admin/channel.service.js';
+import type { ChannelHealthService } from '../admin/channel-health.service.js';
 import type { PricingService } from '../admin/pricing.service.js';
 import type { UsageService } from '../admin/usage.service.js';
 import type { TokenService } from '../admin/token.service.js';
@@ -34,6 +35,7 @@ export interface HttpAppDeps {
   status: NodeStatus;
   adminAuth: AdminAuthService;
   channels: ChannelService;
+  channelHealth: ChannelHealthService;
   tokens: TokenService;
   users: UserService;
   pricing: PricingService;
@@ -95,7 +97,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     const after = parseInput(z.coerce.number().int().min(0).default(0), req.query.after);
     res.json({ data: deps.status.appliesAfter(after) });
   });
-  api.use('/channels', channelRoutes(deps.channels));
+  api.use('/channels', channelRoutes(deps.channels, deps.channelHealth));
   api.use('/tokens', tokenRoutes(deps.tokens));
   api.use('/users', userRoutes(deps.users));
   api.use(billingRoutes(deps.pricing, deps.usage));

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import type { HealthSnapshot } from '../routing/channel-health.js';
 
 /** Every Prometheus metric Switchyard exports, on one registry per process (tests build their own). */
 export class Metrics {
@@ -21,9 +22,16 @@ export class Metrics {
 
   readonly upstreamDuration = new Histogram({
     name: 'upstream_duration_seconds',
-    help: 'Time for one upstream attempt, from sending the request to the end of its body.',
+    help: 'Time for one upstream attempt, from sending the request to the end of its body (or its failure).',
     labelNames: ['channel', 'outcome'] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120],
+    registers: [this.registry],
+  });
+
+  readonly upstreamRequests = new Counter({
+    name: 'upstream_requests_total',
+    help: 'Upstream attempts, by channel, requested model and outcome (ok, status_5xx, status_429, status_4xx, status_auth, unusable, connect, timeout, reset, budget, bad_body, stream, aborted).',
+    labelNames: ['channel', 'model', 'outcome'] as const,
     registers: [this.registry],
   });
 
@@ -49,13 +57,6 @@ export class Metrics {
   readonly usageFlushed = new Counter({
     name: 'usage_flushed_total',
     help: 'Settled charges written to the database by the usage flush (new ones only).',
-    registers: [this.registry],
-  });
-
-  readonly channelErrors = new Counter({
-    name: 'channel_errors_total',
-    help: 'Failed upstream attempts, by channel and reason (connect, timeout, status_429, status_5xx, status_4xx, stream).',
-    labelNames: ['channel', 'reason'] as const,
     registers: [this.registry],
   });
 
@@ -118,6 +119,40 @@ export class Metrics {
     help: '1 while the Redis command connection is ready, else 0 (the node is DEGRADED).',
     registers: [this.registry],
   });
+
+  /**
+   * Exports the cooldown and breaker gauges (`channel_cooldown_seconds`,
+   * `channel_breaker_state`), read from `snapshot` at each scrape.
+   */
+  watchChannelHealth(snapshot: () => HealthSnapshot[]): void {
+    const breakerValue = { closed: 0, half_open: 1, open: 2 } as const;
+    const labelNames = ['channel', 'model'] as const;
+    new Gauge({
+      name: 'channel_cooldown_seconds',
+      help: 'Seconds left of a (channel, model) cooldown on this node (a 429; model "*": an unusable account); absent when none.',
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        for (const h of snapshot())
+          if (h.coolingUntil !== null)
+            this.set({ channel: String(h.channelId), model: h.model }, (h.coolingUntil - now) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'channel_breaker_state',
+      help: "A (channel, model)'s circuit breaker on this node: 0 closed, 1 half-open, 2 open; absent until it has failed.",
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        this.reset();
+        for (const h of snapshot())
+          if (h.model !== '*')
+            this.set({ channel: String(h.channelId), model: h.model }, breakerValue[h.breaker]);
+      },
+    });
+  }
 
   constructor(opts: { defaultMetrics?: boolean } = {}) {
     if (opts.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });

@@ -8,22 +8,25 @@ import {
   countTextTokens,
 } from '../billing/token-counter.js';
 import type { RoutedChannel, RoutingIndex } from '../cfg/routing-index.js';
-import { AppError } from '../errors/app.error.js';
 import { NoChannelError } from '../errors/no-channel.error.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 import type { Metrics } from '../obs/metrics.js';
-import { selectChannel, upstreamModel, type Random } from '../routing/channel-selector.js';
-import { Cooldowns, retryAfterMs } from '../routing/cooldowns.js';
+import { ChannelHealth, retryAfterMs } from '../routing/channel-health.js';
+import { selectChannel, upstreamModel, type HealthView, type Random } from '../routing/channel-selector.js';
 import type { ChannelDisabler } from './channel-disabler.js';
 import type { Endpoint, ProviderAdapter } from './adapters/provider-adapter.js';
 import type { RelayCaller } from './relay-auth.js';
 import { SseUsageFilter, type Usage } from './sse-usage-filter.js';
 import {
+  BudgetSpentError,
   ClientGoneError,
   classifyTransportError,
+  type TransportFailure,
   type UpstreamClient,
   type UpstreamExchange,
 } from './upstream-client.js';
+import { upstreamFailure, type AttemptFailure, type AutoDisableRules } from './upstream-failure.js';
+import type { UpstreamStats } from './upstream-stats.js';
 
 /** What the access log line reports about a relayed request; filled in as the relay goes. */
 export interface RelayLogFields {
@@ -56,21 +59,27 @@ export interface RelayRequest {
   billed?: boolean;
 }
 
-/** Why one attempt failed, and whether another channel may be tried. */
-interface AttemptFailure {
-  retry: boolean;
-  error: AppError;
-  reason: string;
-  /** What the upstream said, when the client is not shown it. */
-  detail?: string;
-  /** The upstream's Retry-After, for a 429. */
-  retryAfterMs?: number;
+/** A failure after the answer started reaching the client: the channel's, but not retried. */
+interface CommittedFailure extends AttemptFailure {
+  committed: true;
 }
 
-/** A 429 without Retry-After cools the channel this long. */
-const DEFAULT_429_COOLDOWN_MS = 5_000;
-/** A refused key cools the channel this long, while the master disables it. */
-const AUTH_FAILURE_COOLDOWN_MS = 60_000;
+export interface RelayOptions {
+  /** Retries on other channels after a failed attempt. */
+  retryTimes: number;
+  /** The budget for every attempt of one request, until its answer starts reaching the client. */
+  totalTimeoutMs: number;
+  /** How long a 429 without Retry-After cools its (channel, model). */
+  rateLimitCooldownMs: number;
+  /** Upstream answers that auto-disable a channel. */
+  autoDisableOn: AutoDisableRules;
+  random?: Random;
+}
+
+/** An unusable account is skipped on every node this long while the master disables it. */
+const UNUSABLE_COOLDOWN_MS = 60_000;
+/** The longest pause a Retry-After can ask for. */
+const MAX_RETRY_AFTER_MS = 3_600_000;
 
 const MAX_ERROR_BODY = 64 * 1024;
 const MAX_JSON_BODY = 64 * 1024 * 1024;
@@ -88,9 +97,11 @@ function countsOf(usage: Usage): TokenCounts {
 }
 
 /**
- * The relay pipeline for one request: choose a channel (group → model → tier → weight), send,
- * and on a retryable failure try another channel never tried for this request, exhausting a
- * tier before the next; then pass the answer through (streams event by event) and charge usage.
+ * The relay pipeline for one request: choose a channel (group → model → tier → weight, passing
+ * over cooled or open (channel, model)s), send, and on a retryable failure try another channel
+ * never tried for this request, exhausting a tier before the next, within the request's total
+ * budget; then pass the answer through (streams event by event) and charge usage. Every
+ * attempt's outcome feeds the channel's health (cooldowns, breaker, auto-disable) and stats.
  */
 export class RelayService {
   constructor(
@@ -99,8 +110,9 @@ export class RelayService {
     private readonly upstream: UpstreamClient,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-    private readonly opts: { retryTimes: number; random?: Random },
-    private readonly cooldowns: Cooldowns = new Cooldowns(),
+    private readonly opts: RelayOptions,
+    private readonly health: ChannelHealth,
+    private readonly stats: UpstreamStats,
     private readonly disabler?: ChannelDisabler,
   ) {}
 
@@ -110,6 +122,11 @@ export class RelayService {
     const model = body.model;
     const tiers = this.routing().tiers(group, model);
     if (tiers.length === 0) throw new NoChannelError(group, model);
+    const deadline = (req.startedAt ?? Date.now()) + this.opts.totalTimeoutMs;
+    const health: HealthView = {
+      blocked: (id) => this.health.blocked(id, model),
+      lastFailedAt: (id) => this.health.lastFailedAt(id, model),
+    };
 
     const attempt: { exchange: UpstreamExchange | undefined; clientGone: boolean } = {
       exchange: undefined,
@@ -125,19 +142,33 @@ export class RelayService {
       const tried = new Set<number>();
       let last: AttemptFailure | undefined;
       for (let n = 0; n <= this.opts.retryTimes; n++) {
-        const channel = selectChannel(tiers, tried, this.opts.random, (id) => this.cooldowns.isCooling(id));
+        if (n > 0 && Date.now() >= deadline) {
+          last = transportFailure('budget', undefined, this.opts.totalTimeoutMs);
+          break;
+        }
+        const channel = selectChannel(tiers, tried, this.opts.random, health);
         if (!channel) break;
         tried.add(channel.id);
         if (n > 0) this.metrics.relayRetries.inc();
         req.log.attempts = n + 1;
         req.log.channelId = channel.id;
-        const failure = await this.attempt(req, channel, attempt);
-        if (!failure) return;
+        const probe = this.health.begin(channel.id, model);
+        const started = performance.now();
+        const failure = await this.attempt(req, channel, attempt, deadline);
+        const ms = performance.now() - started;
+        if (!failure) {
+          this.health.succeeded(channel.id, model);
+          this.stats.record(channel.id, model, 'ok', ms);
+          return;
+        }
         // A client that went away is not the channel's failure.
-        if (attempt.clientGone) return;
-        last = failure;
-        this.metrics.channelErrors.inc({ channel: String(channel.id), reason: failure.reason });
-        this.afterFailure(channel, failure);
+        if (attempt.clientGone) {
+          this.health.abandoned(channel.id, model);
+          this.stats.record(channel.id, model, 'aborted', ms);
+          return;
+        }
+        this.stats.record(channel.id, model, failure.reason, ms);
+        this.afterFailure(channel, model, failure, probe);
         this.logger.warn(
           {
             requestId: req.requestId,
@@ -145,9 +176,12 @@ export class RelayService {
             model,
             reason: failure.reason,
             retry: failure.retry,
+            ...(failure.detail ? { upstream: failure.detail } : {}),
           },
           'upstream attempt failed',
         );
+        if ((failure as Partial<CommittedFailure>).committed) return;
+        last = failure;
         if (!failure.retry) break;
       }
       throw last?.error ?? new NoChannelError(group, model, tried.size);
@@ -156,11 +190,15 @@ export class RelayService {
     }
   }
 
-  /** One upstream attempt. Returns nothing when the answer reached the client, else why it failed. */
+  /**
+   * One upstream attempt. Returns nothing when the answer reached the client, else why it
+   * failed (a {@link CommittedFailure} when it failed after the answer started).
+   */
   private async attempt(
     req: RelayRequest,
     channel: RoutedChannel,
     state: { exchange: UpstreamExchange | undefined; clientGone: boolean },
+    deadline: number,
   ): Promise<AttemptFailure | undefined> {
     const adapter = this.adapters.get(channel.type);
     if (!adapter) {
@@ -179,26 +217,38 @@ export class RelayService {
     if (stream && req.endpoint !== 'embeddings') {
       body.stream_options = { ...(req.body.stream_options as object | undefined), include_usage: true };
     }
-    const started = process.hrtime.bigint();
-    const observe = (outcome: string) =>
-      this.metrics.upstreamDuration.observe(
-        { channel: String(channel.id), outcome },
-        Number(process.hrtime.bigint() - started) / 1e9,
-      );
 
-    const exchange = this.upstream.send(adapter.prepare(channel, req.endpoint, body));
+    const exchange = this.upstream.send(adapter.prepare(channel, req.endpoint, body), channel.timeouts);
     state.exchange = exchange;
     if (state.clientGone) exchange.abort(new ClientGoneError());
+    // The request's budget runs until its answer starts reaching the client.
+    let budget: NodeJS.Timeout | undefined = setTimeout(
+      () => exchange.abort(new BudgetSpentError()),
+      Math.max(1, deadline - Date.now()),
+    );
+    const commit = () => {
+      clearTimeout(budget);
+      budget = undefined;
+    };
+    try {
+      return await this.exchange(req, channel, exchange, stream, clientWantsUsage, commit);
+    } finally {
+      if (budget) clearTimeout(budget);
+    }
+  }
+
+  private async exchange(
+    req: RelayRequest,
+    channel: RoutedChannel,
+    exchange: UpstreamExchange,
+    stream: boolean,
+    clientWantsUsage: boolean,
+    commit: () => void,
+  ): Promise<AttemptFailure | undefined> {
     try {
       await exchange.response;
     } catch (err) {
-      const kind = classifyTransportError(err);
-      observe(kind);
-      const error =
-        kind === 'timeout'
-          ? new UpstreamError(504, `The upstream did not answer in time (channel ${channel.id})`)
-          : new UpstreamError(502, `Could not reach the upstream (channel ${channel.id}): ${kind}`);
-      return { retry: kind !== 'aborted', reason: kind, error };
+      return transportFailure(classifyTransportError(err), channel.id, this.opts.totalTimeoutMs);
     }
 
     if (exchange.statusCode >= 400) {
@@ -206,40 +256,40 @@ export class RelayService {
         (b) => b.toString('utf8'),
         () => '',
       );
-      observe('error');
       return upstreamFailure(
         exchange.statusCode,
         text,
         channel.id,
         retryAfterMs(exchange.headers['retry-after']),
+        this.opts.autoDisableOn,
       );
     }
 
     if (stream) {
-      const { usage, text } = await this.pipeStream(req, exchange, !clientWantsUsage, channel.id);
-      observe('ok');
+      const piped = await this.pipeStream(req, exchange, !clientWantsUsage, channel.id, commit);
+      if ('retry' in piped) return piped;
       // No usage chunk (an upstream that ignores include_usage, or a stream cut short): count
       // what was delivered.
-      this.recordCounts(req, usage, () => countStreamedTokens(text));
-      return undefined;
+      this.recordCounts(req, piped.usage, () => countStreamedTokens(piped.text));
+      return piped.failure;
     }
 
     let raw: Buffer;
     try {
       raw = await exchange.collect(MAX_JSON_BODY);
     } catch (err) {
-      const kind = err instanceof UpstreamError ? 'too_large' : classifyTransportError(err);
-      observe(kind);
-      return {
-        retry: kind !== 'aborted',
-        reason: kind,
-        error:
-          err instanceof UpstreamError
-            ? err
-            : new UpstreamError(502, `The upstream broke off its answer (channel ${channel.id})`),
-      };
+      if (err instanceof UpstreamError)
+        return { retry: true, reason: 'too_large', kind: 'fault', error: err };
+      const kind = classifyTransportError(err);
+      return kind === 'reset'
+        ? {
+            retry: true,
+            reason: 'reset',
+            kind: 'fault',
+            error: new UpstreamError(502, `The upstream broke off its answer (channel ${channel.id})`),
+          }
+        : transportFailure(kind, channel.id, this.opts.totalTimeoutMs);
     }
-    observe('ok');
     let json: { usage?: Usage };
     try {
       json = JSON.parse(raw.toString('utf8')) as { usage?: Usage };
@@ -247,9 +297,11 @@ export class RelayService {
       return {
         retry: true,
         reason: 'bad_body',
+        kind: 'fault',
         error: new UpstreamError(502, `The upstream answered with invalid JSON (channel ${channel.id})`),
       };
     }
+    commit();
     const res = req.res;
     res.statusCode = exchange.statusCode;
     res.setHeader('content-type', String(exchange.headers['content-type'] ?? 'application/json'));
@@ -281,40 +333,50 @@ export class RelayService {
   }
 
   /**
-   * Passes the SSE stream through as events complete, with back-pressure from the client.
-   * Once the first byte is sent the request is committed to this channel: a later failure
-   * ends the stream with an SSE error event.
+   * Passes the SSE stream through as events complete, with back-pressure from the client. The
+   * answer starts (status, headers, `commit`) with the first complete event: a failure before
+   * it is an ordinary failed attempt, retried elsewhere. Once started the request is committed
+   * to this channel: a later failure ends the stream with an SSE error event (never half an
+   * event) and is returned as a {@link CommittedFailure}.
    */
   private async pipeStream(
     req: RelayRequest,
     exchange: UpstreamExchange,
     dropUsage: boolean,
     channelId: number,
-  ): Promise<{ usage: Usage | undefined; text: string }> {
+    commit: () => void,
+  ): Promise<AttemptFailure | { usage: Usage | undefined; text: string; failure?: CommittedFailure }> {
     const res = req.res;
     const filter = new SseUsageFilter(dropUsage, req.billed ? MAX_COUNTED_STREAM : 0);
-    res.statusCode = 200;
-    res.setHeader('content-type', 'text/event-stream; charset=utf-8');
-    res.setHeader('cache-control', 'no-cache');
-    res.setHeader('x-accel-buffering', 'no');
-    res.flushHeaders();
+    let started = false;
+    const start = () => {
+      started = true;
+      commit();
+      res.statusCode = 200;
+      res.setHeader('content-type', 'text/event-stream; charset=utf-8');
+      res.setHeader('cache-control', 'no-cache');
+      res.setHeader('x-accel-buffering', 'no');
+    };
     const onDrain = () => exchange.resume();
     res.on('drain', onDrain);
     try {
       await exchange.pipe((chunk) => {
         const out = filter.push(chunk);
         if (!out) return true;
+        if (!started) start();
         this.markFirstByte(req);
         return res.write(out);
       });
       const rest = filter.end();
+      if (!started) start();
       if (rest) res.write(rest);
       res.end();
+      return { usage: filter.usage, text: filter.delivered };
     } catch (err) {
       const kind = classifyTransportError(err);
-      this.metrics.channelErrors.inc({ channel: String(channelId), reason: 'stream' });
-      if (kind === 'aborted' || res.destroyed) return { usage: filter.usage, text: filter.delivered };
-      this.logger.warn({ requestId: req.requestId, channelId, reason: kind }, 'upstream stream broke off');
+      const delivered = { usage: filter.usage, text: filter.delivered };
+      if (kind === 'aborted' || res.destroyed) return delivered;
+      if (!started) return transportFailure(kind, channelId, this.opts.totalTimeoutMs);
       const event = {
         error: {
           message: `The upstream stream broke off (${kind}) (request id: ${req.requestId})`,
@@ -325,80 +387,84 @@ export class RelayService {
       };
       res.write(`data: ${JSON.stringify(event)}\n\n`);
       res.end();
+      return {
+        ...delivered,
+        failure: {
+          committed: true,
+          retry: false,
+          reason: 'stream',
+          kind: 'fault',
+          error: new UpstreamError(502, event.error.message),
+        },
+      };
     } finally {
       res.off('drain', onDrain);
     }
-    return { usage: filter.usage, text: filter.delivered };
   }
 
-  /** What a failure means for the channel beyond this request: a cooldown, or taking it out of service. */
-  private afterFailure(channel: RoutedChannel, failure: AttemptFailure): void {
-    if (failure.reason === 'status_429') {
-      this.cooldowns.cool(channel.id, failure.retryAfterMs ?? DEFAULT_429_COOLDOWN_MS, 'rate limited (429)');
-    } else if (failure.reason === 'status_auth') {
-      // Skipped by every node at once; the disable follows through the master's versioned write.
-      this.cooldowns.cool(channel.id, AUTH_FAILURE_COOLDOWN_MS, 'credentials refused');
-      this.disabler?.disable(
-        channel.id,
-        `upstream refused the key: ${failure.detail ?? 'HTTP 401/403'}`.slice(0, 300),
-      );
+  /** What a failure means for the channel beyond this request: a cooldown, its breaker, or taking it out of service. */
+  private afterFailure(channel: RoutedChannel, model: string, failure: AttemptFailure, probe: boolean): void {
+    switch (failure.kind) {
+      case 'rate_limited':
+        this.health.failed(
+          channel.id,
+          model,
+          'rate_limited',
+          Math.min(MAX_RETRY_AFTER_MS, failure.retryAfterMs ?? this.opts.rateLimitCooldownMs),
+          'rate limited (429)',
+        );
+        break;
+      case 'unusable':
+        // Skipped by every node at once; the disable follows through the master's versioned write.
+        this.health.failed(channel.id, model, 'unusable', UNUSABLE_COOLDOWN_MS, 'account unusable');
+        this.disabler?.disable(
+          channel.id,
+          `upstream account unusable: ${failure.detail ?? 'unknown'}`.slice(0, 300),
+        );
+        break;
+      case 'fault':
+        this.health.failed(channel.id, model, 'fault', 0, failure.reason, probe);
+        break;
     }
   }
 }
 
-/**
- * Maps an upstream error answer to a failure. 429 and 5xx are retried on another channel, and so
- * are 401/403: those are about the channel's key, not the caller's request. Other 4xx are the
- * client's and are never retried.
- */
-function upstreamFailure(
-  status: number,
-  text: string,
-  channelId: number,
-  retryAfter: number | undefined,
+/** A failed attempt that got no usable answer: a timeout, a connection error, the budget spent. */
+function transportFailure(
+  kind: TransportFailure,
+  channelId: number | undefined,
+  totalTimeoutMs: number,
 ): AttemptFailure {
-  let message = text.slice(0, 500);
-  let code: string | null = null;
-  try {
-    const json = JSON.parse(text) as {
-      error?: { message?: unknown; code?: unknown } | string;
-      message?: unknown;
-    };
-    const e = json.error;
-    if (typeof e === 'string') message = e;
-    else if (e && typeof e.message === 'string') {
-      message = e.message;
-      code = typeof e.code === 'string' ? e.code : null;
-    } else if (typeof json.message === 'string') message = json.message;
-  } catch {
-    // Not JSON (an HTML error page, a proxy's text): keep the start of it.
+  const on = channelId === undefined ? '' : ` (channel ${channelId})`;
+  switch (kind) {
+    case 'aborted':
+      return { retry: false, reason: kind, error: new UpstreamError(499, 'The client closed the request') };
+    case 'budget':
+      return {
+        retry: false,
+        reason: kind,
+        kind: channelId === undefined ? undefined : 'fault',
+        error: new UpstreamError(
+          504,
+          `No upstream answered within the request's budget of ${totalTimeoutMs} ms (UPSTREAM_TOTAL_TIMEOUT_MS)`,
+          { code: 'upstream_timeout' },
+        ),
+      };
+    case 'timeout':
+      return {
+        retry: true,
+        reason: kind,
+        kind: 'fault',
+        error: new UpstreamError(504, `The upstream did not answer in time${on}`, {
+          code: 'upstream_timeout',
+        }),
+      };
+    default:
+      return {
+        retry: true,
+        reason: kind,
+        kind: 'fault',
+        error: new UpstreamError(502, `Could not reach the upstream${on}: ${kind}`),
+      };
   }
-  if (status === 401 || status === 403) {
-    // The upstream's words may quote part of the channel's key: for the operator's log only.
-    return {
-      retry: true,
-      reason: 'status_auth',
-      error: new UpstreamError(
-        502,
-        `The upstream refused this gateway's credentials (channel ${channelId}, ${status})`,
-        {
-          code: 'upstream_auth_failed',
-        },
-      ),
-      detail: `${status} ${message}`.trim(),
-    };
-  }
-  const retry = status === 429 || status >= 500;
-  return {
-    retry,
-    reason: status === 429 ? 'status_429' : status >= 500 ? 'status_5xx' : 'status_4xx',
-    retryAfterMs: status === 429 ? retryAfter : undefined,
-    error: new UpstreamError(
-      status,
-      `Upstream error ${status} (channel ${channelId}): ${message || 'no message'}`,
-      {
-        code: code ?? 'upstream_error',
-      },
-    ),
-  };
 }

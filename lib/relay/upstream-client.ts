@@ -9,6 +9,8 @@ export interface UpstreamTimeouts {
 }
 
 export interface UpstreamRequest {
+  /** POST unless said otherwise. */
+  method?: 'GET' | 'POST';
   /** `http(s)://host:port` */
   origin: string;
   /** Path and query, from `/`. */
@@ -18,13 +20,14 @@ export interface UpstreamRequest {
 }
 
 /** How an attempt that got no usable answer failed; decides whether another channel is tried. */
-export type TransportFailure = 'connect' | 'timeout' | 'reset' | 'aborted';
+export type TransportFailure = 'connect' | 'timeout' | 'reset' | 'aborted' | 'budget';
 
 /** Classifies an error raised by undici while sending or reading. */
 export function classifyTransportError(err: unknown): TransportFailure {
   if (err instanceof undiciErrors.RequestAbortedError || (err as { name?: string })?.name === 'AbortError')
     return 'aborted';
   if (err instanceof ClientGoneError) return 'aborted';
+  if (err instanceof BudgetSpentError) return 'budget';
   if (err instanceof undiciErrors.ConnectTimeoutError) return 'connect';
   if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError)
     return 'timeout';
@@ -39,6 +42,14 @@ export class ClientGoneError extends Error {
   constructor() {
     super('the client closed the connection');
     this.name = 'ClientGoneError';
+  }
+}
+
+/** The reason given when the request's total budget (UPSTREAM_TOTAL_TIMEOUT_MS) ran out. */
+export class BudgetSpentError extends Error {
+  constructor() {
+    super("the request's total upstream budget ran out");
+    this.name = 'BudgetSpentError';
   }
 }
 
@@ -146,35 +157,56 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 }
 
 /**
- * The keep-alive HTTP client for upstream calls: one undici Agent (a connection pool per
- * origin), so a relay reuses connections instead of opening one per request.
+ * The keep-alive HTTP client for upstream calls: undici Agents (a connection pool per origin),
+ * so a relay reuses connections instead of opening one per request. The time to first byte and
+ * the idle gap are set per request; the connect timeout belongs to an Agent, so a channel with
+ * its own gets an Agent of its own (one per distinct value).
  */
 export class UpstreamClient {
-  private readonly agent: Agent;
+  private readonly agents = new Map<number, Agent>();
 
-  constructor(timeouts: UpstreamTimeouts) {
-    this.agent = new Agent({
-      connect: { timeout: timeouts.connectTimeoutMs },
-      headersTimeout: timeouts.firstByteTimeoutMs,
-      bodyTimeout: timeouts.idleTimeoutMs,
-      keepAliveTimeout: 30_000,
-      keepAliveMaxTimeout: 600_000,
-      connections: 256,
-      pipelining: 1,
-    });
-  }
+  constructor(private readonly defaults: UpstreamTimeouts) {}
 
-  /** Sends the request; the exchange's `response` settles when the headers arrive (or the attempt fails). */
-  send(req: UpstreamRequest): UpstreamExchange {
+  /**
+   * Sends the request; the exchange's `response` settles when the headers arrive (or the
+   * attempt fails). `timeouts` override the defaults for this request.
+   */
+  send(req: UpstreamRequest, timeouts: Partial<UpstreamTimeouts> = {}): UpstreamExchange {
+    const method = req.method ?? 'POST';
     const exchange = new UpstreamExchange();
-    this.agent.dispatch(
-      { origin: req.origin, path: req.path, method: 'POST', headers: req.headers, body: req.body },
+    this.agent(timeouts.connectTimeoutMs ?? this.defaults.connectTimeoutMs).dispatch(
+      {
+        origin: req.origin,
+        path: req.path,
+        method,
+        headers: req.headers,
+        body: method === 'GET' ? null : req.body,
+        headersTimeout: timeouts.firstByteTimeoutMs ?? this.defaults.firstByteTimeoutMs,
+        bodyTimeout: timeouts.idleTimeoutMs ?? this.defaults.idleTimeoutMs,
+      },
       exchange,
     );
     return exchange;
   }
 
+  private agent(connectTimeoutMs: number): Agent {
+    let agent = this.agents.get(connectTimeoutMs);
+    if (!agent) {
+      agent = new Agent({
+        connect: { timeout: connectTimeoutMs },
+        headersTimeout: this.defaults.firstByteTimeoutMs,
+        bodyTimeout: this.defaults.idleTimeoutMs,
+        keepAliveTimeout: 30_000,
+        keepAliveMaxTimeout: 600_000,
+        connections: 256,
+        pipelining: 1,
+      });
+      this.agents.set(connectTimeoutMs, agent);
+    }
+    return agent;
+  }
+
   async close(): Promise<void> {
-    await this.agent.close();
+    await Promise.all([...this.agents.values()].map((a) => a.close()));
   }
 }

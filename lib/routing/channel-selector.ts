@@ -3,25 +3,44 @@ import type { RoutedChannel, Tier } from '../cfg/routing-index.js';
 /** A source of uniform numbers in [0, 1); `Math.random` in production, seeded in tests. */
 export type Random = () => number;
 
+/** What routing asks of channel health for one request's model. */
+export interface HealthView {
+  /** Cooling down or behind an open breaker: passed over while another channel can serve. */
+  blocked(channelId: number): boolean;
+  /** When the channel last failed (ms, 0 never). */
+  lastFailedAt(channelId: number): number;
+}
+
 /**
  * Picks the next channel to try: the highest-priority tier that still has a channel not in
  * `exclude`, then a weighted random draw inside that tier. Weight 0 channels are drawn only when
  * every remaining channel of the tier has weight 0 (then uniformly), so an operator can park a
- * channel as a last resort inside its tier. Channels for which `cooling` is true are passed over
- * while another channel can serve. Returns undefined when every channel was tried.
+ * channel as a last resort inside its tier. Channels that `health` says are blocked are passed
+ * over while another channel can serve; when every one left is blocked, the one that failed
+ * least recently is tried rather than none. Returns undefined when every channel was tried.
  */
 export function selectChannel(
   tiers: readonly Tier[],
   exclude: ReadonlySet<number>,
   random: Random = Math.random,
-  cooling?: (channelId: number) => boolean,
+  health?: HealthView,
 ): RoutedChannel | undefined {
-  if (cooling) {
-    // Cooled channels are skipped while anything else can serve; when all are cooling, they are tried anyway.
-    const warm = pick(tiers, { has: (id: number) => exclude.has(id) || cooling(id) }, random);
-    if (warm) return warm;
+  if (!health) return pick(tiers, exclude, random);
+  const healthy = pick(tiers, { has: (id: number) => exclude.has(id) || health.blocked(id) }, random);
+  if (healthy) return healthy;
+  let oldest: RoutedChannel | undefined;
+  let oldestAt = Infinity;
+  for (const tier of tiers) {
+    for (const ch of tier.channels) {
+      if (exclude.has(ch.id)) continue;
+      const at = health.lastFailedAt(ch.id);
+      if (at < oldestAt) {
+        oldest = ch;
+        oldestAt = at;
+      }
+    }
   }
-  return pick(tiers, exclude, random);
+  return oldest;
 }
 
 function pick(

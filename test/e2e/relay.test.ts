@@ -227,7 +227,7 @@ describe('relay end to end (official openai client)', function () {
       );
       const disabled = (await gw.admin('GET', `/api/channels/${bad.id}`)).body.data;
       expect(disabled.status_reason).to.match(
-        /upstream refused the key: 401 Incorrect API key provided \(\d{4}-\d\d-\d\dT/,
+        /upstream account unusable: 401 Incorrect API key provided \(\d{4}-\d\d-\d\dT/,
       );
       fake.requests.length = 0;
       await client(token.key).chat.completions.create({ model: 'gpt-4o', messages });

@@ -37,6 +37,11 @@ function values(name: string, fields: Partial<ChannelValues> = {}): ChannelValue
     weight: 1,
     status: 'enabled',
     statusReason: null,
+    statusChangedAt: null,
+    connectTimeoutMs: null,
+    firstByteTimeoutMs: null,
+    idleTimeoutMs: null,
+    testModel: null,
     ...fields,
   };
 }

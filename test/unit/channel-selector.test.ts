@@ -93,3 +93,29 @@ describe('channel selection', () => {
     expect(index.tiers('nobody', 'gpt-4o')).to.deep.equal([]);
   });
 });
+
+describe('channel selection with channel health', () => {
+  const index = RoutingIndex.build(
+    [channel({ id: 1, priority: 10 }), channel({ id: 2, priority: 10 }), channel({ id: 3, priority: 0 })],
+    plain,
+  );
+  const tiers = index.tiers('default', 'gpt-4o');
+
+  it('passes over blocked channels, even of a higher tier, while another can serve', () => {
+    const blocked = new Set([1, 2]);
+    const health = { blocked: (id: number) => blocked.has(id), lastFailedAt: () => 0 };
+    for (let i = 0; i < 50; i++) expect(selectChannel(tiers, new Set(), Math.random, health)!.id).to.equal(3);
+  });
+
+  it('with every channel blocked, tries the one that failed least recently', () => {
+    const failedAt = new Map([
+      [1, 300],
+      [2, 100],
+      [3, 200],
+    ]);
+    const health = { blocked: () => true, lastFailedAt: (id: number) => failedAt.get(id)! };
+    expect(selectChannel(tiers, new Set(), Math.random, health)!.id).to.equal(2);
+    expect(selectChannel(tiers, new Set([2]), Math.random, health)!.id).to.equal(3);
+    expect(selectChannel(tiers, new Set([1, 2, 3]), Math.random, health)).to.equal(undefined);
+  });
+});

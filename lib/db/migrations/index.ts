@@ -11,6 +11,10 @@ import * as addRateLimitsToTokens from './20261122000900_add-rate-limits-to-toke
 import * as addRateLimitsToUsers from './20261122001000_add-rate-limits-to-users.js';
 import * as createUsageLogs from './20261122001100_create-usage-logs.js';
 import * as widenConfigChangeEntityId from './20261122001200_widen-config-change-entity-id.js';
+import * as addTimeoutsToChannels from './20261122001300_add-timeouts-to-channels.js';
+import * as addTestModelToChannels from './20261122001400_add-test-model-to-channels.js';
+import * as addStatusChangedAtToChannels from './20261122001500_add-status-changed-at-to-channels.js';
+import * as createChannelTests from './20261122001600_create-channel-tests.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -31,6 +35,10 @@ const migrations: [string, Migration][] = [
   ['20261122001000_add-rate-limits-to-users', addRateLimitsToUsers],
   ['20261122001100_create-usage-logs', createUsageLogs],
   ['20261122001200_widen-config-change-entity-id', widenConfigChangeEntityId],
+  ['20261122001300_add-timeouts-to-channels', addTimeoutsToChannels],
+  ['20261122001400_add-test-model-to-channels', addTestModelToChannels],
+  ['20261122001500_add-status-changed-at-to-channels', addStatusChangedAtToChannels],
+  ['20261122001600_create-channel-tests', createChannelTests],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

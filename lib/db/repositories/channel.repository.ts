@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
-import { num, readJson } from '../json-column.js';
+import { num, numOrNull, readJson } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
 import { mapUniqueViolation, paginate } from '../query-helpers.js';
 import { whereContains } from '../where-contains.js';
@@ -22,6 +22,14 @@ export interface ChannelRecord {
   weight: number;
   status: ChannelStatus;
   statusReason: string | null;
+  /** When the status last changed (ms); null for a channel never disabled or re-enabled. */
+  statusChangedAt: number | null;
+  /** Per-channel timeouts (ms); null means the global setting. */
+  connectTimeoutMs: number | null;
+  firstByteTimeoutMs: number | null;
+  idleTimeoutMs: number | null;
+  /** The model a channel test asks for; null means the first of `models`. */
+  testModel: string | null;
   version: number;
   createdAt: number;
   updatedAt: number;
@@ -57,6 +65,11 @@ function toRecord(r: Record<string, unknown>): ChannelRecord {
     weight: num(r.weight),
     status: r.status as ChannelStatus,
     statusReason: r.status_reason == null ? null : String(r.status_reason),
+    statusChangedAt: numOrNull(r.status_changed_at),
+    connectTimeoutMs: numOrNull(r.connect_timeout_ms),
+    firstByteTimeoutMs: numOrNull(r.first_byte_timeout_ms),
+    idleTimeoutMs: numOrNull(r.idle_timeout_ms),
+    testModel: r.test_model == null ? null : String(r.test_model),
     version: num(r.version),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
@@ -77,6 +90,11 @@ function toRow(v: Partial<ChannelValues>): Record<string, unknown> {
   if (v.weight !== undefined) row.weight = v.weight;
   if (v.status !== undefined) row.status = v.status;
   if (v.statusReason !== undefined) row.status_reason = v.statusReason;
+  if (v.statusChangedAt !== undefined) row.status_changed_at = v.statusChangedAt;
+  if (v.connectTimeoutMs !== undefined) row.connect_timeout_ms = v.connectTimeoutMs;
+  if (v.firstByteTimeoutMs !== undefined) row.first_byte_timeout_ms = v.firstByteTimeoutMs;
+  if (v.idleTimeoutMs !== undefined) row.idle_timeout_ms = v.idleTimeoutMs;
+  if (v.testModel !== undefined) row.test_model = v.testModel;
   return row;
 }
 

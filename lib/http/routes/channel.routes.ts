@@ -4,14 +4,16 @@ import {
   CHANNEL_READ_ONLY,
   createChannelSchema,
   listChannelsSchema,
+  testChannelSchema,
   updateChannelSchema,
 } from '../../admin/channel.schemas.js';
+import type { ChannelHealthService } from '../../admin/channel-health.service.js';
 import type { ChannelService } from '../../admin/channel.service.js';
 import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
 import { actorOf } from '../middleware/admin-auth.js';
 
 /** `/api/channels`: admins only. */
-export function channelRoutes(channels: ChannelService): Router {
+export function channelRoutes(channels: ChannelService, health: ChannelHealthService): Router {
   const router = Router();
   router.use((_req, res, next) => {
     requireRole(actorOf(res), 'admin');
@@ -29,6 +31,13 @@ export function channelRoutes(channels: ChannelService): Router {
   router.patch('/:id', async (req, res) => {
     const input = parseInput(updateChannelSchema, withoutReadOnly(req.body ?? {}, CHANNEL_READ_ONLY));
     res.json({ data: await channels.update(parseInput(idParam, req.params.id), input) });
+  });
+  router.post('/:id/test', async (req, res) => {
+    const input = parseInput(testChannelSchema, req.body ?? {});
+    res.json({ data: await health.test(parseInput(idParam, req.params.id), input.model) });
+  });
+  router.get('/:id/upstream-models', async (req, res) => {
+    res.json({ data: await health.upstreamModels(parseInput(idParam, req.params.id)) });
   });
   router.delete('/:id', async (req, res) => {
     await channels.delete(parseInput(idParam, req.params.id));

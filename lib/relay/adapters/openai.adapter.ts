@@ -21,4 +21,14 @@ export class OpenAiAdapter implements ProviderAdapter {
       body: JSON.stringify(body),
     };
   }
+
+  listModels(channel: RoutedChannel): PreparedRequest {
+    return {
+      method: 'GET',
+      origin: channel.origin,
+      path: `${channel.basePath}/v1/models`,
+      headers: { authorization: `Bearer ${channel.apiKey}`, accept: 'application/json' },
+      body: '',
+    };
+  }
 }

@@ -5,6 +5,8 @@ export type Endpoint = 'chat' | 'completions' | 'embeddings';
 
 /** An upstream HTTP request ready to send. */
 export interface PreparedRequest {
+  /** POST unless said otherwise. */
+  method?: 'GET' | 'POST';
   origin: string;
   path: string;
   headers: Record<string, string>;
@@ -18,4 +20,6 @@ export interface PreparedRequest {
  */
 export interface ProviderAdapter {
   prepare(channel: RoutedChannel, endpoint: Endpoint, body: Record<string, unknown>): PreparedRequest;
+  /** The request for the upstream's model list (OpenAI's `GET /v1/models` shape in the answer). */
+  listModels(channel: RoutedChannel): PreparedRequest;
 }

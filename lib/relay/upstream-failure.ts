@@ -1,0 +1,137 @@
+import type { AppError } from '../errors/app.error.js';
+import { UpstreamError } from '../errors/upstream.error.js';
+import type { FailureKind } from '../routing/channel-health.js';
+
+/** Upstream answers that mean the channel's account is unusable (`AUTO_DISABLE_ON`). */
+export interface AutoDisableRules {
+  statuses: ReadonlySet<number>;
+  /** Lower-cased texts matched against the error's code, type and message. */
+  texts: readonly string[];
+}
+
+/** Parses `AUTO_DISABLE_ON`: comma-separated HTTP statuses and texts, or `none`. */
+export function parseAutoDisableRules(text: string): AutoDisableRules {
+  const statuses = new Set<number>();
+  const texts: string[] = [];
+  if (text.trim().toLowerCase() === 'none') return { statuses, texts };
+  for (const raw of text.split(',')) {
+    const item = raw.trim();
+    if (!item) continue;
+    if (/^\d{3}$/.test(item)) statuses.add(Number(item));
+    else texts.push(item.toLowerCase());
+  }
+  return { statuses, texts };
+}
+
+/** Why one attempt failed, and whether another channel may be tried. */
+export interface AttemptFailure {
+  retry: boolean;
+  error: AppError;
+  /** The metric and log label: connect, timeout, reset, status_5xx, status_429, unusable… */
+  reason: string;
+  /** What it says about the channel; none when the failure is not the channel's. */
+  kind?: FailureKind;
+  /** What the upstream said, when the client is not shown it (it may quote the channel's key). */
+  detail?: string;
+  /** The upstream's Retry-After, for a 429. */
+  retryAfterMs?: number;
+}
+
+interface ErrorBody {
+  message: string;
+  code: string | null;
+  type: string | null;
+}
+
+/** Reads an OpenAI-shaped (or any) error body: its message, code and type. */
+function readError(text: string): ErrorBody {
+  const out: ErrorBody = { message: text.slice(0, 500), code: null, type: null };
+  try {
+    const json = JSON.parse(text) as {
+      error?: { message?: unknown; code?: unknown; type?: unknown } | string;
+      message?: unknown;
+    };
+    const e = json.error;
+    if (typeof e === 'string') out.message = e;
+    else if (e && typeof e === 'object') {
+      if (typeof e.message === 'string') out.message = e.message;
+      if (typeof e.code === 'string') out.code = e.code;
+      if (typeof e.type === 'string') out.type = e.type;
+    } else if (typeof json.message === 'string') out.message = json.message;
+  } catch {
+    // Not JSON (an HTML error page, a proxy's text): keep the start of it.
+  }
+  return out;
+}
+
+function unusable(status: number, e: ErrorBody, rules: AutoDisableRules): boolean {
+  if (rules.statuses.has(status)) return true;
+  if (rules.texts.length === 0) return false;
+  const fields = [e.code, e.type, e.message].filter((f): f is string => !!f).map((f) => f.toLowerCase());
+  return rules.texts.some((t) => fields.some((f) => f.includes(t)));
+}
+
+/**
+ * Maps an upstream error answer to a failure. An answer that says the account is unusable
+ * (`rules`) is retried elsewhere and disables the channel; 429 cools it and 5xx counts against
+ * its breaker, both retried; 401/403 not in the rules are retried too (they are about the
+ * channel's key, not the caller's request). Other 4xx are the client's and are never retried.
+ */
+export function upstreamFailure(
+  status: number,
+  text: string,
+  channelId: number,
+  retryAfter: number | undefined,
+  rules: AutoDisableRules,
+): AttemptFailure {
+  const e = readError(text);
+  if (unusable(status, e, rules)) {
+    return {
+      retry: true,
+      reason: 'unusable',
+      kind: 'unusable',
+      error: new UpstreamError(
+        502,
+        `The upstream account of channel ${channelId} is unusable (HTTP ${status}); it is being disabled`,
+        { code: 'upstream_account_unusable' },
+      ),
+      detail: `${status} ${e.message}`.trim(),
+    };
+  }
+  const reason =
+    status === 429
+      ? 'status_429'
+      : status >= 500
+        ? 'status_5xx'
+        : status === 401 || status === 403
+          ? 'status_auth'
+          : 'status_4xx';
+  if (reason === 'status_auth') {
+    // The upstream's words may quote part of the channel's key: for the operator's log only.
+    return {
+      retry: true,
+      reason,
+      kind: 'fault',
+      error: new UpstreamError(
+        502,
+        `The upstream refused this gateway's credentials (channel ${channelId}, ${status})`,
+        { code: 'upstream_auth_failed' },
+      ),
+      detail: `${status} ${e.message}`.trim(),
+    };
+  }
+  const retry = reason !== 'status_4xx';
+  return {
+    retry,
+    reason,
+    kind: status === 429 ? 'rate_limited' : retry ? 'fault' : undefined,
+    retryAfterMs: status === 429 ? retryAfter : undefined,
+    error: new UpstreamError(
+      status,
+      `Upstream error ${status} (channel ${channelId}): ${e.message || 'no message'}`,
+      {
+        code: e.code ?? 'upstream_error',
+      },
+    ),
+  };
+}
