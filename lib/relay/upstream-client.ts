@@ -29,7 +29,11 @@ export function classifyTransportError(err: unknown): TransportFailure {
   if (err instanceof ClientGoneError) return 'aborted';
   if (err instanceof BudgetSpentError) return 'budget';
   if (err instanceof undiciErrors.ConnectTimeoutError) return 'connect';
-  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError)
+  if (
+    err instanceof FirstByteTimeoutError ||
+    err instanceof undiciErrors.HeadersTimeoutError ||
+    err instanceof undiciErrors.BodyTimeoutError
+  )
     return 'timeout';
   const code = (err as { code?: string })?.code;
   if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH')
@@ -42,6 +46,14 @@ export class ClientGoneError extends Error {
   constructor() {
     super('the client closed the connection');
     this.name = 'ClientGoneError';
+  }
+}
+
+/** The reason given when an upstream's response headers did not come in time. */
+export class FirstByteTimeoutError extends Error {
+  constructor(ms: number) {
+    super(`no response headers within ${ms} ms`);
+    this.name = 'FirstByteTimeoutError';
   }
 }
 
@@ -71,9 +83,18 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private finished: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private ended = false;
   private failure: Error | undefined;
+  private firstByteTimer: NodeJS.Timeout | undefined;
 
   constructor() {
     this.response = new Promise((resolve, reject) => (this.started = { resolve, reject }));
+  }
+
+  /**
+   * Aborts the exchange unless its response headers arrive within `ms`. undici's own
+   * headersTimeout runs on its coarse timers (about half a second of slack); this one is exact.
+   */
+  armFirstByte(ms: number): void {
+    this.firstByteTimer = setTimeout(() => this.abort(new FirstByteTimeoutError(ms)), ms);
   }
 
   /** Stops the exchange (client gone, or a body too large); later callbacks report `reason`. */
@@ -128,6 +149,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
   ): void {
     if (statusCode < 200) return; // 1xx: the real answer follows
+    clearTimeout(this.firstByteTimer);
     this.statusCode = statusCode;
     this.headers = headers;
     // Hold the body until someone takes it.
@@ -149,6 +171,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    clearTimeout(this.firstByteTimer);
     const error = this.abortReason ?? err;
     this.failure = error;
     this.started.reject(error);
@@ -174,6 +197,8 @@ export class UpstreamClient {
   send(req: UpstreamRequest, timeouts: Partial<UpstreamTimeouts> = {}): UpstreamExchange {
     const method = req.method ?? 'POST';
     const exchange = new UpstreamExchange();
+    const firstByteTimeoutMs = timeouts.firstByteTimeoutMs ?? this.defaults.firstByteTimeoutMs;
+    exchange.armFirstByte(firstByteTimeoutMs);
     this.agent(timeouts.connectTimeoutMs ?? this.defaults.connectTimeoutMs).dispatch(
       {
         origin: req.origin,
@@ -181,7 +206,7 @@ export class UpstreamClient {
         method,
         headers: req.headers,
         body: method === 'GET' ? null : req.body,
-        headersTimeout: timeouts.firstByteTimeoutMs ?? this.defaults.firstByteTimeoutMs,
+        headersTimeout: firstByteTimeoutMs,
         bodyTimeout: timeouts.idleTimeoutMs ?? this.defaults.idleTimeoutMs,
       },
       exchange,

@@ -11,14 +11,21 @@ import { pathToFileURL } from 'node:url';
  *   401     401 invalid key                        400   400 invalid request (not retried)
  *   slow    answers after `SLOW_MS`                hang  never answers (the socket stays open)
  *   reset   stream: one chunk, then the socket is destroyed; non-stream: destroyed at once
+ *   halfreset stream: one chunk and half of the next, then the socket is destroyed
+ *   headreset 200 and headers, then the socket is destroyed before any body
+ *   stall   200 and headers, then no body ever (the socket stays open)
  *   gate    stream: one chunk, then waits for `release()` before the rest (proves pass-through)
+ *   auth    401 invalid key while the label is refused (`refuse(label)`), else answers
+ *   nocredit 429 insufficient_quota (an account out of credit)
  *   nousage stream without a usage chunk even when asked
  *   badjson answers 200 with a body that is not JSON
+ * `GET …/v1/models` lists `<label>-model-a` and `<label>-model-b` (after the mode's error, if any).
  */
 export interface FakeRequest {
   label: string;
   mode: string;
   path: string;
+  method: string;
   authorization: string | undefined;
   body: Record<string, unknown>;
 }
@@ -31,6 +38,9 @@ export interface FakeUpstream {
   aborted: FakeRequest[];
   /** Lets every `gate` stream waiting now finish. */
   release(): void;
+  /** `auth` mode: answers 401 for this label from now on (or, `accept`, answers again). */
+  refuse(label: string): void;
+  accept(label: string): void;
   baseUrl(label: string, mode?: string): string;
   close(): Promise<void>;
 }
@@ -43,6 +53,7 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
   const requests: FakeRequest[] = [];
   const aborted: FakeRequest[] = [];
   let gates: (() => void)[] = [];
+  const refused = new Set<string>();
   const sockets = new Set<import('node:net').Socket>();
 
   const server = http.createServer((req, res) => {
@@ -59,7 +70,14 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       } catch {
         body = {};
       }
-      const entry: FakeRequest = { label, mode, path, authorization: req.headers.authorization, body };
+      const entry: FakeRequest = {
+        label,
+        mode,
+        path,
+        method: req.method ?? 'GET',
+        authorization: req.headers.authorization,
+        body,
+      };
       if (record) requests.push(entry);
       res.on('close', () => {
         if (!res.writableFinished) aborted.push(entry);
@@ -85,14 +103,11 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
         return sendJson(res, 429, {
           error: { message: 'Rate limit reached', type: 'requests', code: 'rate_limit_exceeded' },
         });
+      case 'auth':
+        if (!refused.has(r.label)) break;
+        return refuseKey(res);
       case '401':
-        return sendJson(res, 401, {
-          error: {
-            message: 'Incorrect API key provided',
-            type: 'invalid_request_error',
-            code: 'invalid_api_key',
-          },
-        });
+        return refuseKey(res);
       case '400':
         return sendJson(res, 400, {
           error: {
@@ -102,8 +117,25 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
             param: 'temperature',
           },
         });
+      case 'nocredit':
+        return sendJson(res, 429, {
+          error: {
+            message: 'You exceeded your current quota, please check your plan and billing details.',
+            type: 'insufficient_quota',
+            code: 'insufficient_quota',
+          },
+        });
       case 'hang':
         return; // never answers
+      case 'headreset':
+        res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
+        res.flushHeaders();
+        await sleep(20);
+        return req.socket.destroy();
+      case 'stall':
+        res.writeHead(200, { 'content-type': stream ? 'text/event-stream' : 'application/json' });
+        res.flushHeaders();
+        return;
       case 'badjson':
         res.writeHead(200, { 'content-type': 'application/json' });
         return res.end('{"not json');
@@ -113,6 +145,16 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       case 'reset':
         if (!stream) return req.socket.destroy();
         break;
+    }
+    if (r.method === 'GET' && r.path.endsWith('/models')) {
+      return sendJson(res, 200, {
+        object: 'list',
+        data: ['model-a', 'model-b'].map((m) => ({
+          id: `${r.label}-${m}`,
+          object: 'model',
+          owned_by: 'fake',
+        })),
+      });
     }
     if (r.path.endsWith('/embeddings')) {
       const inputs = Array.isArray(r.body.input) ? r.body.input : [r.body.input];
@@ -155,6 +197,11 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
         await sleep(20);
         return req.socket.destroy();
       }
+      if (i === 0 && r.mode === 'halfreset') {
+        res.write(`data: ${chunk(' half', null).slice(0, 30)}`);
+        await sleep(20);
+        return req.socket.destroy();
+      }
       if (i === 0 && r.mode === 'gate') await new Promise<void>((resolve) => gates.push(resolve));
       if (res.destroyed) return;
     }
@@ -181,6 +228,8 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       for (const g of gates) g();
       gates = [];
     },
+    refuse: (label) => refused.add(label),
+    accept: (label) => refused.delete(label),
     baseUrl: (label, mode = 'ok') => `${url}/${label}/${mode}`,
     async close() {
       for (const g of gates) g();
@@ -188,6 +237,12 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+function refuseKey(res: http.ServerResponse) {
+  sendJson(res, 401, {
+    error: { message: 'Incorrect API key provided', type: 'invalid_request_error', code: 'invalid_api_key' },
+  });
 }
 
 function sendJson(res: http.ServerResponse, status: number, body: unknown) {
