@@ -167,9 +167,10 @@ export class Gateway {
       }
     };
     // The channel service shows each channel's health, and the health service re-enables channels.
-    const channelService: ChannelService = new ChannelService(channelRepo, writer, secrets, (ids) =>
-      healthService.views(ids),
-    );
+    const channelService: ChannelService = new ChannelService(channelRepo, writer, secrets, {
+      views: (ids) => healthService.views(ids),
+      reset: (id) => channelHealth.reset(id),
+    });
     const healthService: ChannelHealthService = (this.channelTests = new ChannelHealthService(
       channelService,
       new ChannelTestRepository(this.db),

@@ -104,13 +104,8 @@ export class ChannelHealthService {
         round.tested++;
         if (result.ok) {
           round.passed++;
-          if (
-            ch.status === 'auto_disabled' &&
-            (await this.channels.autoEnable(ch.id, 'channel test passed'))
-          ) {
-            this.live.forget(ch.id);
+          if (ch.status === 'auto_disabled' && (await this.channels.autoEnable(ch.id, 'channel test passed')))
             round.reenabled.push(ch.id);
-          }
         } else {
           round.failed++;
           if (

@@ -47,8 +47,15 @@ class AlreadyHandled extends ConflictError {
 
 const notFound = (id: number) => new NotFoundError(`No channel with id ${id}`, { param: 'id' });
 
-/** Reads the health the admin API shows next to each channel (its last test, stats, breakers). */
-export type HealthReader = (ids: number[]) => Promise<Map<number, unknown>>;
+/** Channel health as the channel service needs it. */
+export interface ChannelHealthHooks {
+  /** The `health` field of each channel in `ids` (its last test, stats, breakers). */
+  views(ids: number[]): Promise<Map<number, unknown>>;
+  /** The channel was (re-)enabled: forget its cooldowns and breakers on every node. */
+  reset(id: number): void;
+}
+
+const noHealth: ChannelHealthHooks = { views: async () => new Map(), reset: () => {} };
 
 /** Channel administration: every write is a versioned config write. */
 export class ChannelService {
@@ -56,19 +63,19 @@ export class ChannelService {
     private readonly channels: ChannelRepository,
     private readonly writer: VersionedWriter,
     private readonly secrets: SecretBox,
-    private readonly healthOf: HealthReader = async () => new Map(),
+    private readonly health: ChannelHealthHooks = noHealth,
   ) {}
 
   async list(f: ListChannelsInput) {
     const { rows, total } = await this.channels.list({ ...f, perPage: f.per_page });
-    const health = await this.healthOf(rows.map((r) => r.id));
+    const health = await this.health.views(rows.map((r) => r.id));
     return { data: rows.map((r) => ({ ...channelView(r), health: health.get(r.id) ?? null })), total };
   }
 
   async get(id: number) {
     const ch = await this.channels.findById(id);
     if (!ch) throw notFound(id);
-    const health = await this.healthOf([id]);
+    const health = await this.health.views([id]);
     return { ...channelView(ch), health: health.get(id) ?? null };
   }
 
@@ -129,18 +136,22 @@ export class ChannelService {
     if (input.first_byte_timeout_ms !== undefined) values.firstByteTimeoutMs = input.first_byte_timeout_ms;
     if (input.idle_timeout_ms !== undefined) values.idleTimeoutMs = input.idle_timeout_ms;
     if (input.test_model !== undefined) values.testModel = input.test_model;
-    return this.writer.write('channel', async (trx, version) => {
+    let enabled = false;
+    const view = await this.writer.write('channel', async (trx, version) => {
       const current = await this.channels.findById(id, trx);
       if (!current) throw notFound(id);
       if (input.status !== undefined && input.status !== current.status) {
         values.status = input.status;
         values.statusReason = null;
         values.statusChangedAt = Date.now();
+        enabled = input.status === 'enabled';
       }
       await this.channels.update(trx, id, values, version);
       const row = (await this.channels.findById(id, trx))!;
       return { entityId: id, op: 'upsert', result: channelView(row), record: row };
     });
+    if (enabled) this.health.reset(id);
+    return view;
   }
 
   /**
@@ -157,7 +168,9 @@ export class ChannelService {
    * status is left alone: a channel disabled by hand stays disabled.
    */
   async autoEnable(id: number, reason: string): Promise<boolean> {
-    return this.autoStatus(id, 'auto_disabled', 'enabled', reason);
+    const enabled = await this.autoStatus(id, 'auto_disabled', 'enabled', reason);
+    if (enabled) this.health.reset(id);
+    return enabled;
   }
 
   private async autoStatus(

@@ -6,7 +6,7 @@ import type { ChannelHealth, HealthMessage, HealthShare } from '../routing/chann
  * Shares channel health (cooldowns, open breakers) through Redis: a key
  * `{prefix}:health:{channelId}:{model}` that expires with the cooldown or open breaker (read by
  * nodes that start later) and a message on `{prefix}:health` (applied at once by the running
- * ones). A closed breaker deletes its key. Best effort: a lost message only costs a retry.
+ * ones). A closed breaker deletes its key; a channel's reset deletes all of its keys. Best effort: a lost message only costs a retry.
  */
 export class RedisHealthShare implements HealthShare {
   readonly channel: string;
@@ -23,6 +23,14 @@ export class RedisHealthShare implements HealthShare {
   publish(message: HealthMessage): void {
     const key = `${this.prefix}:health:${message.channelId}:${message.model}`;
     const text = JSON.stringify({ ...message, node: this.nodeId });
+    if (message.kind === 'reset') {
+      this.forgetChannel(message.channelId)
+        .then(() => this.redis.publish(this.channel, text))
+        .catch((err: unknown) =>
+          this.logger.debug({ err: { message: (err as Error).message } }, 'channel health reset not shared'),
+        );
+      return;
+    }
     const multi = this.redis.multi();
     if (message.kind === 'close') multi.del(key);
     else multi.set(key, text, 'PX', Math.max(1, message.until - Date.now()));
@@ -32,6 +40,21 @@ export class RedisHealthShare implements HealthShare {
       .catch((err: unknown) =>
         this.logger.debug({ err: { message: (err as Error).message } }, 'channel health not shared'),
       );
+  }
+
+  private async forgetChannel(channelId: number): Promise<void> {
+    let cursor = '0';
+    do {
+      const [next, keys] = await this.redis.scan(
+        cursor,
+        'MATCH',
+        `${this.prefix}:health:${channelId}:*`,
+        'COUNT',
+        1000,
+      );
+      cursor = next;
+      if (keys.length > 0) await this.redis.del(...keys);
+    } while (cursor !== '0');
   }
 
   /** Reads the cooldowns and open breakers in force (at start). */
@@ -56,7 +79,7 @@ export function decodeHealth(text: string): HealthMessage | undefined {
     if (
       Number.isSafeInteger(m.channelId) &&
       typeof m.model === 'string' &&
-      (m.kind === 'cool' || m.kind === 'open' || m.kind === 'close') &&
+      (m.kind === 'cool' || m.kind === 'open' || m.kind === 'close' || m.kind === 'reset') &&
       typeof m.until === 'number' &&
       typeof m.at === 'number'
     ) {

@@ -71,7 +71,14 @@ export class ChannelTester {
       await exchange.response;
       const text = (await exchange.collect(MAX_BODY)).toString('utf8');
       if (exchange.statusCode >= 400) {
-        const failure = upstreamFailure(exchange.statusCode, text, ch.id, undefined, this.opts.autoDisableOn);
+        const failure = upstreamFailure(
+          exchange.statusCode,
+          text,
+          ch.id,
+          undefined,
+          this.opts.autoDisableOn,
+          channel.apiKey,
+        );
         return done({
           ok: false,
           status: exchange.statusCode,
@@ -121,7 +128,14 @@ export class ChannelTester {
       clearTimeout(timer);
     }
     if (exchange.statusCode >= 400) {
-      const failure = upstreamFailure(exchange.statusCode, text, ch.id, undefined, this.opts.autoDisableOn);
+      const failure = upstreamFailure(
+        exchange.statusCode,
+        text,
+        ch.id,
+        undefined,
+        this.opts.autoDisableOn,
+        channel.apiKey,
+      );
       throw failed(failure.detail ?? failure.error.message);
     }
     let json: { data?: { id?: unknown }[] };

@@ -262,6 +262,7 @@ export class RelayService {
         channel.id,
         retryAfterMs(exchange.headers['retry-after']),
         this.opts.autoDisableOn,
+        channel.apiKey,
       );
     }
 

@@ -43,8 +43,14 @@ interface ErrorBody {
   type: string | null;
 }
 
+/** Replaces the channel's key wherever an upstream quoted it (some proxies echo it whole). */
+function scrub(text: string, secret: string | undefined): string {
+  return secret && secret.length >= 8 ? text.replaceAll(secret, '[channel key]') : text;
+}
+
 /** Reads an OpenAI-shaped (or any) error body: its message, code and type. */
-function readError(text: string): ErrorBody {
+function readError(raw: string, secret: string | undefined): ErrorBody {
+  const text = scrub(raw, secret);
   const out: ErrorBody = { message: text.slice(0, 500), code: null, type: null };
   try {
     const json = JSON.parse(text) as {
@@ -76,6 +82,7 @@ function unusable(status: number, e: ErrorBody, rules: AutoDisableRules): boolea
  * (`rules`) is retried elsewhere and disables the channel; 429 cools it and 5xx counts against
  * its breaker, both retried; 401/403 not in the rules are retried too (they are about the
  * channel's key, not the caller's request). Other 4xx are the client's and are never retried.
+ * `secret`, the channel's key, is cut out of whatever the upstream said.
  */
 export function upstreamFailure(
   status: number,
@@ -83,8 +90,9 @@ export function upstreamFailure(
   channelId: number,
   retryAfter: number | undefined,
   rules: AutoDisableRules,
+  secret?: string,
 ): AttemptFailure {
-  const e = readError(text);
+  const e = readError(text, secret);
   if (unusable(status, e, rules)) {
     return {
       retry: true,

@@ -14,8 +14,11 @@ export interface HealthMessage {
   channelId: number;
   /** `*`: the whole channel. */
   model: string;
-  /** `cool`: skip until `until`; `open`: breaker open until `until`; `close`: a probe passed. */
-  kind: 'cool' | 'open' | 'close';
+  /**
+   * `cool`: skip until `until`; `open`: breaker open until `until`; `close`: a probe passed;
+   * `reset`: the channel was re-enabled, forget all of its health.
+   */
+  kind: 'cool' | 'open' | 'close' | 'reset';
   until: number;
   /** When the failure behind it happened (ms). */
   at: number;
@@ -218,6 +221,7 @@ export class ChannelHealth {
 
   /** A change published by another node (or read from Redis at start). */
   apply(m: HealthMessage): void {
+    if (m.kind === 'reset') return this.forget(m.channelId);
     const e = this.entry(m.channelId, m.model);
     if (m.kind === 'cool') {
       e.coolUntil = Math.max(e.coolUntil, m.until);
@@ -271,8 +275,14 @@ export class ChannelHealth {
     return out;
   }
 
-  /** Forgets a channel (deleted, or re-enabled after a test passed). */
-  forget(channelId: number): void {
+  /** A channel was (re-)enabled: it starts with a clean slate here and on every node. */
+  reset(channelId: number): void {
+    const now = this.now();
+    this.forget(channelId);
+    this.share?.publish({ channelId, model: ANY_MODEL, kind: 'reset', until: now, at: now });
+  }
+
+  private forget(channelId: number): void {
     for (const [k, e] of this.entries) if (e.channelId === channelId) this.entries.delete(k);
   }
 

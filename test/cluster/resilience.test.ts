@@ -115,6 +115,11 @@ describe('upstream resilience across the cluster (master + 2 replicas)', functio
         ),
     );
     const revived = await channelOn(cluster.replicas[1]!, flaky.id);
+    // Re-enabled means a clean slate on every node: the cooldown the 401 started (60 s) is gone.
+    expect(revived.health.models).to.deep.equal([]);
+    expect((await ask(cluster.replicas[1]!, 'auth-model')).choices[0]!.message.content).to.equal(
+      'Hello from flaky as auth-model',
+    );
     expect(revived.status_reason).to.match(/^channel test passed/);
     expect(revived.health.last_test).to.include({ ok: true, status: 200, model: 'auth-model' });
     expect(revived.health.last_test.latency_ms).to.be.a('number');

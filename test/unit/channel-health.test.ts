@@ -122,4 +122,20 @@ describe('channel health', () => {
     expect(health.lastFailedAt(2, 'm'), 'the whole-channel failure is later').to.equal(1_000_020);
     expect(health.lastFailedAt(9, 'm')).to.equal(0);
   });
+
+  it('a reset (the channel re-enabled) forgets every cooldown and breaker of the channel, here and on every node', () => {
+    health.failed(1, '*', 'unusable', 60_000, 'account unusable');
+    for (let i = 0; i < 4; i++) health.failed(1, 'm', 'fault', 0, 'status_5xx');
+    health.failed(2, 'm', 'rate_limited', 60_000, '429');
+    health.reset(1);
+    expect(health.blocked(1, 'm')).to.equal(false);
+    expect(health.blocked(2, 'm')).to.equal(true);
+    expect(published.at(-1)).to.include({ channelId: 1, kind: 'reset' });
+
+    const other = new ChannelHealth(opts, undefined, () => now);
+    other.apply({ channelId: 1, model: 'm', kind: 'open', until: now + 500, at: now });
+    other.apply(published.at(-1)!);
+    expect(other.blocked(1, 'm')).to.equal(false);
+    expect(other.snapshot()).to.deep.equal([]);
+  });
 });

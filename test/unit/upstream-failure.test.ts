@@ -64,3 +64,14 @@ describe('upstream failures', () => {
     );
   });
 });
+
+describe('upstream failures quoting the key', () => {
+  it("cuts the channel's key out of what the upstream said, for the client and the log alike", () => {
+    const key = 'sk-live-0123456789abcdef';
+    const auth = upstreamFailure(401, body(`bad key ${key}`, 'invalid_api_key'), 1, undefined, rules, key);
+    expect(auth.detail).to.equal('401 bad key [channel key]');
+    const client = upstreamFailure(400, body(`model not allowed for ${key}`), 1, undefined, rules, key);
+    expect(client.error.message).to.contain('model not allowed for [channel key]');
+    expect(client.error.message).not.to.contain(key);
+  });
+});

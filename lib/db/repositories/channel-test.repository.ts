@@ -50,8 +50,4 @@ export class ChannelTestRepository {
     const rows = await this.db('channel_tests').whereIn('channel_id', ids);
     return new Map(rows.map((r: Record<string, unknown>) => [num(r.channel_id), toRecord(r)]));
   }
-
-  async delete(channelId: number): Promise<void> {
-    await this.db('channel_tests').where({ channel_id: channelId }).delete();
-  }
 }
