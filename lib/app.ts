@@ -113,7 +113,11 @@ export class Gateway {
     });
 
     const sqliteFile = sqliteFileOf(this.db);
-    this.checkpointer = sqliteFile ? new SqliteCheckpointer(sqliteFile) : undefined;
+    this.checkpointer = sqliteFile
+      ? new SqliteCheckpointer(sqliteFile, 1000, (err) =>
+          this.logger.error({ err: { message: err.message } }, 'the SQLite checkpoint worker stopped'),
+        )
+      : undefined;
     const secret = config.secretKey ?? this.singleNodeSecret();
     const secrets = new SecretBox(secret);
     const stateRepo = (this.stateRepo = new ConfigStateRepository(this.db));

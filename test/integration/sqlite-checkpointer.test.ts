@@ -10,7 +10,9 @@ describe('SQLite checkpoints on a worker thread', () => {
   it('the gateway connection never checkpoints; the worker moves the WAL into the database file', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchyard-ckpt-'));
     const db = createDb({ dataDir: dir });
-    const checkpointer = new SqliteCheckpointer(sqliteFileOf(db)!, 100);
+    const errors: Error[] = [];
+    const checkpointer = new SqliteCheckpointer(sqliteFileOf(db)!, 100, (err) => errors.push(err));
+    const cwd = process.cwd();
     try {
       await migrateLatest(db);
       const file = sqliteFileOf(db)!;
@@ -27,9 +29,13 @@ describe('SQLite checkpoints on a worker thread', () => {
       // ~1 MB written: all of it still in the WAL, none in the database file.
       expect(fs.statSync(`${file}-wal`).size).to.be.greaterThan(1_000_000);
       expect(fs.statSync(file).size).to.equal(before);
+      // Started from another working directory, as `node /opt/switchyard/dist/lib/main.js` may be.
+      process.chdir(dir);
       checkpointer.start();
       await waitFor(async () => fs.statSync(file).size > before + 1_000_000, 5000, 'a checkpoint');
+      expect(errors).to.deep.equal([]);
     } finally {
+      process.chdir(cwd);
       await checkpointer.stop();
       await db.destroy();
       fs.rmSync(dir, { recursive: true, force: true });
