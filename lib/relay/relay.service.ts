@@ -168,6 +168,8 @@ export class RelayService {
           return;
         }
         this.stats.record(channel.id, model, failure.reason, ms);
+        // Only a fault is a probe's verdict; after anything else the next request may probe.
+        if (probe && failure.kind !== 'fault') this.health.abandoned(channel.id, model);
         this.afterFailure(channel, model, failure, probe);
         this.logger.warn(
           {

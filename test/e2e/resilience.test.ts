@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import net, { type AddressInfo } from 'node:net';
 import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
@@ -251,6 +252,35 @@ describe('upstream resilience end to end', function () {
       const started = Date.now();
       expect(await ask(token.key, false)).to.equal('Hello from good as gpt-4o');
       expect(Date.now() - started).to.be.below(300);
+    });
+
+    it("a channel's own connect timeout applies before the global one", async () => {
+      // A TCP server that accepts and never speaks: the TLS handshake of an https channel hangs.
+      const silent = net.createServer(() => {});
+      await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+      const port = (silent.address() as AddressInfo).port;
+      try {
+        await start({ UPSTREAM_CONNECT_TIMEOUT_MS: '20000', UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '20000' });
+        const mute = await gw.channel({
+          name: 'mute-tls',
+          base_url: `https://127.0.0.1:${port}`,
+          models: ['gpt-4o'],
+          priority: 10,
+          connect_timeout_ms: 100,
+        });
+        await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
+        const token = await gw.token();
+        const started = Date.now();
+        expect(await ask(token.key, false)).to.equal('Hello from good as gpt-4o');
+        // undici checks connect timeouts on its coarse (~0.5 s) timers.
+        expect(Date.now() - started).to.be.below(2500);
+        const metrics = await (await fetch(`${gw.url}/metrics`)).text();
+        expect(metrics).to.contain(
+          `upstream_requests_total{channel="${mute.id}",model="gpt-4o",outcome="connect"} 1`,
+        );
+      } finally {
+        silent.close();
+      }
     });
 
     it('every channel cooled: the least recently failed is tried instead of failing outright', async () => {

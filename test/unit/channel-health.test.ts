@@ -138,4 +138,16 @@ describe('channel health', () => {
     expect(other.blocked(1, 'm')).to.equal(false);
     expect(other.snapshot()).to.deep.equal([]);
   });
+
+  it('a probe answered with a 429 frees the slot once the pause is over', () => {
+    for (let i = 0; i < 4; i++) health.failed(1, 'm', 'fault', 0, 'status_5xx');
+    now += 1_001;
+    expect(health.begin(1, 'm')).to.equal(true);
+    health.failed(1, 'm', 'rate_limited', 500, '429');
+    health.abandoned(1, 'm'); // what the relay does after a probe that was not a fault
+    expect(health.blocked(1, 'm')).to.equal(true);
+    now += 501;
+    expect(health.blocked(1, 'm')).to.equal(false);
+    expect(health.begin(1, 'm')).to.equal(true);
+  });
 });
