@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { ConfigResyncProcessor } from './config-resync.processor.js';
 import type { UsageFlushProcessor } from './usage-flush.processor.js';
-import type { ChannelTestRound } from '../lib/admin/channel-health.service.js';
+import type { ChannelTestProcessor } from './channel-test.processor.js';
 
 export const CONFIG_QUEUE = 'config';
 export const CONFIG_RESYNC = 'config-resync';
@@ -44,7 +44,7 @@ export class JobRunner {
       resync: ConfigResyncProcessor;
       usageFlush: UsageFlushProcessor;
       autoDisable: (job: AutoDisableJob) => Promise<boolean>;
-      channelTests: () => Promise<ChannelTestRound>;
+      channelTests: ChannelTestProcessor;
     },
     private readonly logger: Logger,
   ) {
@@ -118,7 +118,7 @@ export class JobRunner {
       case USAGE_FLUSH:
         return this.handlers.usageFlush.run();
       case CHANNEL_TEST:
-        return this.handlers.channelTests();
+        return this.handlers.channelTests.run();
       case CHANNEL_AUTO_DISABLE:
         return { disabled: await this.handlers.autoDisable(job.data as AutoDisableJob) };
       default:

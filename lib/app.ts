@@ -11,6 +11,7 @@ import { wireBilling, type BillingParts } from './billing/billing-wiring.js';
 import type { Redis } from 'ioredis';
 import { ConfigResyncProcessor } from '../jobs/config-resync.processor.js';
 import { UsageFlushProcessor } from '../jobs/usage-flush.processor.js';
+import { ChannelTestProcessor } from '../jobs/channel-test.processor.js';
 import { JobRunner } from '../jobs/job-runner.js';
 import { ClusterNode } from './cfg/cluster-node.js';
 import { ConfigSync, type VersionProbe } from './cfg/config-sync.js';
@@ -89,7 +90,7 @@ export class Gateway {
   private readonly pollProbe: () => VersionProbe;
   private readonly loadHealth: () => Promise<void>;
   private readonly stats: UpstreamStats;
-  private readonly channelTests: ChannelHealthService;
+  private readonly channelTests: ChannelTestProcessor;
   private channelTestTimer: NodeJS.Timeout | undefined;
   private readonly redisConnections: Redis[] = [];
   private jobs: JobRunner | undefined;
@@ -175,7 +176,7 @@ export class Gateway {
       views: (ids) => healthService.views(ids),
       reset: (id) => channelHealth.reset(id),
     });
-    const healthService: ChannelHealthService = (this.channelTests = new ChannelHealthService(
+    const healthService: ChannelHealthService = new ChannelHealthService(
       channelService,
       new ChannelTestRepository(this.db),
       new ChannelTester(this.upstream, adapters, decrypt, {
@@ -185,6 +186,11 @@ export class Gateway {
       stats,
       channelHealth,
       this.logger.child({ component: 'channel-tests' }),
+    );
+    const channelTests = (this.channelTests = new ChannelTestProcessor(
+      channelService,
+      healthService,
+      this.logger.child({ component: 'job:channel-test' }),
     ));
     const billing = (this.billing = wireBilling({
       db: this.db,
@@ -316,7 +322,7 @@ export class Gateway {
           resync,
           usageFlush,
           autoDisable: (job) => channelService.autoDisable(job.channelId, job.reason),
-          channelTests: () => healthService.round(),
+          channelTests,
         },
         this.logger.child({ component: 'jobs' }),
       );
@@ -473,7 +479,7 @@ export class Gateway {
       if (running) return;
       running = true;
       this.channelTests
-        .round()
+        .run()
         .catch((err: unknown) =>
           this.logger.warn({ err: { message: (err as Error).message } }, 'channel tests failed'),
         )

@@ -7,18 +7,6 @@ import type { ChannelHealth } from '../routing/channel-health.js';
 import type { ChannelService } from './channel.service.js';
 import { iso } from './validation.js';
 
-/** What a scheduled round of channel tests did. */
-export interface ChannelTestRound {
-  tested: number;
-  passed: number;
-  failed: number;
-  reenabled: number[];
-  disabled: number[];
-}
-
-/** Tests run at once by a scheduled round. */
-const ROUND_CONCURRENCY = 4;
-
 function testView(t: ChannelTestRecord) {
   return {
     at: iso(t.testedAt),
@@ -31,9 +19,9 @@ function testView(t: ChannelTestRecord) {
 }
 
 /**
- * Channel health for the admin API and the channel-test job: runs tests and records them, puts
- * each channel's last test, its upstream stats (the whole cluster's) and this node's cooldowns
- * and breakers next to it, and after a round re-enables the auto-disabled channels that passed.
+ * Channel health for the admin API and the channel-test job: runs tests and records them, and
+ * puts each channel's last test, its upstream stats (the whole cluster's) and this node's
+ * cooldowns and breakers next to it.
  */
 export class ChannelHealthService {
   constructor(
@@ -90,40 +78,11 @@ export class ChannelHealthService {
     return this.tester.upstreamModels(await this.channels.record(id));
   }
 
-  /**
-   * The scheduled round: tests every enabled and auto-disabled channel, re-enables each
-   * auto-disabled one that passed and disables each enabled one whose account is unusable
-   * (both as versioned writes, so a master runs it).
-   */
-  async round(): Promise<ChannelTestRound> {
-    const queue = await this.channels.testable();
-    const round: ChannelTestRound = { tested: 0, passed: 0, failed: 0, reenabled: [], disabled: [] };
-    const worker = async () => {
-      for (let ch = queue.shift(); ch; ch = queue.shift()) {
-        const { result } = await this.run(ch);
-        round.tested++;
-        if (result.ok) {
-          round.passed++;
-          if (ch.status === 'auto_disabled' && (await this.channels.autoEnable(ch.id, 'channel test passed')))
-            round.reenabled.push(ch.id);
-        } else {
-          round.failed++;
-          if (
-            ch.status === 'enabled' &&
-            result.unusable &&
-            (await this.channels.autoDisable(ch.id, `channel test: ${result.message ?? 'unusable'}`))
-          )
-            round.disabled.push(ch.id);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: ROUND_CONCURRENCY }, worker));
-    if (round.reenabled.length || round.disabled.length)
-      this.logger.info(round, 'channel tests changed statuses');
-    return round;
-  }
-
-  private async run(ch: ChannelRecord, model?: string) {
+  /** Tests the channel and records the result. */
+  async run(
+    ch: ChannelRecord,
+    model?: string,
+  ): Promise<{ result: ChannelTestResult; record: ChannelTestRecord }> {
     const result = await this.tester.test(ch, model);
     const record = toRecord(ch.id, result);
     await this.tests.save(record);

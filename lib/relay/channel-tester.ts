@@ -2,7 +2,7 @@ import { routedChannel } from '../cfg/routing-index.js';
 import type { ChannelRecord } from '../db/repositories/channel.repository.js';
 import { upstreamModel } from '../routing/channel-selector.js';
 import type { ProviderAdapter } from './adapters/provider-adapter.js';
-import { BudgetSpentError, classifyTransportError, type UpstreamClient } from './upstream-client.js';
+import { classifyTransportError, type UpstreamClient } from './upstream-client.js';
 import { upstreamFailure, type AutoDisableRules } from './upstream-failure.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 
@@ -60,8 +60,11 @@ export class ChannelTester {
       max_tokens: 1,
     };
     const started = performance.now();
-    const exchange = this.upstream.send(adapter.prepare(channel, 'chat', body), channel.timeouts);
-    const timer = setTimeout(() => exchange.abort(new BudgetSpentError()), this.opts.timeoutMs);
+    const exchange = this.upstream.send(
+      adapter.prepare(channel, 'chat', body),
+      channel.timeouts,
+      this.opts.timeoutMs,
+    );
     const done = (r: Omit<ChannelTestResult, 'latencyMs' | 'model'>): ChannelTestResult => ({
       ...r,
       model,
@@ -104,8 +107,6 @@ export class ChannelTester {
           ? `no answer within ${this.opts.timeoutMs} ms (CHANNEL_TEST_TIMEOUT)`
           : `transport error: ${kind}`;
       return done({ ok: false, status: null, unusable: false, message });
-    } finally {
-      clearTimeout(timer);
     }
   }
 
@@ -114,8 +115,7 @@ export class ChannelTester {
     const adapter = this.adapters.get(ch.type);
     if (!adapter) throw new UpstreamError(502, `Channel type ${ch.type} is not supported`);
     const channel = routedChannel(ch, this.decrypt);
-    const exchange = this.upstream.send(adapter.listModels(channel), channel.timeouts);
-    const timer = setTimeout(() => exchange.abort(new BudgetSpentError()), this.opts.timeoutMs);
+    const exchange = this.upstream.send(adapter.listModels(channel), channel.timeouts, this.opts.timeoutMs);
     const failed = (why: string) =>
       new UpstreamError(502, `Could not list the models of channel ${ch.id}: ${why}`.slice(0, 600));
     let text: string;
@@ -124,8 +124,6 @@ export class ChannelTester {
       text = (await exchange.collect(MAX_BODY)).toString('utf8');
     } catch (err) {
       throw failed(`transport error: ${classifyTransportError(err)}`);
-    } finally {
-      clearTimeout(timer);
     }
     if (exchange.statusCode >= 400) {
       const failure = upstreamFailure(

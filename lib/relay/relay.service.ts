@@ -18,7 +18,6 @@ import type { Endpoint, ProviderAdapter } from './adapters/provider-adapter.js';
 import type { RelayCaller } from './relay-auth.js';
 import { SseUsageFilter, type Usage } from './sse-usage-filter.js';
 import {
-  BudgetSpentError,
   ClientGoneError,
   classifyTransportError,
   type TransportFailure,
@@ -196,7 +195,7 @@ export class RelayService {
    * One upstream attempt. Returns nothing when the answer reached the client, else why it
    * failed (a {@link CommittedFailure} when it failed after the answer started).
    */
-  private async attempt(
+  private attempt(
     req: RelayRequest,
     channel: RoutedChannel,
     state: { exchange: UpstreamExchange | undefined; clientGone: boolean },
@@ -204,11 +203,11 @@ export class RelayService {
   ): Promise<AttemptFailure | undefined> {
     const adapter = this.adapters.get(channel.type);
     if (!adapter) {
-      return {
+      return Promise.resolve({
         retry: true,
         reason: 'adapter',
         error: new UpstreamError(502, `Channel type ${channel.type} is not supported`),
-      };
+      });
     }
     const stream = req.body.stream === true;
     const clientWantsUsage =
@@ -219,24 +218,15 @@ export class RelayService {
     if (stream && req.endpoint !== 'embeddings') {
       body.stream_options = { ...(req.body.stream_options as object | undefined), include_usage: true };
     }
-
-    const exchange = this.upstream.send(adapter.prepare(channel, req.endpoint, body), channel.timeouts);
-    state.exchange = exchange;
-    if (state.clientGone) exchange.abort(new ClientGoneError());
-    // The request's budget runs until its answer starts reaching the client.
-    let budget: NodeJS.Timeout | undefined = setTimeout(
-      () => exchange.abort(new BudgetSpentError()),
+    // The request's budget runs until its answer starts reaching the client (exchange.commit()).
+    const exchange = this.upstream.send(
+      adapter.prepare(channel, req.endpoint, body),
+      channel.timeouts,
       Math.max(1, deadline - Date.now()),
     );
-    const commit = () => {
-      clearTimeout(budget);
-      budget = undefined;
-    };
-    try {
-      return await this.exchange(req, channel, exchange, stream, clientWantsUsage, commit);
-    } finally {
-      if (budget) clearTimeout(budget);
-    }
+    state.exchange = exchange;
+    if (state.clientGone) exchange.abort(new ClientGoneError());
+    return this.exchange(req, channel, exchange, stream, clientWantsUsage);
   }
 
   private async exchange(
@@ -245,7 +235,6 @@ export class RelayService {
     exchange: UpstreamExchange,
     stream: boolean,
     clientWantsUsage: boolean,
-    commit: () => void,
   ): Promise<AttemptFailure | undefined> {
     try {
       await exchange.response;
@@ -269,7 +258,7 @@ export class RelayService {
     }
 
     if (stream) {
-      const piped = await this.pipeStream(req, exchange, !clientWantsUsage, channel.id, commit);
+      const piped = await this.pipeStream(req, exchange, !clientWantsUsage, channel.id);
       if ('retry' in piped) return piped;
       // No usage chunk (an upstream that ignores include_usage, or a stream cut short): count
       // what was delivered.
@@ -304,7 +293,7 @@ export class RelayService {
         error: new UpstreamError(502, `The upstream answered with invalid JSON (channel ${channel.id})`),
       };
     }
-    commit();
+    exchange.commit();
     const res = req.res;
     res.statusCode = exchange.statusCode;
     res.setHeader('content-type', String(exchange.headers['content-type'] ?? 'application/json'));
@@ -347,14 +336,13 @@ export class RelayService {
     exchange: UpstreamExchange,
     dropUsage: boolean,
     channelId: number,
-    commit: () => void,
   ): Promise<AttemptFailure | { usage: Usage | undefined; text: string; failure?: CommittedFailure }> {
     const res = req.res;
     const filter = new SseUsageFilter(dropUsage, req.billed ? MAX_COUNTED_STREAM : 0);
     let started = false;
     const start = () => {
       started = true;
-      commit();
+      exchange.commit();
       res.statusCode = 200;
       res.setHeader('content-type', 'text/event-stream; charset=utf-8');
       res.setHeader('cache-control', 'no-cache');

@@ -83,18 +83,57 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   private finished: { resolve: () => void; reject: (err: Error) => void } | undefined;
   private ended = false;
   private failure: Error | undefined;
-  private firstByteTimer: NodeJS.Timeout | undefined;
+  // One timer serves both limits: the first byte, and the budget that runs until commit().
+  private timer: NodeJS.Timeout | undefined;
+  private firstByteAt = Infinity;
+  private firstByteMs = 0;
+  private budgetAt = Infinity;
+  private gotHeaders = false;
+  private committed = false;
 
   constructor() {
     this.response = new Promise((resolve, reject) => (this.started = { resolve, reject }));
   }
 
   /**
-   * Aborts the exchange unless its response headers arrive within `ms`. undici's own
-   * headersTimeout runs on its coarse timers (about half a second of slack); this one is exact.
+   * Aborts the exchange unless its response headers arrive within `firstByteMs`, and unless it
+   * is committed ({@link commit}) within `budgetMs`. undici's own headersTimeout runs on its
+   * coarse timers (about half a second of slack); these are exact.
    */
-  armFirstByte(ms: number): void {
-    this.firstByteTimer = setTimeout(() => this.abort(new FirstByteTimeoutError(ms)), ms);
+  arm(firstByteMs: number, budgetMs?: number): void {
+    const now = Date.now();
+    this.firstByteMs = firstByteMs;
+    this.firstByteAt = now + firstByteMs;
+    if (budgetMs !== undefined) this.budgetAt = now + budgetMs;
+    this.schedule(now);
+  }
+
+  /** The answer started reaching the client: the budget no longer applies. */
+  commit(): void {
+    this.committed = true;
+    this.clearTimer();
+  }
+
+  private schedule(now: number): void {
+    const at = Math.min(
+      this.gotHeaders ? Infinity : this.firstByteAt,
+      this.committed ? Infinity : this.budgetAt,
+    );
+    if (at !== Infinity) this.timer = setTimeout(this.onTimer, Math.max(1, at - now));
+  }
+
+  private readonly onTimer = () => {
+    this.timer = undefined;
+    const now = Date.now();
+    if (!this.committed && now >= this.budgetAt) this.abort(new BudgetSpentError());
+    else if (!this.gotHeaders && now >= this.firstByteAt)
+      this.abort(new FirstByteTimeoutError(this.firstByteMs));
+    else this.schedule(now); // the headers came in time: on to the budget
+  };
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
   }
 
   /** Stops the exchange (client gone, or a body too large); later callbacks report `reason`. */
@@ -149,7 +188,7 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     headers: IncomingHttpHeaders,
   ): void {
     if (statusCode < 200) return; // 1xx: the real answer follows
-    clearTimeout(this.firstByteTimer);
+    this.gotHeaders = true;
     this.statusCode = statusCode;
     this.headers = headers;
     // Hold the body until someone takes it.
@@ -166,12 +205,13 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
   }
 
   onResponseEnd(): void {
+    this.clearTimer();
     this.ended = true;
     this.finished?.resolve();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
-    clearTimeout(this.firstByteTimer);
+    this.clearTimer();
     const error = this.abortReason ?? err;
     this.failure = error;
     this.started.reject(error);
@@ -192,13 +232,14 @@ export class UpstreamClient {
 
   /**
    * Sends the request; the exchange's `response` settles when the headers arrive (or the
-   * attempt fails). `timeouts` override the defaults for this request.
+   * attempt fails). `timeouts` override the defaults for this request; `budgetMs`, when given,
+   * aborts the exchange unless it is committed by then.
    */
-  send(req: UpstreamRequest, timeouts: Partial<UpstreamTimeouts> = {}): UpstreamExchange {
+  send(req: UpstreamRequest, timeouts: Partial<UpstreamTimeouts> = {}, budgetMs?: number): UpstreamExchange {
     const method = req.method ?? 'POST';
     const exchange = new UpstreamExchange();
     const firstByteTimeoutMs = timeouts.firstByteTimeoutMs ?? this.defaults.firstByteTimeoutMs;
-    exchange.armFirstByte(firstByteTimeoutMs);
+    exchange.arm(firstByteTimeoutMs, budgetMs);
     this.agent(timeouts.connectTimeoutMs ?? this.defaults.connectTimeoutMs).dispatch(
       {
         origin: req.origin,

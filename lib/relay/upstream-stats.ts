@@ -80,6 +80,11 @@ export class UpstreamStats {
   private readonly minutes = new Map<number, Map<number, Tally>>();
   private pending = new Map<number, Map<number, Tally>>();
   private timer: NodeJS.Timeout | undefined;
+  /** Each label set's metric children, found once: prom-client hashes the labels on every call otherwise. */
+  private readonly children = new Map<
+    string,
+    { count: { inc(): void }; time: { observe(v: number): void } }
+  >();
 
   constructor(
     private readonly metrics: Metrics,
@@ -89,9 +94,18 @@ export class UpstreamStats {
 
   /** One attempt ended: `outcome` is ok or the failure's reason. */
   record(channelId: number, model: string, outcome: string, ms: number): void {
-    const channel = String(channelId);
-    this.metrics.upstreamRequests.inc({ channel, model, outcome });
-    this.metrics.upstreamDuration.observe({ channel, outcome }, ms / 1000);
+    const key = `${channelId}\u0000${model}\u0000${outcome}`;
+    let child = this.children.get(key);
+    if (!child) {
+      const channel = String(channelId);
+      child = {
+        count: this.metrics.upstreamRequests.labels({ channel, model, outcome }),
+        time: this.metrics.upstreamDuration.labels({ channel, outcome }),
+      };
+      this.children.set(key, child);
+    }
+    child.count.inc();
+    child.time.observe(ms / 1000);
     const minute = Math.floor(this.now() / MINUTE);
     const into = this.redis ? this.pending : this.minutes;
     let byChannel = into.get(minute);

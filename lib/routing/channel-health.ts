@@ -120,7 +120,8 @@ export interface HealthSnapshot {
  * cooldown and breaker change is also published, and the other nodes apply it.
  */
 export class ChannelHealth {
-  private readonly entries = new Map<string, Entry>();
+  /** channel id → model (or `*`) → entry. */
+  private readonly channels = new Map<number, Map<string, Entry>>();
 
   constructor(
     private readonly opts: BreakerOptions,
@@ -130,11 +131,12 @@ export class ChannelHealth {
 
   /** True while the channel should be passed over for `model`: cooling, open, or half-open with a probe out. */
   blocked(channelId: number, model: string): boolean {
-    if (this.entries.size === 0) return false;
+    const models = this.channels.get(channelId);
+    if (!models) return false;
     const now = this.now();
-    const whole = this.entries.get(key(channelId, ANY_MODEL));
+    const whole = models.get(ANY_MODEL);
     if (whole && whole.coolUntil > now) return true;
-    const e = this.entries.get(key(channelId, model));
+    const e = models.get(model);
     if (!e) return false;
     if (e.coolUntil > now) return true;
     if (e.state === 'open') {
@@ -150,7 +152,7 @@ export class ChannelHealth {
    * only attempt until it reports): returns true then.
    */
   begin(channelId: number, model: string): boolean {
-    const e = this.entries.get(key(channelId, model));
+    const e = this.channels.get(channelId)?.get(model);
     if (!e || e.state === 'closed') return false;
     const now = this.now();
     if (e.state === 'open' && e.openUntil <= now) e.state = 'half_open';
@@ -171,7 +173,7 @@ export class ChannelHealth {
 
   /** An attempt that ended without a verdict (the client went away): frees a probe slot. */
   abandoned(channelId: number, model: string): void {
-    const e = this.entries.get(key(channelId, model));
+    const e = this.channels.get(channelId)?.get(model);
     if (e) e.probeSince = 0;
   }
 
@@ -244,18 +246,16 @@ export class ChannelHealth {
 
   /** When (channel, model) last failed (ms; 0 never): all blocked, the least recently failed is tried. */
   lastFailedAt(channelId: number, model: string): number {
-    if (this.entries.size === 0) return 0;
-    return Math.max(
-      this.entries.get(key(channelId, model))?.lastFailedAt ?? 0,
-      this.entries.get(key(channelId, ANY_MODEL))?.lastFailedAt ?? 0,
-    );
+    const models = this.channels.get(channelId);
+    if (!models) return 0;
+    return Math.max(models.get(model)?.lastFailedAt ?? 0, models.get(ANY_MODEL)?.lastFailedAt ?? 0);
   }
 
   /** Every (channel, model) with a failure or a cooldown on record, for the admin API and metrics. */
   snapshot(): HealthSnapshot[] {
     const now = this.now();
     const out: HealthSnapshot[] = [];
-    for (const e of this.entries.values()) {
+    for (const e of this.all()) {
       const { total, failed } = e.window.counts(now);
       const cooling = e.coolUntil > now;
       if (!cooling && e.state === 'closed' && failed === 0 && e.lastFailedAt === 0) continue;
@@ -283,7 +283,11 @@ export class ChannelHealth {
   }
 
   private forget(channelId: number): void {
-    for (const [k, e] of this.entries) if (e.channelId === channelId) this.entries.delete(k);
+    this.channels.delete(channelId);
+  }
+
+  private *all(): Iterable<Entry> {
+    for (const models of this.channels.values()) yield* models.values();
   }
 
   private close(e: Entry): void {
@@ -295,8 +299,9 @@ export class ChannelHealth {
   }
 
   private entry(channelId: number, model: string): Entry {
-    const k = key(channelId, model);
-    let e = this.entries.get(k);
+    let models = this.channels.get(channelId);
+    if (!models) this.channels.set(channelId, (models = new Map()));
+    let e = models.get(model);
     if (!e) {
       e = {
         channelId,
@@ -310,14 +315,10 @@ export class ChannelHealth {
         lastFailedAt: 0,
         window: new SlidingWindow(Math.max(1, Math.ceil(this.opts.windowMs / BUCKETS))),
       };
-      this.entries.set(k, e);
+      models.set(model, e);
     }
     return e;
   }
-}
-
-function key(channelId: number, model: string): string {
-  return `${channelId}\u0000${model}`;
 }
 
 /** Parses Retry-After (seconds or an HTTP date) into milliseconds; undefined when absent or bad. */
