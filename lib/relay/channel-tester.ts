@@ -74,14 +74,7 @@ export class ChannelTester {
       await exchange.response;
       const text = (await exchange.collect(MAX_BODY)).toString('utf8');
       if (exchange.statusCode >= 400) {
-        const failure = upstreamFailure(
-          exchange.statusCode,
-          text,
-          ch.id,
-          undefined,
-          this.opts.autoDisableOn,
-          channel.apiKey,
-        );
+        const failure = this.failureOf(exchange.statusCode, text, ch.id, channel.apiKey);
         return done({
           ok: false,
           status: exchange.statusCode,
@@ -126,14 +119,7 @@ export class ChannelTester {
       throw failed(`transport error: ${classifyTransportError(err)}`);
     }
     if (exchange.statusCode >= 400) {
-      const failure = upstreamFailure(
-        exchange.statusCode,
-        text,
-        ch.id,
-        undefined,
-        this.opts.autoDisableOn,
-        channel.apiKey,
-      );
+      const failure = this.failureOf(exchange.statusCode, text, ch.id, channel.apiKey);
       throw failed(failure.detail ?? failure.error.message);
     }
     let json: { data?: { id?: unknown }[] };
@@ -144,5 +130,9 @@ export class ChannelTester {
     }
     if (!Array.isArray(json.data)) throw failed('the answer has no data list');
     return json.data.map((m) => m?.id).filter((id): id is string => typeof id === 'string');
+  }
+
+  private failureOf(status: number, text: string, channelId: number, key: string) {
+    return upstreamFailure(status, text, channelId, undefined, this.opts.autoDisableOn, key);
   }
 }

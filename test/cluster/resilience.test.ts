@@ -38,6 +38,15 @@ describe('upstream resilience across the cluster (master + 2 replicas)', functio
   };
   const channelOn = async (node: SpawnedNode, id: number) =>
     (await cluster.admin(node, 'GET', `/api/channels/${id}`)).body.data;
+  /** Waits until every node shows the channel with `status`. */
+  const everywhere = (id: number, status: string, withinMs: number) =>
+    Promise.all(
+      cluster
+        .nodes()
+        .map((n) =>
+          waitFor(async () => (await channelOn(n, id)).status === status, withinMs, `${status} on ${n.url}`),
+        ),
+    );
   const routable = (n: number) =>
     Promise.all(
       cluster
@@ -74,21 +83,20 @@ describe('upstream resilience across the cluster (master + 2 replicas)', functio
     const answer = await ask(cluster.replicas[1]!, 'auth-model');
     expect(answer.choices[0]!.message.content).to.equal('Hello from steady as auth-model');
     const seen = Date.now();
-    await Promise.all(
-      cluster
-        .nodes()
-        .map((n) =>
-          waitFor(
-            async () => (await channelOn(n, flaky.id)).status === 'auto_disabled',
-            1000,
-            `auto_disabled on ${n.url}`,
-          ),
-        ),
-    );
+    await everywhere(flaky.id, 'auto_disabled', 1000);
     expect(Date.now() - seen).to.be.below(1000);
-    expect(fake.requests.some((r) => r.label === 'flaky' && r.body.max_tokens === undefined)).to.equal(true);
     // (The master's test job, every 500 ms, may have seen the refusal in the same instant.)
     const disabled = await channelOn(cluster.replicas[0]!, flaky.id);
+    // Routed around on every node from now on: the upstream sees no more relayed requests for it.
+    const relayedToFlaky = () =>
+      fake.requests.filter((r) => r.label === 'flaky' && r.body.max_tokens === undefined).length;
+    const before = relayedToFlaky();
+    expect(before, "the replica's request reached it").to.be.at.least(1);
+    for (const node of cluster.nodes())
+      expect((await ask(node, 'auth-model')).choices[0]!.message.content).to.equal(
+        'Hello from steady as auth-model',
+      );
+    expect(relayedToFlaky()).to.equal(before);
     expect(disabled.status_reason).to.match(
       /^(upstream account unusable|channel test): 401 Incorrect API key provided/,
     );
@@ -103,17 +111,7 @@ describe('upstream resilience across the cluster (master + 2 replicas)', functio
 
     // The provider accepts the key again: the next round re-enables it, on every node.
     fake.accept('flaky');
-    await Promise.all(
-      cluster
-        .nodes()
-        .map((n) =>
-          waitFor(
-            async () => (await channelOn(n, flaky.id)).status === 'enabled',
-            3000,
-            `re-enabled on ${n.url}`,
-          ),
-        ),
-    );
+    await everywhere(flaky.id, 'enabled', 3000);
     const revived = await channelOn(cluster.replicas[1]!, flaky.id);
     // Re-enabled means a clean slate on every node: the cooldown the 401 started (60 s) is gone.
     expect(revived.health.models).to.deep.equal([]);
