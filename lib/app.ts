@@ -92,6 +92,7 @@ export class Gateway {
   private readonly stats: UpstreamStats;
   private readonly channelTests: ChannelTestProcessor;
   private channelTestTimer: NodeJS.Timeout | undefined;
+  private channelTestRound: Promise<unknown> | undefined;
   private readonly redisConnections: Redis[] = [];
   private jobs: JobRunner | undefined;
   private cluster: ClusterNode | undefined;
@@ -460,6 +461,12 @@ export class Gateway {
     // Settlements under way finish (in a cluster, onto the Redis stream) before Redis closes.
     await this.billing.stop();
     if (this.channelTestTimer) clearInterval(this.channelTestTimer);
+    // A round under way gets a few seconds to finish before the pools close under it.
+    if (this.channelTestRound)
+      await Promise.race([
+        this.channelTestRound,
+        new Promise((resolve) => setTimeout(resolve, 5000).unref()),
+      ]);
     await this.stats.stop();
     await this.cluster?.stop();
     await this.touches.stop();
@@ -474,16 +481,14 @@ export class Gateway {
   private startChannelTests(): void {
     const every = this.config.resilience.channelTestEveryMs;
     if (this.config.role !== 'single' || every === 0) return;
-    let running = false;
     this.channelTestTimer = setInterval(() => {
-      if (running) return;
-      running = true;
-      this.channelTests
+      if (this.channelTestRound) return;
+      this.channelTestRound = this.channelTests
         .run()
         .catch((err: unknown) =>
           this.logger.warn({ err: { message: (err as Error).message } }, 'channel tests failed'),
         )
-        .finally(() => (running = false));
+        .finally(() => (this.channelTestRound = undefined));
     }, every);
     this.channelTestTimer.unref();
   }
