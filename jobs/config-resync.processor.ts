@@ -82,6 +82,10 @@ export class ConfigResyncProcessor {
 
   /** Every channel of the database must be in L2 at its version; channels gone get a tombstone. */
   private async healChannels(dbVersion: number): Promise<number> {
+    // The cached ids are read before the rows: an entry cached earlier whose row is then missing
+    // was deleted. Read the other way round, a channel created in between would be missing from
+    // the rows, found in L2 and tombstoned — and every node would then drop it from its index.
+    const cachedIds = await this.deps.l2.cachedIds('channel');
     const rows = await this.deps.channels.findAll();
     let healed = 0;
     for (let i = 0; i < rows.length; i += BATCH) {
@@ -99,7 +103,7 @@ export class ConfigResyncProcessor {
     const live = new Set(rows.map((r) => String(r.id)));
     healed += await this.tombstoneMissing(
       'channel',
-      (await this.deps.l2.cachedIds('channel')).filter((id) => !live.has(id)),
+      cachedIds.filter((id) => !live.has(id)),
       dbVersion,
     );
     return healed;
