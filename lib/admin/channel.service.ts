@@ -27,7 +27,7 @@ export function channelView(ch: ChannelRecord) {
     weight: ch.weight,
     status: ch.status,
     status_reason: ch.statusReason,
-    status_changed_at: ch.statusChangedAt === null ? null : iso(ch.statusChangedAt),
+    status_changed_at: iso(ch.statusChangedAt),
     connect_timeout_ms: ch.connectTimeoutMs,
     first_byte_timeout_ms: ch.firstByteTimeoutMs,
     idle_timeout_ms: ch.idleTimeoutMs,
@@ -51,11 +51,11 @@ const notFound = (id: number) => new NotFoundError(`No channel with id ${id}`, {
 export interface ChannelHealthHooks {
   /** The `health` field of each channel in `ids` (its last test, stats, breakers). */
   views(ids: number[]): Promise<Map<number, unknown>>;
-  /** The channel was (re-)enabled: forget its cooldowns and breakers on every node. */
-  reset(id: number): void;
+  /** The channel is being (re-)enabled: forget its cooldowns and breakers on every node. */
+  reset(id: number): Promise<void>;
 }
 
-const noHealth: ChannelHealthHooks = { views: async () => new Map(), reset: () => {} };
+const noHealth: ChannelHealthHooks = { views: async () => new Map(), reset: async () => {} };
 
 /** Channel administration: every write is a versioned config write. */
 export class ChannelService {
@@ -136,22 +136,20 @@ export class ChannelService {
     if (input.first_byte_timeout_ms !== undefined) values.firstByteTimeoutMs = input.first_byte_timeout_ms;
     if (input.idle_timeout_ms !== undefined) values.idleTimeoutMs = input.idle_timeout_ms;
     if (input.test_model !== undefined) values.testModel = input.test_model;
-    let enabled = false;
-    const view = await this.writer.write('channel', async (trx, version) => {
+    // Enabled by hand: a clean slate on every node, shared before the channel is routable again.
+    if (input.status === 'enabled') await this.health.reset(id);
+    return this.writer.write('channel', async (trx, version) => {
       const current = await this.channels.findById(id, trx);
       if (!current) throw notFound(id);
       if (input.status !== undefined && input.status !== current.status) {
         values.status = input.status;
         values.statusReason = null;
         values.statusChangedAt = Date.now();
-        enabled = input.status === 'enabled';
       }
       await this.channels.update(trx, id, values, version);
       const row = (await this.channels.findById(id, trx))!;
       return { entityId: id, op: 'upsert', result: channelView(row), record: row };
     });
-    if (enabled) this.health.reset(id);
-    return view;
   }
 
   /**
@@ -168,9 +166,10 @@ export class ChannelService {
    * status is left alone: a channel disabled by hand stays disabled.
    */
   async autoEnable(id: number, reason: string): Promise<boolean> {
-    const enabled = await this.autoStatus(id, 'auto_disabled', 'enabled', reason);
-    if (enabled) this.health.reset(id);
-    return enabled;
+    if ((await this.channels.findById(id))?.status !== 'auto_disabled') return false;
+    // A clean slate on every node, shared before the channel is routable again.
+    await this.health.reset(id);
+    return this.autoStatus(id, 'auto_disabled', 'enabled', reason);
   }
 
   private async autoStatus(

@@ -20,26 +20,24 @@ export class RedisHealthShare implements HealthShare {
     this.channel = `${prefix}:health`;
   }
 
-  publish(message: HealthMessage): void {
+  /** Shares one change; resolves once Redis has it (a failure is logged, never thrown). */
+  publish(message: HealthMessage): Promise<void> {
     const key = `${this.prefix}:health:${message.channelId}:${message.model}`;
     const text = JSON.stringify({ ...message, node: this.nodeId });
-    if (message.kind === 'reset') {
-      this.forgetChannel(message.channelId)
-        .then(() => this.redis.publish(this.channel, text))
-        .catch((err: unknown) =>
-          this.logger.debug({ err: { message: (err as Error).message } }, 'channel health reset not shared'),
-        );
-      return;
-    }
-    const multi = this.redis.multi();
-    if (message.kind === 'close') multi.del(key);
-    else multi.set(key, text, 'PX', Math.max(1, message.until - Date.now()));
-    multi
-      .publish(this.channel, text)
-      .exec()
-      .catch((err: unknown) =>
+    const sent =
+      message.kind === 'reset'
+        ? this.forgetChannel(message.channelId).then(() => this.redis.publish(this.channel, text))
+        : (message.kind === 'close'
+            ? this.redis.multi().del(key)
+            : this.redis.multi().set(key, text, 'PX', Math.max(1, message.until - Date.now()))
+          )
+            .publish(this.channel, text)
+            .exec();
+    return sent.then(
+      () => undefined,
+      (err: unknown) =>
         this.logger.debug({ err: { message: (err as Error).message } }, 'channel health not shared'),
-      );
+    );
   }
 
   private async forgetChannel(channelId: number): Promise<void> {

@@ -1,4 +1,4 @@
-import { routedChannel } from '../cfg/routing-index.js';
+import { routedChannel, type RoutedChannel } from '../cfg/routing-index.js';
 import type { ChannelRecord } from '../db/repositories/channel.repository.js';
 import { upstreamModel } from '../routing/channel-selector.js';
 import type { ProviderAdapter } from './adapters/provider-adapter.js';
@@ -53,7 +53,20 @@ export class ChannelTester {
           : 'the channel lists no model: set test_model',
       };
     }
-    const channel = routedChannel(ch, this.decrypt);
+    let channel: RoutedChannel;
+    try {
+      channel = routedChannel(ch, this.decrypt);
+    } catch (err) {
+      // A key SECRET_KEY cannot decrypt fails this channel's test, not the whole round.
+      return {
+        ok: false,
+        latencyMs: 0,
+        status: null,
+        model,
+        unusable: false,
+        message: (err as Error).message,
+      };
+    }
     const body = {
       model: upstreamModel(channel, model),
       messages: [{ role: 'user', content: 'hi' }],

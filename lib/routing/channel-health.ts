@@ -27,7 +27,8 @@ export interface HealthMessage {
 
 /** Where a node's health changes go so that the other nodes learn them. */
 export interface HealthShare {
-  publish(message: HealthMessage): void;
+  /** Resolves once the other nodes can learn of it (never rejects). */
+  publish(message: HealthMessage): Promise<void>;
 }
 
 export interface BreakerOptions {
@@ -168,7 +169,7 @@ export class ChannelHealth {
     e.window.add(now, false);
     if (e.state === 'closed') return;
     this.close(e);
-    this.share?.publish({ channelId, model, kind: 'close', until: now, at: now });
+    void this.share?.publish({ channelId, model, kind: 'close', until: now, at: now });
   }
 
   /** An attempt that ended without a verdict (the client went away): frees a probe slot. */
@@ -196,7 +197,14 @@ export class ChannelHealth {
       e.lastFailedAt = now;
       e.coolUntil = Math.max(e.coolUntil, now + pauseMs);
       e.coolReason = reason;
-      this.share?.publish({ channelId, model: target, kind: 'cool', until: e.coolUntil, at: now, reason });
+      void this.share?.publish({
+        channelId,
+        model: target,
+        kind: 'cool',
+        until: e.coolUntil,
+        at: now,
+        reason,
+      });
       return;
     }
     const e = this.entry(channelId, model);
@@ -218,7 +226,7 @@ export class ChannelHealth {
     e.openUntil = now + e.openMs;
     e.probeSince = 0;
     e.coolReason = reason;
-    this.share?.publish({ channelId, model, kind: 'open', until: e.openUntil, at: now, reason });
+    void this.share?.publish({ channelId, model, kind: 'open', until: e.openUntil, at: now, reason });
   }
 
   /** A change published by another node (or read from Redis at start). */
@@ -275,11 +283,17 @@ export class ChannelHealth {
     return out;
   }
 
-  /** A channel was (re-)enabled: it starts with a clean slate here and on every node. */
-  reset(channelId: number): void {
+  /**
+   * A channel is being (re-)enabled: it starts with a clean slate here and on every node.
+   * Resolves once the reset is shared, so it can go out before the channel is routable again.
+   */
+  reset(channelId: number): Promise<void> {
     const now = this.now();
     this.forget(channelId);
-    this.share?.publish({ channelId, model: ANY_MODEL, kind: 'reset', until: now, at: now });
+    return (
+      this.share?.publish({ channelId, model: ANY_MODEL, kind: 'reset', until: now, at: now }) ??
+      Promise.resolve()
+    );
   }
 
   private forget(channelId: number): void {

@@ -300,6 +300,28 @@ describe('upstream resilience end to end', function () {
     });
   });
 
+  it('re-enabling a channel by hand gives it a clean slate: no cooldown, no breaker', async () => {
+    await start();
+    const busy = await gw.channel({
+      name: 'busy',
+      base_url: fake.baseUrl('busy', '429'),
+      models: ['gpt-4o'],
+      priority: 10,
+    });
+    await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
+    const token = await gw.token();
+    await ask(token.key, false);
+    expect((await health(busy.id)).health.models).to.have.length(1);
+    await gw.admin('PATCH', `/api/channels/${busy.id}`, { status: 'disabled' });
+    expect((await health(busy.id)).health.models, 'disabling keeps the record').to.have.length(1);
+    const enabled = await gw.admin('PATCH', `/api/channels/${busy.id}`, { status: 'enabled' });
+    expect(enabled.body.data).to.include({ status: 'enabled', status_reason: null });
+    expect((await health(busy.id)).health.models).to.deep.equal([]);
+    fake.requests.length = 0;
+    await ask(token.key, false);
+    expect(fake.requests[0]!.label, 'tried first again').to.equal('busy');
+  });
+
   describe('channel tests', () => {
     it('POST /api/channels/:id/test records latency and result; GET upstream-models lists the upstream models', async () => {
       await start();
@@ -322,6 +344,19 @@ describe('upstream resilience end to end', function () {
       expect((await health(good.id)).health.last_test).to.include({ ok: true, model: 'gpt-4o-mini' });
       expect((await gw.admin('POST', `/api/channels/${good.id}/test`, { model: '' })).status).to.equal(400);
       expect((await gw.admin('POST', '/api/channels/9999/test')).status).to.equal(404);
+
+      // A key SECRET_KEY cannot decrypt fails that channel's test with a clear message, not a 500.
+      const broken = await gw.channel({
+        name: 'broken-key',
+        base_url: fake.baseUrl('broken-key'),
+        models: ['gpt-4o'],
+        status: 'disabled',
+      });
+      await gw.gateway.db('channels').where({ id: broken.id }).update({ key_enc: 'not-a-ciphertext' });
+      const undecryptable = await gw.admin('POST', `/api/channels/${broken.id}/test`);
+      expect(undecryptable.status).to.equal(200);
+      expect(undecryptable.body.data).to.include({ ok: false, status: null });
+      expect(undecryptable.body.data.message).to.contain('SECRET_KEY');
 
       const models = await gw.admin('GET', `/api/channels/${good.id}/upstream-models`);
       expect(models.body.data).to.deep.equal(['tested-model-a', 'tested-model-b']);

@@ -10,7 +10,7 @@ describe('channel health', () => {
   beforeEach(() => {
     now = 1_000_000;
     published = [];
-    health = new ChannelHealth(opts, { publish: (m) => published.push(m) }, () => now);
+    health = new ChannelHealth(opts, { publish: async (m) => void published.push(m) }, () => now);
   });
 
   it('a 429 cools only its (channel, model), for the pause given, and tells the other nodes', () => {
