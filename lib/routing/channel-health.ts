@@ -162,12 +162,13 @@ export class ChannelHealth {
     return true;
   }
 
-  /** The attempt reached the client. A probe that passes closes the breaker everywhere. */
+  /** The attempt reached the client. A half-open probe that passes closes the breaker everywhere. */
   succeeded(channelId: number, model: string): void {
     const now = this.now();
     const e = this.entry(channelId, model);
     e.window.add(now, false);
-    if (e.state === 'closed') return;
+    // Closed: nothing to do. Open: an attempt that was under way when it opened proves nothing.
+    if (e.state === 'closed' || (e.state === 'open' && e.openUntil > now)) return;
     this.close(e);
     void this.share?.publish({ channelId, model, kind: 'close', until: now, at: now });
   }

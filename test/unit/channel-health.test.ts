@@ -95,6 +95,8 @@ describe('channel health', () => {
   it('attempts under way when it opened change nothing; a probe that never reports frees its slot', () => {
     for (let i = 0; i < 4; i++) health.failed(1, 'm', 'fault', 0, 'status_5xx');
     health.failed(1, 'm', 'fault', 0, 'status_5xx'); // a straggler, not a probe
+    health.succeeded(1, 'm'); // another straggler
+    expect(health.blocked(1, 'm'), 'still open').to.equal(true);
     expect(published).to.have.length(1);
     now += 1_001;
     expect(health.begin(1, 'm')).to.equal(true);
