@@ -26,8 +26,9 @@ export interface AutoDisableJob {
  * (every `resyncEveryMs`) with a worker on every node (a job goes to one of them); the
  * `billing` queue holds `usage-flush` (every `usageFlushEveryMs`) the same way. The `master`
  * queue, worked only on the master, carries config writes a replica needs done (auto-disabling
- * a channel) and the job scheduler `channel-test` (every `channelTestMs`, none when 0). Schedulers live in Redis, so they are re-upserted at start and after every Redis
- * reconnect: a Redis reset erases them.
+ * a channel) and the job scheduler `channel-test` (every `channelTestMs`, none when 0).
+ * Schedulers live in Redis, so they are re-upserted at start and after every Redis reconnect: a
+ * Redis reset erases them.
  */
 export class JobRunner {
   readonly queue: Queue;
