@@ -166,20 +166,21 @@ export class ChannelService {
    * status is left alone: a channel disabled by hand stays disabled.
    */
   async autoEnable(id: number, reason: string): Promise<boolean> {
-    if ((await this.channels.findById(id))?.status !== 'auto_disabled') return false;
     // A clean slate on every node, shared before the channel is routable again.
-    await this.health.reset(id);
-    return this.autoStatus(id, 'auto_disabled', 'enabled', reason);
+    return this.autoStatus(id, 'auto_disabled', 'enabled', reason, () => this.health.reset(id));
   }
 
+  /** Moves the channel from `from` to `to`; `beforeWrite` runs once it is known to be in `from`. */
   private async autoStatus(
     id: number,
     from: ChannelStatus,
     to: ChannelStatus,
     reason: string,
+    beforeWrite?: () => Promise<void>,
   ): Promise<boolean> {
     const current = await this.channels.findById(id);
     if (!current || current.status !== from) return false;
+    await beforeWrite?.();
     try {
       await this.writer.write('channel', async (trx, version) => {
         const row = await this.channels.findById(id, trx);

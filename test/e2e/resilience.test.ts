@@ -55,12 +55,20 @@ describe('upstream resilience end to end', function () {
     return { ok, failures };
   }
 
-  /** Two failing channels (priority 10, so routing must learn to skip them) and the healthy one. */
-  async function channels(a: Record<string, unknown>, b: Record<string, unknown>) {
-    const first = await gw.channel({ models: ['gpt-4o'], priority: 10, ...a });
-    const second = await gw.channel({ models: ['gpt-4o'], priority: 10, ...b });
+  /** A channel played by the fake upstream in `mode`, under its own name. */
+  const failing = (name: string, mode: string, extra: Record<string, unknown> = {}) => ({
+    name,
+    base_url: fake.baseUrl(name, mode),
+    ...extra,
+  });
+
+  /** Channels at priority 10 (routing must learn to skip the failing ones) in front of the healthy `good`. */
+  async function inFront(...ahead: Record<string, unknown>[]) {
+    const created = [];
+    for (const fields of ahead)
+      created.push(await gw.channel({ models: ['gpt-4o'], priority: 10, ...fields }));
     const good = await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
-    return { first, second, good };
+    return { ahead: created, good };
   }
 
   const byLabel = () => {
@@ -87,10 +95,10 @@ describe('upstream resilience end to end', function () {
   describe('two of three channels failing, 500 requests each', () => {
     it('500s and a hanging upstream: ≥ 99.8% succeed, both breakers open, the healthy channel carries the load', async () => {
       await start();
-      const { first, second, good } = await channels(
-        { name: 'boom', base_url: fake.baseUrl('boom', '500') },
-        { name: 'hung', base_url: fake.baseUrl('hung', 'hang'), first_byte_timeout_ms: 250 },
-      );
+      const {
+        ahead: [first, second],
+        good,
+      } = await inFront(failing('boom', '500'), failing('hung', 'hang', { first_byte_timeout_ms: 250 }));
       const token = await gw.token();
       const { ok, failures } = await load(token.key, 500, 10, (i) => i % 2 === 0);
       expect(ok, failures.slice(0, 3).join('; ')).to.be.at.least(499);
@@ -120,10 +128,9 @@ describe('upstream resilience end to end', function () {
 
     it('connections reset mid-answer and 429 with Retry-After: ≥ 99.8% succeed, the reset one is cut off, the 429 one cooled', async () => {
       await start();
-      const { first, second } = await channels(
-        { name: 'cut', base_url: fake.baseUrl('cut', 'reset') },
-        { name: 'busy', base_url: fake.baseUrl('busy', '429') },
-      );
+      const {
+        ahead: [first, second],
+      } = await inFront(failing('cut', 'reset'), failing('busy', '429'));
       const token = await gw.token();
       const started = Date.now();
       const { ok, failures } = await load(token.key, 500, 10, () => false);
@@ -141,10 +148,9 @@ describe('upstream resilience end to end', function () {
 
     it('a refused key and an account out of credit: ≥ 99.8% succeed, both auto-disabled with reason and time', async () => {
       await start();
-      const { first, second } = await channels(
-        { name: 'badkey', base_url: fake.baseUrl('badkey', '401') },
-        { name: 'broke', base_url: fake.baseUrl('broke', 'nocredit') },
-      );
+      const {
+        ahead: [first, second],
+      } = await inFront(failing('badkey', '401'), failing('broke', 'nocredit'));
       const token = await gw.token();
       const { ok, failures } = await load(token.key, 500, 10, (i) => i % 3 === 0);
       expect(ok, failures.slice(0, 3).join('; ')).to.be.at.least(499);
@@ -188,20 +194,7 @@ describe('upstream resilience end to end', function () {
 
     it('a stream that fails before its first event is retried on another channel', async () => {
       await start();
-      await gw.channel({
-        name: 'head',
-        base_url: fake.baseUrl('head', 'headreset'),
-        models: ['gpt-4o'],
-        priority: 10,
-      });
-      await gw.channel({
-        name: 'mute',
-        base_url: fake.baseUrl('mute', 'stall'),
-        models: ['gpt-4o'],
-        priority: 10,
-        idle_timeout_ms: 200,
-      });
-      await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
+      await inFront(failing('head', 'headreset'), failing('mute', 'stall', { idle_timeout_ms: 200 }));
       const token = await gw.token();
       expect(await ask(token.key, true)).to.equal('Hello from good as gpt-4o');
       expect(fake.requests.map((r) => r.label).sort()).to.deep.equal(['good', 'head', 'mute']);
@@ -240,14 +233,7 @@ describe('upstream resilience end to end', function () {
 
     it("a channel's own first-byte timeout applies before the global one", async () => {
       await start({ UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '10000' });
-      await gw.channel({
-        name: 'slowpoke',
-        base_url: fake.baseUrl('slowpoke', 'slow'),
-        models: ['gpt-4o'],
-        priority: 10,
-        first_byte_timeout_ms: 100,
-      });
-      await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
+      await inFront(failing('slowpoke', 'slow', { first_byte_timeout_ms: 100 }));
       const token = await gw.token();
       const started = Date.now();
       expect(await ask(token.key, false)).to.equal('Hello from good as gpt-4o');
@@ -261,14 +247,13 @@ describe('upstream resilience end to end', function () {
       const port = (silent.address() as AddressInfo).port;
       try {
         await start({ UPSTREAM_CONNECT_TIMEOUT_MS: '20000', UPSTREAM_FIRST_BYTE_TIMEOUT_MS: '20000' });
-        const mute = await gw.channel({
+        const {
+          ahead: [mute],
+        } = await inFront({
           name: 'mute-tls',
           base_url: `https://127.0.0.1:${port}`,
-          models: ['gpt-4o'],
-          priority: 10,
           connect_timeout_ms: 100,
         });
-        await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
         const token = await gw.token();
         const started = Date.now();
         expect(await ask(token.key, false)).to.equal('Hello from good as gpt-4o');
@@ -302,13 +287,9 @@ describe('upstream resilience end to end', function () {
 
   it('re-enabling a channel by hand gives it a clean slate: no cooldown, no breaker', async () => {
     await start();
-    const busy = await gw.channel({
-      name: 'busy',
-      base_url: fake.baseUrl('busy', '429'),
-      models: ['gpt-4o'],
-      priority: 10,
-    });
-    await gw.channel({ name: 'good', base_url: fake.baseUrl('good'), models: ['gpt-4o'] });
+    const {
+      ahead: [busy],
+    } = await inFront(failing('busy', '429'));
     const token = await gw.token();
     await ask(token.key, false);
     expect((await health(busy.id)).health.models).to.have.length(1);
