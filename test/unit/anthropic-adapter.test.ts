@@ -572,7 +572,7 @@ describe('Anthropic adapter', () => {
           cachedTokens: 30,
           cacheWriteTokens: 20,
         });
-        expect(d.delivered).to.contain('Héllo wörld');
+        expect(d.delivered).to.contain('{"content":"Héllo "}');
       });
     }
 
@@ -625,6 +625,37 @@ describe('Anthropic adapter', () => {
       });
       d.push(Buffer.from(sse([['message_start', start]])));
       expect(() => d.end()).to.throw(UpstreamStreamError, /before message_stop/);
+    });
+
+    it('a stream cut before message_delta bills its input counts and the delivered text counted locally', () => {
+      const d = adapter.streamDecoder(req({ messages: [] }, { stream: true }), {
+        clientWantsUsage: false,
+        keepText: 1000,
+        model: 'm',
+        id: 'i',
+      });
+      d.push(
+        Buffer.from(
+          sse([
+            ['message_start', start],
+            [
+              'content_block_start',
+              { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
+            ],
+            [
+              'content_block_delta',
+              {
+                type: 'content_block_delta',
+                index: 0,
+                delta: { type: 'text_delta', text: 'one two three four five six' },
+              },
+            ],
+          ]),
+        ),
+      );
+      expect(() => d.end()).to.throw(UpstreamStreamError);
+      expect(d.usage).to.deep.include({ promptTokens: 60, cachedTokens: 30, cacheWriteTokens: 20 });
+      expect(d.usage!.completionTokens).to.equal(6);
     });
 
     it('the response_format tool streams as content', () => {
@@ -690,7 +721,7 @@ describe('Anthropic adapter', () => {
         cachedTokens: 30,
         cacheWriteTokens: 20,
       });
-      expect(d.delivered).to.contain('Héllo wörld');
+      expect(d.delivered).to.equal('');
     });
   });
 

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BadRequestError } from '../../errors/bad-request.error.js';
 import type { RoutedChannel } from '../../cfg/routing-index.js';
+import { AnthropicAdapter } from './anthropic/anthropic.adapter.js';
 import { AzureAdapter } from './azure/azure.adapter.js';
 import { OpenAiAdapter } from './openai/openai.adapter.js';
 import type { ProviderAdapter } from './provider-adapter.js';
@@ -58,7 +59,7 @@ export class AdapterRegistry {
 
 /** The adapters this build serves. */
 export function createAdapters(): AdapterRegistry {
-  return new AdapterRegistry([new OpenAiAdapter(), new AzureAdapter()]);
+  return new AdapterRegistry([new OpenAiAdapter(), new AzureAdapter(), new AnthropicAdapter()]);
 }
 
 /** Used by the registry's error messages and the docs: a settings schema's JSON form. */

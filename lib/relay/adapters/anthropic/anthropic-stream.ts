@@ -4,6 +4,7 @@ import {
   type StreamDecoder,
   type StreamOptions,
 } from '../provider-adapter.js';
+import { countTextTokens } from '../../../billing/token-counter.js';
 import { streamErrorInfo } from './anthropic-errors.js';
 import { finishReason, normalizeUsage, openAiUsage } from './message-to-chat.js';
 import { SseReader, type SseEvent } from './sse-reader.js';
@@ -17,10 +18,13 @@ const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && 
  */
 class UsageReader {
   private raw: Json | undefined;
+  /** `message_delta` brought the final output count. */
+  final = false;
 
   read(ev: Json): void {
     const u = ev.type === 'message_start' && isObj(ev.message) ? ev.message.usage : ev.usage;
     if (!isObj(u)) return;
+    if (ev.type === 'message_delta') this.final = true;
     this.raw = {
       ...this.raw,
       ...Object.fromEntries(Object.entries(u).filter(([, v]) => typeof v === 'number')),
@@ -36,6 +40,7 @@ class UsageReader {
 abstract class ClaudeStream implements StreamDecoder {
   protected readonly reader = new SseReader();
   protected readonly usageReader = new UsageReader();
+  /** The text and tool input delivered so far (up to `keepText` characters). */
   protected text = '';
   protected stopped = false;
   /** An `error` event seen after other events of the same chunk: thrown on the next call. */
@@ -43,13 +48,19 @@ abstract class ClaudeStream implements StreamDecoder {
 
   constructor(protected readonly keepText: number) {}
 
+  /**
+   * The input counts of `message_start` and the output count of `message_delta`. A stream cut
+   * before `message_delta` has only the input counts: its output is the delivered text counted
+   * locally.
+   */
   get usage(): NormalizedUsage | undefined {
-    return this.usageReader.usage;
+    const u = this.usageReader.usage;
+    if (!u || this.usageReader.final || this.keepText === 0) return u;
+    return { ...u, completionTokens: Math.max(u.completionTokens, countTextTokens(this.text)) };
   }
 
-  get delivered(): string {
-    return this.text;
-  }
+  /** What the relay counts locally when no usage came at all (as OpenAI chunk events). */
+  abstract readonly delivered: string;
 
   push(chunk: Buffer): string {
     if (this.pendingError) throw this.pendingError;
@@ -119,6 +130,9 @@ abstract class ClaudeStream implements StreamDecoder {
 
 /** A `/v1/messages` pass-through: Claude's events go to the client as they came, byte for byte. */
 export class PassThroughStream extends ClaudeStream {
+  // Claude's events are not OpenAI's: nothing here for the relay's counter (usage always comes first).
+  readonly delivered = '';
+
   protected event(data: Json, ev: SseEvent): string {
     if (data.type === 'content_block_delta' && isObj(data.delta)) {
       const d = data.delta;
@@ -145,6 +159,25 @@ export class TranslatedStream extends ClaudeStream {
   private readonly toolIndex = new Map<number, number>();
   private tools = 0;
   private sawJsonTool = false;
+  private sent = '';
+
+  /** The chunk events sent so far (up to `keepText` characters), for counting locally. */
+  get delivered(): string {
+    return this.sent;
+  }
+
+  override push(chunk: Buffer): string {
+    return this.kept(super.push(chunk));
+  }
+
+  override end(): string {
+    return this.kept(super.end());
+  }
+
+  private kept(out: string): string {
+    if (out && this.sent.length < this.keepText) this.sent += out.slice(0, this.keepText - this.sent.length);
+    return out;
+  }
 
   constructor(
     private readonly opts: StreamOptions,
