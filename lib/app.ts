@@ -59,6 +59,7 @@ import { RelayHttpHandler } from './http/relay-handler.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
 import { createAdapters } from './relay/adapters/index.js';
+import { CountTokensService } from './relay/count-tokens.service.js';
 import { createIngressFormats } from './relay/ingress/index.js';
 import { UpstreamCaller } from './relay/upstream-call.js';
 import { RelayAuth } from './relay/relay-auth.js';
@@ -424,6 +425,13 @@ export class Gateway {
       auth: new RelayAuth(identities, this.touches),
       ingress: createIngressFormats(),
       relay,
+      countTokens: new CountTokensService(
+        () => this.sync.routing,
+        adapters,
+        calls,
+        config.resilience.autoDisableOn,
+        config.upstream.totalTimeoutMs,
+      ),
       billing: billing.service,
       routing: () => this.sync.routing,
       maxBodyBytes: config.maxBodyBytes,

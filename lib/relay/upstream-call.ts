@@ -1,6 +1,12 @@
 import { UpstreamError } from '../errors/upstream.error.js';
 import { retryAfterMs } from '../routing/channel-health.js';
-import type { AdapterRequest, DecodedAnswer, ProviderAdapter } from './adapters/provider-adapter.js';
+import { AppError } from '../errors/app.error.js';
+import type {
+  AdapterRequest,
+  DecodedAnswer,
+  PreparedRequest,
+  ProviderAdapter,
+} from './adapters/provider-adapter.js';
 import { classifyTransportError, type UpstreamClient, type UpstreamExchange } from './upstream-client.js';
 import { upstreamFailure, type AttemptFailure, type AutoDisableRules } from './upstream-failure.js';
 import { transportFailure } from './transport-failure.js';
@@ -34,6 +40,9 @@ export class UpstreamCaller {
     try {
       prepared = await adapter.prepare(req);
     } catch (err) {
+      // A request the provider cannot take (an adapter's 400): the client's, on any channel of this type.
+      if (err instanceof AppError && err.status < 500)
+        return { retry: false, reason: 'status_4xx', error: err };
       // Signing or a token exchange failed: the channel's configuration, not the client's request.
       return {
         retry: true,
@@ -43,6 +52,16 @@ export class UpstreamCaller {
         detail: err instanceof Error ? err.message : String(err),
       };
     }
+    return this.send(adapter, req, prepared, budgetMs);
+  }
+
+  /** Sends a request already built (a side operation of an adapter, such as Anthropic's count_tokens). */
+  send(
+    adapter: ProviderAdapter,
+    req: AdapterRequest<unknown>,
+    prepared: PreparedRequest,
+    budgetMs: number,
+  ): UpstreamCall {
     // The request's budget runs until its answer starts reaching the client (exchange.commit()).
     const exchange = this.client.send(prepared, req.channel.timeouts, budgetMs);
     return { adapter, req, exchange };

@@ -72,14 +72,13 @@ function imageUrl(source: unknown): string | undefined {
 }
 
 /** One content block as an OpenAI user content part (undefined: nothing an OpenAI model reads). */
-function userPart(b: Json, where: string): Json | undefined {
+function userPart(b: Json): Json | undefined {
   switch (b.type) {
     case 'text':
       return { type: 'text', text: String(b.text ?? '') };
     case 'image': {
       const url = imageUrl(b.source);
-      if (!url) throw new BadRequestError(`${where}.source must be a base64 or url image source`);
-      return { type: 'image_url', image_url: { url } };
+      return url ? { type: 'image_url', image_url: { url } } : undefined;
     }
     case 'document': {
       const s = b.source;
@@ -92,17 +91,13 @@ function userPart(b: Json, where: string): Json | undefined {
             filename: typeof b.title === 'string' ? b.title : 'document.pdf',
           },
         };
-      throw new BadRequestError(
-        `${where}: only base64 and text document sources can go to this model's channels`,
-      );
+      return undefined;
     }
-    case 'thinking':
-    case 'redacted_thinking':
-      return undefined; // Claude's own reasoning, signed for Claude: meaningless elsewhere
     default:
-      throw new BadRequestError(
-        `${where}: content block type "${String(b.type)}" cannot go to this model's channels`,
-      );
+      // Claude's own reasoning (signed for Claude), and blocks only Anthropic serves (Files API
+      // sources, search results, container uploads): a Claude channel gets them passed through;
+      // a bridged request goes without them.
+      return undefined;
   }
 }
 
@@ -132,8 +127,7 @@ function toChatMessages(body: Json): Json[] {
         : '';
   if (system) out.push({ role: 'system', content: system });
 
-  (body.messages as Json[]).forEach((m, i) => {
-    const where = `messages.${i}.content`;
+  (body.messages as Json[]).forEach((m) => {
     const blocks: Json[] =
       typeof m.content === 'string' ? [{ type: 'text', text: m.content }] : (m.content as Json[]);
     if (m.role === 'assistant') {
@@ -156,7 +150,7 @@ function toChatMessages(body: Json): Json[] {
     // A user turn: its tool results first (each its own `tool` message), then the rest.
     const parts: Json[] = [];
     const resultImages: Json[] = [];
-    blocks.forEach((b, j) => {
+    blocks.forEach((b) => {
       if (b.type === 'tool_result') {
         const { text, images } = toolResultText(b.content);
         const prefix = b.is_error === true ? 'Error: ' : '';
@@ -164,7 +158,7 @@ function toChatMessages(body: Json): Json[] {
         resultImages.push(...images);
         return;
       }
-      const part = userPart(b, `${where}.${j}`);
+      const part = userPart(b);
       if (part) parts.push(part);
     });
     const all = [...resultImages, ...parts];
@@ -176,19 +170,18 @@ function toChatMessages(body: Json): Json[] {
 }
 
 function toChatTools(tools: Json[]): Json[] {
-  return tools.map((t, i) => {
-    // Anthropic's server tools (web search, code execution…) run at Anthropic: no other provider has them.
-    if (typeof t.type === 'string' && t.type !== 'custom')
-      throw new BadRequestError(`tools.${i}: the server tool "${t.type}" runs only on Claude channels`, {
-        param: `tools.${i}.type`,
-      });
-    const fn: Json = {
-      name: t.name,
-      parameters: isObj(t.input_schema) ? t.input_schema : { type: 'object' },
-    };
-    if (typeof t.description === 'string') fn.description = t.description;
-    return { type: 'function', function: fn };
-  });
+  // Anthropic's server tools (web search, code execution…) run at Anthropic: other providers have
+  // none, so a bridged request goes without them (a Claude channel gets them, passed through).
+  return tools
+    .filter((t) => typeof t.type !== 'string' || t.type === 'custom')
+    .map((t) => {
+      const fn: Json = {
+        name: t.name,
+        parameters: isObj(t.input_schema) ? t.input_schema : { type: 'object' },
+      };
+      if (typeof t.description === 'string') fn.description = t.description;
+      return { type: 'function', function: fn };
+    });
 }
 
 /** An Anthropic Messages request as an OpenAI chat request. */

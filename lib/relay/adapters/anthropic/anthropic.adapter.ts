@@ -100,6 +100,20 @@ export class AnthropicAdapter implements ProviderAdapter<AnthropicSettings> {
     return readAnthropicError(status, text);
   }
 
+  /** Anthropic's own count of a Messages request's input tokens (`POST /v1/messages/count_tokens`). */
+  async prepareCountTokens(
+    channel: RoutedChannel,
+    settings: AnthropicSettings,
+    body: Record<string, unknown>,
+  ): Promise<PreparedRequest> {
+    return {
+      origin: channel.origin,
+      path: `${channel.basePath}/v1/messages/count_tokens`,
+      headers: { ...headers(channel, settings, 'application/json'), 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    };
+  }
+
   async listModels(channel: RoutedChannel, settings: AnthropicSettings): Promise<PreparedRequest> {
     return {
       method: 'GET',
