@@ -19,6 +19,9 @@ import { pathToFileURL } from 'node:url';
  *   nocredit 429 insufficient_quota (an account out of credit)
  *   nousage stream without a usage chunk even when asked
  *   badjson answers 200 with a body that is not JSON
+ *   tools   when the request offers tools and its last message is not a tool result: a call of the
+ *           first tool with arguments {"city":"Paris"} (whole, or streamed in two argument pieces);
+ *           after a tool result: `Tool said: <its content>`
  * `GET …/v1/models` lists `<label>-model-a` and `<label>-model-b` (after the mode's error, if any).
  */
 export interface FakeRequest {
@@ -165,8 +168,21 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
         usage: { prompt_tokens: 8, total_tokens: 8 },
       });
     }
-    const text = `Hello from ${r.label} as ${model}`;
     const isChat = r.path.endsWith('/chat/completions');
+    const msgs = Array.isArray(r.body.messages) ? (r.body.messages as Record<string, unknown>[]) : [];
+    const last = msgs[msgs.length - 1];
+    if (
+      r.mode === 'tools' &&
+      isChat &&
+      Array.isArray(r.body.tools) &&
+      r.body.tools.length > 0 &&
+      last?.role !== 'tool'
+    )
+      return toolCall(res, r.body, model, stream);
+    const text =
+      r.mode === 'tools' && last?.role === 'tool'
+        ? `Tool said: ${String(last.content)}`
+        : `Hello from ${r.label} as ${model}`;
     if (!stream) {
       return sendJson(res, 200, {
         id: 'chatcmpl-fake',
@@ -237,6 +253,54 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** The `tools` mode's answer: a call of the request's first tool. */
+function toolCall(res: http.ServerResponse, body: Record<string, unknown>, model: string, stream: boolean) {
+  const name = ((body.tools as { function?: { name?: string } }[])[0]?.function?.name ?? 'f') as string;
+  const id = 'call_fake_1';
+  const args = '{"city":"Paris"}';
+  if (!stream) {
+    return sendJson(res, 200, {
+      id: 'chatcmpl-fake',
+      object: 'chat.completion',
+      created: 1_700_000_000,
+      model,
+      choices: [
+        {
+          index: 0,
+          message: {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id, type: 'function', function: { name, arguments: args } }],
+          },
+          finish_reason: 'tool_calls',
+        },
+      ],
+      usage: USAGE,
+    });
+  }
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  const chunk = (delta: unknown, finish: string | null) =>
+    `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  res.write(
+    chunk(
+      {
+        role: 'assistant',
+        content: null,
+        tool_calls: [{ index: 0, id, type: 'function', function: { name, arguments: '' } }],
+      },
+      null,
+    ),
+  );
+  res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(0, 8) } }] }, null));
+  res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: args.slice(8) } }] }, null));
+  res.write(chunk({}, 'tool_calls'));
+  if ((body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true)
+    res.write(
+      `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: USAGE })}\n\n`,
+    );
+  res.end('data: [DONE]\n\n');
 }
 
 function refuseKey(res: http.ServerResponse) {
