@@ -189,7 +189,7 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
         ],
       });
       expect(second.content).to.deep.equal([{ type: 'text', text: 'Tool said: sunny' }]);
-      expect(openaiUp.requests[2]!.body.messages.slice(1)).to.deep.equal([
+      expect((openaiUp.requests[2]!.body.messages as unknown[]).slice(1)).to.deep.equal([
         {
           role: 'assistant',
           content: null,
