@@ -23,3 +23,16 @@ export interface ProviderAdapter {
   /** The request for the upstream's model list (OpenAI's `GET /v1/models` shape in the answer). */
   listModels(channel: RoutedChannel): PreparedRequest;
 }
+
+/**
+ * Token counts of one answer, normalised across providers. `promptTokens` includes cached reads
+ * and cache writes; `cachedTokens` (reads) and `cacheWriteTokens` are kept apart for pricing.
+ */
+export interface NormalizedUsage {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  cacheWriteTokens: number;
+  /** Part of `completionTokens` spent on reasoning, when the provider says. */
+  reasoningTokens?: number;
+}
