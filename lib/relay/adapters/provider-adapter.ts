@@ -127,16 +127,3 @@ export interface ProviderAdapter<S = unknown> {
   listModels(channel: RoutedChannel, settings: S): Promise<PreparedRequest>;
   readModels(raw: Buffer): string[];
 }
-
-/**
- * Token counts of one answer, normalised across providers. `promptTokens` includes cached reads
- * and cache writes; `cachedTokens` (reads) and `cacheWriteTokens` are kept apart for pricing.
- */
-export interface NormalizedUsage {
-  promptTokens: number;
-  completionTokens: number;
-  cachedTokens: number;
-  cacheWriteTokens: number;
-  /** Part of `completionTokens` spent on reasoning, when the provider says. */
-  reasoningTokens?: number;
-}
