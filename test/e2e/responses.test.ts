@@ -241,6 +241,35 @@ describe('Responses API end to end (official openai client)', function () {
       expect(stranger.status).to.equal(401);
     });
 
+    it('ends a bridged stream that breaks after it started with error and response.failed, and bills what was delivered', async () => {
+      const token = await gw.token({ quota: 1000 });
+      await gw.channel({
+        name: 'cut',
+        base_url: fake.baseUrl('cut', 'reset'),
+        models: ['gpt-4o'],
+        priority: 10,
+      });
+      const stream = await client(token.key).responses.create({ model: 'gpt-4o', input: 'hi', stream: true });
+      const events: OpenAI.Responses.ResponseStreamEvent[] = [];
+      for await (const event of stream) events.push(event);
+      expect(events.map((e) => e.type)).to.deep.equal([
+        'response.created',
+        'response.in_progress',
+        'response.output_item.added',
+        'response.content_part.added',
+        'response.output_text.delta',
+        'error',
+        'response.failed',
+      ]);
+      const failed = events.at(-1) as OpenAI.Responses.ResponseFailedEvent;
+      expect(failed.response.status).to.equal('failed');
+      expect(failed.response.error?.code).to.equal('server_error');
+      const [row] = await logsOf(token.id, 1);
+      expect(row.stream).to.equal(true);
+      expect(row.completion_tokens).to.be.greaterThan(0);
+      expect(row.quota).to.equal(row.prompt_tokens + 2 * row.completion_tokens);
+    });
+
     it("fails over to a healthy channel, and passes an upstream's 400 on in OpenAI's error shape", async () => {
       await gw.channel({
         name: 'down',
