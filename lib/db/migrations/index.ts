@@ -18,6 +18,7 @@ import * as createChannelTests from './20261122001600_create-channel-tests.js';
 import * as addPasswordHashToUsers from './20261129003100_add-password-hash-to-users.js';
 import * as createSessions from './20261129003200_create-sessions.js';
 import * as addPricingToUsageLogs from './20261129003300_add-pricing-to-usage-logs.js';
+import * as addListIndexesToChannels from './20261129003400_add-list-indexes-to-channels.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -45,6 +46,7 @@ const migrations: [string, Migration][] = [
   ['20261129003100_add-password-hash-to-users', addPasswordHashToUsers],
   ['20261129003200_create-sessions', createSessions],
   ['20261129003300_add-pricing-to-usage-logs', addPricingToUsageLogs],
+  ['20261129003400_add-list-indexes-to-channels', addListIndexesToChannels],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
