@@ -74,7 +74,9 @@ export class UsageService {
       isAdmin(actor) && row.channelId !== null
         ? this.channels.namesByIds([row.channelId])
         : Promise.resolve(new Map<number, string>()),
-      row.tokenId !== null ? this.tokens.namesByIds([row.tokenId]) : Promise.resolve(new Map<number, string>()),
+      row.tokenId !== null
+        ? this.tokens.namesByIds([row.tokenId])
+        : Promise.resolve(new Map<number, string>()),
     ]);
     return {
       ...usageView(row),

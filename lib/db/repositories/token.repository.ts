@@ -110,7 +110,10 @@ export class TokenRepository {
   /** The names of the rows in `ids` (those that still exist). */
   async namesByIds(ids: number[]): Promise<Map<number, string>> {
     if (ids.length === 0) return new Map();
-    const rows = (await this.db('tokens').whereIn('id', ids).select('id', 'name')) as { id: unknown; name: unknown }[];
+    const rows = (await this.db('tokens').whereIn('id', ids).select('id', 'name')) as {
+      id: unknown;
+      name: unknown;
+    }[];
     return new Map(rows.map((r) => [num(r.id), String(r.name)]));
   }
 
