@@ -59,6 +59,8 @@ import { RelayHttpHandler } from './http/relay-handler.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
 import { createAdapters } from './relay/adapters/index.js';
+import { createIngressFormats } from './relay/ingress/index.js';
+import { UpstreamCaller } from './relay/upstream-call.js';
 import { RelayAuth } from './relay/relay-auth.js';
 import { RelayService } from './relay/relay.service.js';
 import { TokenTouches } from './relay/token-touches.js';
@@ -175,6 +177,7 @@ export class Gateway {
     ));
     this.upstream = new UpstreamClient(config.upstream);
     const adapters = createAdapters();
+    const calls = new UpstreamCaller(this.upstream, config.upstream.totalTimeoutMs);
     const decrypt = (enc: string) => {
       try {
         return secrets.decrypt(enc);
@@ -185,14 +188,14 @@ export class Gateway {
       }
     };
     // The channel service shows each channel's health, and the health service re-enables channels.
-    const channelService: ChannelService = new ChannelService(channelRepo, writer, secrets, {
+    const channelService: ChannelService = new ChannelService(channelRepo, writer, secrets, adapters, {
       views: (ids) => healthService.views(ids),
       reset: (id) => channelHealth.reset(id),
     });
     const healthService: ChannelHealthService = new ChannelHealthService(
       channelService,
       new ChannelTestRepository(this.db),
-      new ChannelTester(this.upstream, adapters, decrypt, {
+      new ChannelTester(this.upstream, calls, adapters, decrypt, {
         timeoutMs: config.resilience.channelTestTimeoutMs,
         autoDisableOn: config.resilience.autoDisableOn,
       }),
@@ -371,7 +374,7 @@ export class Gateway {
     const relay = new RelayService(
       () => this.sync.routing,
       adapters,
-      this.upstream,
+      calls,
       this.metrics,
       this.logger.child({ component: 'relay' }),
       {
@@ -422,6 +425,7 @@ export class Gateway {
     });
     const relayHandler = new RelayHttpHandler({
       auth: new RelayAuth(identities, this.touches),
+      ingress: createIngressFormats(),
       relay,
       billing: billing.service,
       routing: () => this.sync.routing,

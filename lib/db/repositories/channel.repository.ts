@@ -30,6 +30,8 @@ export interface ChannelRecord {
   idleTimeoutMs: number | null;
   /** The model a channel test asks for; null means the first of `models`. */
   testModel: string | null;
+  /** Provider settings (an API version, a region…), as validated by the adapter of `type`. */
+  settings: Record<string, unknown>;
   version: number;
   createdAt: number;
   updatedAt: number;
@@ -77,6 +79,7 @@ function toRecord(r: Record<string, unknown>): ChannelRecord {
     firstByteTimeoutMs: numOrNull(r.first_byte_timeout_ms),
     idleTimeoutMs: numOrNull(r.idle_timeout_ms),
     testModel: r.test_model == null ? null : String(r.test_model),
+    settings: readJson<Record<string, unknown>>(r.settings, {}),
     version: num(r.version),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
@@ -102,6 +105,7 @@ function toRow(v: Partial<ChannelValues>): Record<string, unknown> {
   if (v.firstByteTimeoutMs !== undefined) row.first_byte_timeout_ms = v.firstByteTimeoutMs;
   if (v.idleTimeoutMs !== undefined) row.idle_timeout_ms = v.idleTimeoutMs;
   if (v.testModel !== undefined) row.test_model = v.testModel;
+  if (v.settings !== undefined) row.settings = JSON.stringify(v.settings);
   return row;
 }
 
