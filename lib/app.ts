@@ -30,6 +30,8 @@ export interface GatewayOptions {
   random?: Random;
   /** Tests: skip default process metrics (they are global to prom-client). */
   defaultMetrics?: boolean;
+  /** Tests: the built web console's folder (default: web/dist in the package). */
+  consoleDir?: string;
 }
 
 /**
@@ -195,6 +197,7 @@ export class Gateway {
         status: this.status,
         billing,
         queues: cluster ? [cluster.jobs.queue, cluster.jobs.billingQueue, cluster.jobs.masterQueue] : [],
+        consoleDir: opts.consoleDir,
         metrics,
         logger,
       },

@@ -111,7 +111,7 @@ export function wireAdmin(deps: {
       sessions,
     ),
     pricing: new PricingService(repos.prices, repos.groups, writer),
-    usage: new UsageService(repos.usage),
+    usage: new UsageService(repos.usage, repos.channels, repos.tokens),
     sessions,
     login: new LoginService(
       repos.users,
@@ -145,6 +145,8 @@ export class HttpServer {
       status: NodeStatus;
       billing: BillingParts;
       queues: Queue[];
+      /** The built web console's folder (default: web/dist in the package). */
+      consoleDir?: string;
       metrics: Metrics;
       logger: Logger;
     },
@@ -171,6 +173,7 @@ export class HttpServer {
       role: config.role,
       masterUrl: config.masterUrl,
       queues: deps.queues,
+      consoleDir: deps.consoleDir,
     });
     const relay = deps.relay;
     this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
