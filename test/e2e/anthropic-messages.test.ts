@@ -83,7 +83,7 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
 
   describe('to an OpenAI-compatible channel (bridged)', () => {
     beforeEach(async () => {
-      await gw.channel({ name: 'o', base_url: openaiUp.baseUrl('o1', 'tools'), models: ['gpt-4o'] });
+      await gw.channel({ name: 'o', base_url: openaiUp.baseUrl('o1'), models: ['gpt-4o'] });
     });
 
     it('a whole message: translated request, Anthropic answer, usage, billing', async () => {
@@ -188,7 +188,9 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
           },
         ],
       });
-      expect(second.content).to.deep.equal([{ type: 'text', text: 'Tool said: sunny' }]);
+      expect(second.content).to.deep.equal([
+        { type: 'text', text: 'Hello from o1 as gpt-4o; the tool said sunny' },
+      ]);
       expect((openaiUp.requests[2]!.body.messages as unknown[]).slice(1)).to.deep.equal([
         {
           role: 'assistant',

@@ -1,5 +1,6 @@
 import type { IngressEndpoint, IngressFormat } from './ingress-format.js';
 import { MessagesFormat } from './messages.format.js';
+import { responsesFormat } from './responses.format.js';
 
 /**
  * The client-facing formats other than OpenAI's, by endpoint. A format listed here gets its
@@ -7,5 +8,8 @@ import { MessagesFormat } from './messages.format.js';
  * speak it.
  */
 export function createIngressFormats(): ReadonlyMap<IngressEndpoint, IngressFormat> {
-  return new Map<IngressEndpoint, IngressFormat>([['messages', new MessagesFormat()]]);
+  return new Map<IngressEndpoint, IngressFormat>([
+    ['messages', new MessagesFormat()],
+    ['responses', responsesFormat],
+  ]);
 }
