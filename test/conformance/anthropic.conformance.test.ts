@@ -6,8 +6,8 @@ describeAdapterConformance({
   type: 'anthropic',
   async start() {
     const fake = await startFakeAnthropic();
-    // The fake's `cache` mode reports cache reads and writes; `reset` cuts a stream after message_start.
-    const modes: Record<string, string> = { ok: 'cache', cut: 'reset' };
+    // The fake's `cache` mode reports cache reads and writes.
+    const modes: Record<string, string> = { ok: 'cache' };
     return {
       channel: (label, mode) => ({
         base_url: fake.baseUrl(label, modes[mode] ?? mode),

@@ -29,7 +29,8 @@ import type { AddressInfo } from 'node:net';
  * message_delta with output tokens, message_stop). Every answer carries a `request-id` header.
  * Modes: ok, cache, slow, 400, 401, 403, 429 (Retry-After: 1), 500, 529, nocredit (400 "credit
  * balance is too low"), auth (401 while `refuse(label)`), streamerror (an `error` event after the
- * first text delta), reset (stream: cut after message_start; whole: socket destroyed), stall
+ * first text delta), cut (the socket destroyed after the first text delta), reset (stream: cut
+ * after message_start; whole: socket destroyed), stall
  * (headers, then nothing), hang (nothing at all). `GET …/v1/models` lists
  * `claude-<label>-a` and `claude-<label>-b`; `POST …/v1/messages/count_tokens` answers
  * `{input_tokens}` (4 + 1 per 4 characters of text).
@@ -554,6 +555,10 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
         const words = (block.text as string).split(/(?<= )/);
         for (const [w, word] of words.entries()) {
           send('content_block_delta', { index, delta: { type: 'text_delta', text: word } });
+          if (w === 0 && r.mode === 'cut') {
+            await new Promise((resolve) => setTimeout(resolve, 20));
+            return req.socket.destroy();
+          }
           if (w === 0 && r.mode === 'streamerror') {
             send('error', { error: { type: 'overloaded_error', message: 'Overloaded' } });
             return res.end();
