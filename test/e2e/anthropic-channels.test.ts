@@ -382,6 +382,17 @@ describe('Claude channels behind the OpenAI API', function () {
     });
   });
 
+  it('a channel test goes through the same translation (and reports a refused key)', async () => {
+    const ok = await claudeChannel();
+    const passed = await gw.admin('POST', `/api/channels/${ok.id}/test`, {});
+    expect(passed.status).to.equal(200);
+    expect(passed.body.data).to.include({ ok: true, status: 200 });
+    expect(claudeRequests()[0]!.body).to.include({ model: 'claude-x', max_tokens: 1 });
+    const refused = await claudeChannel('401');
+    const failed = await gw.admin('POST', `/api/channels/${refused.id}/test`, {});
+    expect(failed.body.data).to.include({ ok: false, status: 401 });
+  });
+
   it('lists the upstream models through the channel API', async () => {
     const c = await claudeChannel();
     const r = await gw.admin('GET', `/api/channels/${c.id}/upstream-models`);
