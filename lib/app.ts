@@ -355,7 +355,15 @@ export class Gateway {
       );
     }
 
-    this.status = new NodeStatus(config.role, config.nodeId, Date.now(), this.sync, stateRepo, this.cluster);
+    this.status = new NodeStatus(
+      config.role,
+      config.nodeId,
+      Date.now(),
+      this.sync,
+      stateRepo,
+      this.cluster,
+      () => channelRepo.versions(),
+    );
     this.touches = new TokenTouches(tokenRepo, this.logger.child({ component: 'token-touches' }));
     const passwords = new PasswordHasher(config.console.passwordMinLength);
     const sessions = new SessionService(new SessionRepository(this.db), userRepo, {
