@@ -144,7 +144,8 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       const none = await s.call('POST', '/api/tokens', { name: 'x' }, { csrf: false });
       expect(none.status).to.equal(403);
       expect(none.body.error).to.include({ type: 'permission_error', code: 'csrf_failed' });
-      const wrong = await s.call('POST', '/api/tokens', { name: 'x' }, { csrf: `${s.csrf.slice(0, -1)}A` });
+      const altered = s.csrf.slice(0, -1) + (s.csrf.endsWith('A') ? 'B' : 'A');
+      const wrong = await s.call('POST', '/api/tokens', { name: 'x' }, { csrf: altered });
       expect(wrong.status).to.equal(403);
       const del = await s.call('DELETE', '/api/tokens/1', undefined, { csrf: false });
       expect(del.status).to.equal(403);
