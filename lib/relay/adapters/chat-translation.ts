@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BadRequestError } from '../../errors/bad-request.error.js';
-import type { NormalizedUsage } from './provider-adapter.pending.js';
+import type { NormalizedUsage } from './provider-adapter.js';
 
 /**
  * What translating adapters (Gemini, Bedrock) share: reading an OpenAI chat request's parts and

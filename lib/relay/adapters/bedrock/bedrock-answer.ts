@@ -13,7 +13,7 @@ import {
   type NormalizedUsage,
   type StreamDecoder,
   type StreamOptions,
-} from '../provider-adapter.pending.js';
+} from '../provider-adapter.js';
 import { exceptionKind } from './bedrock-errors.js';
 
 /** Bedrock Converse answers (whole, or ConverseStream's binary event stream) as OpenAI chat answers. */

@@ -1,4 +1,4 @@
-import type { UpstreamErrorInfo } from '../provider-adapter.pending.js';
+import type { UpstreamErrorInfo } from '../provider-adapter.js';
 
 type Kind = NonNullable<UpstreamErrorInfo['kind']>;
 

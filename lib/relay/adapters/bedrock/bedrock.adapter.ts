@@ -9,7 +9,7 @@ import type {
   StreamDecoder,
   StreamOptions,
   UpstreamErrorInfo,
-} from '../provider-adapter.pending.js';
+} from '../provider-adapter.js';
 import { BedrockStreamDecoder, decodeConverse } from './bedrock-answer.js';
 import { authorize, bedrockCredentials } from './bedrock-credentials.js';
 import { readBedrockError } from './bedrock-errors.js';

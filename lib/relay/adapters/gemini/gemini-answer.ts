@@ -12,7 +12,7 @@ import {
   type NormalizedUsage,
   type StreamDecoder,
   type StreamOptions,
-} from '../provider-adapter.pending.js';
+} from '../provider-adapter.js';
 import { readGeminiError } from './gemini-errors.js';
 
 /**

@@ -1,4 +1,4 @@
-import type { UpstreamErrorInfo } from '../provider-adapter.pending.js';
+import type { UpstreamErrorInfo } from '../provider-adapter.js';
 
 /**
  * Gemini's error body, `{"error":{"code","message","status","details":[{"reason"}]}}` (as an

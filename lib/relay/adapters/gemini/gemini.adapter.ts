@@ -10,7 +10,7 @@ import type {
   StreamDecoder,
   StreamOptions,
   UpstreamErrorInfo,
-} from '../provider-adapter.pending.js';
+} from '../provider-adapter.js';
 import { GeminiStreamDecoder, decodeGeminiAnswer, decodeGeminiEmbeddings } from './gemini-answer.js';
 import { readGeminiError } from './gemini-errors.js';
 import { batchEmbedBody, generateContentBody } from './gemini-request.js';
