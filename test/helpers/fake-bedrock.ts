@@ -33,7 +33,7 @@ import {
  *
  * Modes (`base_url` `…/<label>/<mode>`): ok, 429 (ThrottlingException), 500
  * (InternalServerException), 503 (ServiceUnavailableException), denied (403
- * AccessDeniedException), midthrottle (stream: a delta, then a throttlingException frame),
+ * AccessDeniedException), invalid (400 ValidationException), midthrottle (stream: a delta, then a throttlingException frame),
  * cut (stream: one frame, then the socket is destroyed), stall (200, then nothing).
  */
 export const BEDROCK_CREDENTIALS = {
@@ -492,6 +492,8 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
             'AccessDeniedException',
             "You don't have access to the model with the specified model ID.",
           );
+        case 'invalid':
+          throw new Refusal(400, 'ValidationException', 'The provided request is not valid');
         case 'stall':
           res.writeHead(200, { 'content-type': 'application/vnd.amazon.eventstream' });
           return;

@@ -25,7 +25,7 @@ import {
  *
  * Modes (`base_url` `…/<label>/<mode>`): ok, 429 (RESOURCE_EXHAUSTED), 500 (INTERNAL),
  * 503 (UNAVAILABLE), badkey (400 API_KEY_INVALID), denied (403 PERMISSION_DENIED),
- * blocked (prompt blocked: no candidates), safety (finishReason SAFETY), cut (stream: one event,
+ * invalid (400 INVALID_ARGUMENT), blocked (prompt blocked: no candidates), safety (finishReason SAFETY), cut (stream: one event,
  * then the socket is destroyed), stall (200 then nothing). The key `AIza-bad` is always refused.
  */
 export interface GeminiCall {
@@ -457,6 +457,8 @@ export async function startFakeGemini(): Promise<FakeGemini> {
           'Permission denied: Consumer has been suspended.',
           'CONSUMER_SUSPENDED',
         );
+      case 'invalid':
+        return googleError(res, 400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.');
       case 'stall':
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         return;

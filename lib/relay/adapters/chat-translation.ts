@@ -258,7 +258,7 @@ export function chatCompletion(
 /**
  * Writes the client's `chat.completion.chunk` events for a translated stream: the role first,
  * then deltas, a finish chunk per choice, the usage chunk when asked, and `[DONE]`. Keeps the
- * delivered text (bounded) for local counting.
+ * delivered events (up to `keepText` characters) for counting locally when no usage came.
  */
 export class ChunkWriter {
   private readonly created = Math.floor(Date.now() / 1000);
@@ -294,16 +294,14 @@ export class ChunkWriter {
         { index, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null },
       ]);
     }
-    return out + this.event([{ index, delta, logprobs: null, finish_reason: finish }]);
-  }
-
-  private keep(text: string): void {
-    if (this.kept.length < this.keepText) this.kept += text.slice(0, this.keepText - this.kept.length);
+    out += this.event([{ index, delta, logprobs: null, finish_reason: finish }]);
+    // Whole events only, so the relay can read them back to count what was delivered.
+    if (this.kept.length + out.length <= this.keepText) this.kept += out;
+    return out;
   }
 
   text(index: number, text: string): string {
     if (text === '') return '';
-    this.keep(text);
     return this.delta(index, { content: text });
   }
 
@@ -314,7 +312,6 @@ export class ChunkWriter {
 
   /** The start of a tool call (name and id), with its first arguments if known. */
   toolCall(index: number, callIndex: number, id: string, name: string, args: string): string {
-    this.keep(name + args);
     return this.delta(index, {
       tool_calls: [{ index: callIndex, id, type: 'function', function: { name, arguments: args } }],
     });
@@ -323,7 +320,6 @@ export class ChunkWriter {
   /** More arguments of a tool call already started. */
   toolArguments(index: number, callIndex: number, args: string): string {
     if (args === '') return '';
-    this.keep(args);
     return this.delta(index, { tool_calls: [{ index: callIndex, function: { arguments: args } }] });
   }
 

@@ -108,6 +108,8 @@ export class BedrockStreamDecoder implements StreamDecoder {
   /** contentBlockIndex → OpenAI tool call index, for blocks that are tool calls. */
   private readonly toolBlocks = new Map<number, number>();
   private finished = false;
+  /** A failure met after events of the same chunk: thrown at the next push or the end. */
+  private failure: unknown;
 
   constructor(private readonly opts: StreamOptions) {
     this.writer = new ChunkWriter(opts.id, opts.model, opts.keepText);
@@ -122,22 +124,30 @@ export class BedrockStreamDecoder implements StreamDecoder {
   }
 
   push(chunk: Buffer): string {
+    if (this.failure) throw this.failure;
     this.buffer = this.buffer.length === 0 ? chunk : Buffer.concat([this.buffer, chunk]);
     let out = '';
-    while (this.buffer.length >= 4) {
-      const length = this.buffer.readUInt32BE(0);
-      // A frame is at least its prelude and CRCs; a wild length is a broken stream, not a wait.
-      if (length < 16 || length > MAX_FRAME)
-        throw new SyntaxError(`an event-stream frame of ${length} bytes`);
-      if (this.buffer.length < length) break;
-      const frame = this.buffer.subarray(0, length);
-      this.buffer = this.buffer.subarray(length);
-      out += this.message(codec.decode(frame));
+    try {
+      while (this.buffer.length >= 4) {
+        const length = this.buffer.readUInt32BE(0);
+        // A frame is at least its prelude and CRCs; a wild length is a broken stream, not a wait.
+        if (length < 16 || length > MAX_FRAME)
+          throw new SyntaxError(`an event-stream frame of ${length} bytes`);
+        if (this.buffer.length < length) break;
+        const frame = this.buffer.subarray(0, length);
+        this.buffer = this.buffer.subarray(length);
+        out += this.message(codec.decode(frame));
+      }
+    } catch (err) {
+      // Events decoded before the failure in this same chunk still reach the client first.
+      if (out === '') throw err;
+      this.failure = err;
     }
     return out;
   }
 
   end(): string {
+    if (this.failure) throw this.failure;
     if (this.buffer.length > 0) throw new SyntaxError('the event stream ended inside a frame');
     const finish = this.finished ? '' : this.writer.finish(0, 'stop');
     return finish + this.writer.end(this.lastUsage, this.opts.clientWantsUsage);

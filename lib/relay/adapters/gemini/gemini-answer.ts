@@ -140,6 +140,8 @@ export class GeminiStreamDecoder implements StreamDecoder {
   private readonly calls = new Map<number, number>();
   private readonly finished = new Set<number>();
   private readonly seen = new Set<number>();
+  /** A failure met after events of the same chunk: thrown at the next push or the end. */
+  private failure: unknown;
 
   constructor(private readonly opts: StreamOptions) {
     this.writer = new ChunkWriter(opts.id, opts.model, opts.keepText);
@@ -154,11 +156,14 @@ export class GeminiStreamDecoder implements StreamDecoder {
   }
 
   push(chunk: Buffer): string {
+    if (this.failure) throw this.failure;
     return this.events(this.reader.push(chunk));
   }
 
   end(): string {
+    if (this.failure) throw this.failure;
     let out = this.events(this.reader.end());
+    if (this.failure) throw this.failure;
     for (const index of this.seen) {
       if (!this.finished.has(index))
         out += this.writer.finish(index, finishReason(undefined, this.calls.has(index)));
@@ -168,7 +173,13 @@ export class GeminiStreamDecoder implements StreamDecoder {
 
   private events(datas: string[]): string {
     let out = '';
-    for (const data of datas) out += this.event(JSON.parse(data) as GenerateContentResponse);
+    try {
+      for (const data of datas) out += this.event(JSON.parse(data) as GenerateContentResponse);
+    } catch (err) {
+      // Events decoded before the failure in this same chunk still reach the client first.
+      if (out === '') throw err;
+      this.failure = err;
+    }
     return out;
   }
 
