@@ -4,6 +4,7 @@ import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/reso
 import {
   BEDROCK_API_KEY,
   BEDROCK_CREDENTIALS,
+  BEDROCK_MODELS,
   BEDROCK_SESSION_CREDENTIALS,
   BEDROCK_USAGE,
   startFakeBedrock,
@@ -492,6 +493,52 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
       });
       expect(r.status).to.equal(400);
       expect(r.body.error.param).to.equal('settings.region');
+    });
+  });
+
+  describe('channel tests and upstream model lists', () => {
+    it('tests a Gemini and a Bedrock channel through their adapters, and lists their upstream models', async () => {
+      const channels = (await gw.admin('GET', '/api/channels?per_page=100')).body.data as any[];
+      const g = channels.find((c) => c.name === 'gemini');
+      const b = channels.find((c) => c.name === 'bedrock');
+      const gt = await gw.admin('POST', `/api/channels/${g.id}/test`, {});
+      expect(gt.body.data).to.include({ ok: true, status: 200 });
+      expect(gemini.calls.at(-1)!.body.generationConfig).to.deep.equal({ maxOutputTokens: 1 });
+      const bt = await gw.admin('POST', `/api/channels/${b.id}/test`, {});
+      expect(bt.body.data).to.include({ ok: true, status: 200 });
+      expect(bedrock.calls.at(-1)).to.include({ auth: 'sigv4', modelId: HAIKU });
+
+      const gm = await gw.admin('GET', `/api/channels/${g.id}/upstream-models`);
+      expect(gm.body.data).to.include.members(['gemini-2.5-flash', 'gemini-embedding-001']);
+      expect(gemini.calls.at(-1)).to.include({ method: 'GET', action: 'models', apiKey: GEMINI_KEY });
+      const bm = await gw.admin('GET', `/api/channels/${b.id}/upstream-models`);
+      expect(bm.body.data).to.deep.equal(BEDROCK_MODELS);
+      expect(bedrock.calls.at(-1)).to.include({
+        method: 'GET',
+        operation: 'foundation-models',
+        auth: 'sigv4',
+      });
+    });
+
+    it('a Gemini channel on another API version sends there', async () => {
+      const ch = await gw.channel({
+        name: 'gemini-v1',
+        type: 'gemini',
+        base_url: gemini.baseUrl('ver1'),
+        key: GEMINI_KEY,
+        models: ['v1-model'],
+        settings: { api_version: 'v1' },
+      });
+      expect(ch.settings).to.deep.equal({ api_version: 'v1' });
+      const res = await client().chat.completions.create({
+        model: 'v1-model',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      expect(gemini.calls.at(-1)).to.include({ label: 'ver1', apiVersion: 'v1' });
+      await logOf(res._request_id);
+      const bad = await gw.admin('PATCH', `/api/channels/${ch.id}`, { settings: { api_version: 'latest' } });
+      expect(bad.status).to.equal(400);
+      expect(bad.body.error.param).to.equal('settings.api_version');
     });
   });
 
