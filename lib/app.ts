@@ -77,6 +77,8 @@ export interface GatewayOptions {
   random?: Random;
   /** Tests: skip default process metrics (they are global to prom-client). */
   defaultMetrics?: boolean;
+  /** Tests: the built web console's folder (default: web/dist in the package). */
+  consoleDir?: string;
 }
 
 /**
@@ -412,12 +414,13 @@ export class Gateway {
       tokens: new TokenService(tokenRepo, userRepo, writer, billing.balances),
       users: this.users,
       pricing: new PricingService(priceRepo, groupRepo, writer),
-      usage: new UsageService(usageRepo),
+      usage: new UsageService(usageRepo, channelRepo, tokenRepo),
       hits: billing.store,
       adminRateLimit: config.billing.adminRateLimit,
       trustProxy: config.trustProxy,
       role: config.role,
       masterUrl: config.masterUrl,
+      consoleDir: opts.consoleDir,
       queues: this.jobs ? [this.jobs.queue, this.jobs.billingQueue, this.jobs.masterQueue] : [],
     });
     const relayHandler = new RelayHttpHandler({

@@ -1,5 +1,12 @@
 import { z } from 'zod';
+import { CHANNEL_SORTS } from '../db/repositories/channel.repository.js';
 import { groupName, modelName, pagination } from './validation.js';
+
+/** `POST /api/channels/bulk`: up to 500 channels, one action. */
+export const bulkChannelsSchema = z.strictObject({
+  ids: z.array(z.number().int().positive()).min(1).max(500),
+  action: z.enum(['enable', 'disable', 'delete']),
+});
 
 const baseUrl = z
   .string()
@@ -60,6 +67,8 @@ export const listChannelsSchema = z.object({
   ...pagination,
   q: z.string().max(128).optional(),
   status: fields.status.optional(),
+  sort: z.enum(CHANNEL_SORTS).default('id'),
+  order: z.enum(['asc', 'desc']).default('asc'),
   group: groupName.optional(),
   model: modelName.optional(),
   type: fields.type.optional(),
@@ -79,4 +88,5 @@ export const CHANNEL_READ_ONLY = [
 export type CreateChannelInput = z.output<typeof createChannelSchema>;
 export type UpdateChannelInput = z.output<typeof updateChannelSchema>;
 export type TestChannelInput = z.output<typeof testChannelSchema>;
+export type BulkChannelsInput = z.output<typeof bulkChannelsSchema>;
 export type ListChannelsInput = z.output<typeof listChannelsSchema>;

@@ -9,7 +9,13 @@ import { ConflictError } from '../errors/conflict.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
 import { maskSecret } from '../security/keys.js';
 import type { SecretBox } from '../security/secret-box.js';
-import type { CreateChannelInput, ListChannelsInput, UpdateChannelInput } from './channel.schemas.js';
+import { AppError } from '../errors/app.error.js';
+import type {
+  BulkChannelsInput,
+  CreateChannelInput,
+  ListChannelsInput,
+  UpdateChannelInput,
+} from './channel.schemas.js';
 import { iso } from './validation.js';
 
 /** A channel as the admin API shows it: never the key, only `key_masked`. */
@@ -209,6 +215,33 @@ export class ChannelService {
       if (err instanceof AlreadyHandled) return false; // rolled back: no version used
       throw err;
     }
+  }
+
+  /**
+   * Enables, disables or deletes many channels: one versioned write per channel (so each node
+   * applies them as usual), in id order. A channel that fails (gone meanwhile) does not stop the
+   * others; the answer lists what was done and what failed, with why.
+   */
+  async bulk(input: BulkChannelsInput) {
+    const done: number[] = [];
+    const failed: { id: number; code: string | null; message: string }[] = [];
+    for (const id of [...new Set(input.ids)].sort((a, b) => a - b)) {
+      try {
+        if (input.action === 'delete') await this.delete(id);
+        else {
+          const status = input.action === 'enable' ? 'enabled' : 'disabled';
+          const current = await this.channels.findById(id);
+          if (!current) throw notFound(id);
+          // Already there: no write, no version.
+          if (current.status !== status) await this.update(id, { status });
+        }
+        done.push(id);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status >= 500) throw err;
+        failed.push({ id, code: err.code, message: err.message });
+      }
+    }
+    return { action: input.action, done, failed };
   }
 
   async delete(id: number): Promise<void> {

@@ -280,7 +280,7 @@ export class RelayService {
     const failed = await this.upstream.head(call, this.opts.autoDisableOn);
     if (failed) return failed;
     const sink: ClientSink = bridged
-      ? new BridgeSink(req.res, req.ingress!.format, req.body.model, `chatcmpl-${req.requestId}`)
+      ? new BridgeSink(req.res, req.ingress!.format, req.body.model, `chatcmpl-${req.requestId}`, req.body)
       : new DirectSink(req.res);
     return stream ? this.pipeStream(req, call, sink, state, bridged) : this.whole(req, call, sink, state);
   }

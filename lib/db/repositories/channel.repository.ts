@@ -48,7 +48,13 @@ export interface ChannelListFilter {
   type?: string;
   group?: string;
   model?: string;
+  sort?: ChannelSort;
+  order?: 'asc' | 'desc';
 }
+
+/** The columns a channel list may be sorted by (each indexed, with id as the tie-break). */
+export const CHANNEL_SORTS = ['id', 'name', 'type', 'priority', 'weight', 'status', 'updated_at'] as const;
+export type ChannelSort = (typeof CHANNEL_SORTS)[number];
 
 const conflict = (name: string | undefined) => () =>
   new ConflictError(`A channel named "${name ?? ''}" already exists`, { param: 'name' });
@@ -107,6 +113,16 @@ function toRow(v: Partial<ChannelValues>): Record<string, unknown> {
 export class ChannelRepository {
   constructor(private readonly db: Db) {}
 
+  /** The names of the rows in `ids` (those that still exist). */
+  async namesByIds(ids: number[]): Promise<Map<number, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = (await this.db('channels').whereIn('id', ids).select('id', 'name')) as {
+      id: unknown;
+      name: unknown;
+    }[];
+    return new Map(rows.map((r) => [num(r.id), String(r.name)]));
+  }
+
   async findById(id: number, q: Knex = this.db): Promise<ChannelRecord | undefined> {
     const row = await q('channels').where({ id }).first();
     return row ? toRecord(row) : undefined;
@@ -126,7 +142,10 @@ export class ChannelRepository {
       if (f.group) whereContains(w, 'groups', JSON.stringify(f.group));
       if (f.model) whereContains(w, 'models', JSON.stringify(f.model));
     });
-    return paginate(base, f.page, f.perPage, toRecord);
+    return paginate(base, f.page, f.perPage, toRecord, {
+      column: f.sort ?? 'id',
+      dir: f.order ?? 'asc',
+    });
   }
 
   async insert(trx: Trx, values: ChannelValues, version: number): Promise<number> {

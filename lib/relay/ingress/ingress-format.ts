@@ -28,10 +28,18 @@ export interface IngressFormat {
   validate(body: Record<string, unknown>): void;
   /** The client's body as an OpenAI chat request. */
   toChat(body: Record<string, unknown>): ChatRequest;
-  /** A whole OpenAI chat completion (parsed) into the client's answer body. */
-  fromChat(completion: Record<string, unknown>, usage: NormalizedUsage | undefined, model: string): unknown;
-  /** A stream encoder for one bridged answer. */
-  streamEncoder(model: string, id: string): IngressStreamEncoder;
+  /**
+   * A whole OpenAI chat completion (parsed) into the client's answer body. `request` is the
+   * client's body, for formats whose answer echoes the request's settings (the Responses API).
+   */
+  fromChat(
+    completion: Record<string, unknown>,
+    usage: NormalizedUsage | undefined,
+    model: string,
+    request?: Record<string, unknown>,
+  ): unknown;
+  /** A stream encoder for one bridged answer (`request`: as for `fromChat`). */
+  streamEncoder(model: string, id: string, request?: Record<string, unknown>): IngressStreamEncoder;
   /** The client's error body for a gateway error. */
   errorBody(err: { status: number; type: string; code: string | null; message: string }): unknown;
 }
