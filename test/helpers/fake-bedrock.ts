@@ -33,8 +33,8 @@ import {
  *
  * Modes (`base_url` `…/<label>/<mode>`): ok, 429 (ThrottlingException), 500
  * (InternalServerException), 503 (ServiceUnavailableException), denied (403
- * AccessDeniedException), invalid (400 ValidationException), midthrottle (stream: a delta, then a throttlingException frame),
- * cut (stream: one frame, then the socket is destroyed), stall (200, then nothing).
+ * AccessDeniedException; 403 too), 401 (403 UnrecognizedClientException: AWS has no 401), invalid (400 ValidationException), midthrottle (stream: a delta, then a throttlingException frame),
+ * cut (stream: messageStart and one delta, then the socket is destroyed), stall (200, then nothing).
  */
 export const BEDROCK_CREDENTIALS = {
   accessKeyId: 'AKIAFAKEBEDROCK00001',
@@ -492,6 +492,19 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
             'AccessDeniedException',
             "You don't have access to the model with the specified model ID.",
           );
+        case '401':
+          // AWS never answers 401 to SigV4: unknown or revoked credentials are this 403.
+          throw new Refusal(
+            403,
+            'UnrecognizedClientException',
+            'The security token included in the request is invalid.',
+          );
+        case '403':
+          throw new Refusal(
+            403,
+            'AccessDeniedException',
+            "You don't have access to the model with the specified model ID.",
+          );
         case 'invalid':
           throw new Refusal(400, 'ValidationException', 'The provided request is not valid');
         case 'stall':
@@ -579,13 +592,14 @@ export async function startFakeBedrock(): Promise<FakeBedrock> {
     });
     frames.push(frame('event', 'messageStop', { stopReason: r.stopReason }));
     frames.push(frame('event', 'metadata', { usage: USAGE, metrics: { latencyMs: 12 } }));
-    for (const f of exceptionAt >= 0 ? frames.slice(0, exceptionAt + 1) : frames) {
+    for (const [i, f] of (exceptionAt >= 0 ? frames.slice(0, exceptionAt + 1) : frames).entries()) {
       // Frames are split across writes, as TCP may deliver them.
       const cut = Math.floor(f.length / 3);
       res.write(f.subarray(0, cut));
       await sleep(1);
       res.write(f.subarray(cut));
-      if (call.mode === 'cut') {
+      // `cut`: broken off after the first frame with content (messageStart, the first, has none).
+      if (call.mode === 'cut' && i === 1) {
         await sleep(20);
         res.destroy();
         return;

@@ -23,7 +23,8 @@ import {
  * quoting them. Usage: prompt 21 (6 of them cached), candidates 9, thoughts 3 when a thinking
  * budget above 0 is set.
  *
- * Modes (`base_url` `…/<label>/<mode>`): ok, 429 (RESOURCE_EXHAUSTED), 500 (INTERNAL),
+ * Modes (`base_url` `…/<label>/<mode>`): ok, 429 (RESOURCE_EXHAUSTED), 500 (INTERNAL), 401
+ * (UNAUTHENTICATED), 403 (PERMISSION_DENIED),
  * 503 (UNAVAILABLE), badkey (400 API_KEY_INVALID), denied (403 PERMISSION_DENIED),
  * invalid (400 INVALID_ARGUMENT), blocked (prompt blocked: no candidates), safety (finishReason SAFETY), cut (stream: one event,
  * then the socket is destroyed), stall (200 then nothing). The key `AIza-bad` is always refused.
@@ -457,6 +458,10 @@ export async function startFakeGemini(): Promise<FakeGemini> {
           'Permission denied: Consumer has been suspended.',
           'CONSUMER_SUSPENDED',
         );
+      case '401':
+        return googleError(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.');
+      case '403':
+        return googleError(res, 403, 'PERMISSION_DENIED', 'The caller does not have permission');
       case 'invalid':
         return googleError(res, 400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.');
       case 'stall':
