@@ -451,6 +451,8 @@ describe('Bedrock adapter', () => {
         code: null,
         type: null,
       });
+      expect(readBedrockError(408, '{"message":"Model has timed out"}').kind).to.equal('fault');
+      expect(readBedrockError(424, '{"message":"model error"}').kind).to.equal('fault');
     });
 
     it('lists foundation models on the control-plane host, signed', async () => {

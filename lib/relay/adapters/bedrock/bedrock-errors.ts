@@ -24,6 +24,8 @@ function kindOfStatus(status: number): Kind | undefined {
   if (status === 429) return 'rate_limited';
   if (status === 401 || status === 403) return 'unusable';
   if (status === 400) return 'client';
+  // ModelTimeoutException (408) and ModelErrorException (424): the model failed, not the request.
+  if (status === 408 || status === 424) return 'fault';
   return undefined;
 }
 
