@@ -200,12 +200,48 @@ describe('Responses API format (bridged through chat)', () => {
       ).to.equal('required');
     });
 
-    it('refuses built-in tools with a 400 that names the tool', () => {
-      const err = refusal({ input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'web_search' }] });
+    it('accepts what only a native channel serves, but says it cannot be bridged (built-in tools, their items, audio, files by id)', () => {
+      const body = {
+        model: 'm',
+        input: 'x',
+        tools: [{ type: 'function', name: 'f' }, { type: 'web_search' }],
+        tool_choice: { type: 'web_search' },
+      };
+      expect(() => responsesFormat.validate(body)).not.to.throw();
+      const err = responsesFormat.bridgeProblem(body)!;
       expect(err.status).to.equal(400);
       expect(err.param).to.equal('tools[1].type');
       expect(err.code).to.equal('unsupported_tool');
-      expect(err.message).to.contain('"web_search" is not supported').and.to.contain('only function tools');
+      expect(err.message)
+        .to.contain('"web_search" needs a channel that serves the Responses API natively')
+        .and.to.contain('function tools');
+      // toChat leaves them out (it is then only used to count the prompt).
+      const chat = responsesFormat.toChat(body);
+      expect(chat.tools).to.deep.equal([{ type: 'function', function: { name: 'f' } }]);
+      expect(chat.tool_choice).to.equal(undefined);
+      const nativeOnly = (extra: Json) => responsesFormat.bridgeProblem({ model: 'm', ...extra })?.param;
+      expect(nativeOnly({ input: [{ role: 'user', content: [{ type: 'input_audio' }] }] })).to.equal(
+        'input[0].content[0].type',
+      );
+      expect(nativeOnly({ input: [{ role: 'user', content: 'hi' }, { type: 'computer_call' }] })).to.equal(
+        'input[1].type',
+      );
+      expect(
+        nativeOnly({ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }),
+      ).to.equal('input[0].content[0].image_url');
+      expect(
+        nativeOnly({
+          input: [
+            { role: 'user', content: 'hi' },
+            { type: 'function_call_output', call_id: 'c', output: [{ type: 'input_image', image_url: 'x' }] },
+          ],
+        }),
+      ).to.equal('input[1].output[0]');
+      expect(nativeOnly({ input: 'x', tools: [{ type: 'function', name: 'f' }] })).to.equal(undefined);
+      // Only native-only items: valid (for a native channel), not bridgeable.
+      const onlyNative = { model: 'm', input: [{ type: 'local_shell_call_output', id: 'x', output: 'ok' }] };
+      expect(() => responsesFormat.validate(onlyNative)).not.to.throw();
+      expect(responsesFormat.bridgeProblem(onlyNative)?.param).to.equal('input[0].type');
     });
 
     it('refuses what needs stored responses: previous_response_id, conversation, item references, background', () => {
@@ -229,20 +265,17 @@ describe('Responses API format (bridged through chat)', () => {
       expect(refusal({}).param).to.equal('input');
       expect(refusal({ input: 42 }).param).to.equal('input');
       expect(refusal({ input: [{ role: 'robot', content: 'x' }] }).param).to.equal('input[0].role');
-      expect(refusal({ input: [{ role: 'user', content: [{ type: 'input_audio' }] }] }).param).to.equal(
-        'input[0].content[0].type',
-      );
-      expect(refusal({ input: [{ type: 'computer_call' }] }).param).to.equal('input[0].type');
       expect(
         refusal({ input: [{ type: 'function_call', call_id: 'c', name: 'f', arguments: {} }] }).param,
       ).to.equal('input[0].arguments');
-      expect(
-        refusal({ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }).param,
-      ).to.equal('input[0].content[0].image_url');
+      expect(refusal({ input: [{ role: 'user', content: [{ type: 'input_image' }] }] }).param).to.equal(
+        'input[0].content[0].image_url',
+      );
       expect(refusal({ input: 'x', max_output_tokens: 0 }).param).to.equal('max_output_tokens');
       expect(refusal({ input: 'x', reasoning: { effort: 'max' } }).param).to.equal('reasoning.effort');
       expect(refusal({ input: 'x', text: { format: { type: 'xml' } } }).param).to.equal('text.format.type');
-      expect(refusal({ input: 'x', tool_choice: { type: 'web_search' } }).param).to.equal('tool_choice');
+      expect(refusal({ input: 'x', tool_choice: 'sometimes' }).param).to.equal('tool_choice');
+      expect(refusal({ input: 'x', tools: [{ type: 'function' }] }).param).to.equal('tools[0].name');
       expect(refusal({ input: 'x', temperature: 'hot' }).param).to.equal('temperature');
     });
   });
@@ -455,6 +488,11 @@ describe('Responses API format (bridged through chat)', () => {
       expect(failed.status).to.equal('failed');
       expect(failed.error).to.deep.equal({ code: 'server_error', message: 'upstream went away' });
       expect(enc.end(undefined)).to.equal('');
+      // A pass-through's stream (the upstream sent response.created): the error event only.
+      const native = events(responsesFormat.streamEncoder('', '').error('cut', 'upstream_error'));
+      expect(native).to.deep.equal([
+        { type: 'error', sequence_number: 0, code: 'upstream_error', message: 'cut', param: null },
+      ]);
     });
 
     it('starts and completes an empty stream', () => {
