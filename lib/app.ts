@@ -167,7 +167,9 @@ export class Gateway {
       });
     const node: ClusterNode | undefined = cluster?.node;
     if (node) syncHooks.versionMissing = (state) => node.redisLostItsState(state);
-    this.status = new NodeStatus(config.role, config.nodeId, Date.now(), sync, repos.state, node);
+    this.status = new NodeStatus(config.role, config.nodeId, Date.now(), sync, repos.state, node, () =>
+      repos.channels.versions(),
+    );
 
     const relay = wireRelay({
       config,

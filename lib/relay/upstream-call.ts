@@ -1,6 +1,6 @@
+import { BadRequestError } from '../errors/bad-request.error.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 import { retryAfterMs } from '../routing/channel-health.js';
-import { AppError } from '../errors/app.error.js';
 import type {
   AdapterRequest,
   DecodedAnswer,
@@ -40,9 +40,9 @@ export class UpstreamCaller {
     try {
       prepared = await adapter.prepare(req);
     } catch (err) {
-      // A request the provider cannot take (an adapter's 400): the client's, on any channel of this type.
-      if (err instanceof AppError && err.status < 500)
-        return { retry: false, reason: 'status_4xx', error: err };
+      // A request the adapter cannot translate (a malformed message, a part the provider does
+      // not take) is the client's: a 400 that names the field, not a channel failure.
+      if (err instanceof BadRequestError) return { retry: false, reason: 'bad_request', error: err };
       // Signing or a token exchange failed: the channel's configuration, not the client's request.
       return {
         retry: true,

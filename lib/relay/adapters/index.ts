@@ -3,6 +3,8 @@ import { BadRequestError } from '../../errors/bad-request.error.js';
 import type { RoutedChannel } from '../../cfg/routing-index.js';
 import { AnthropicAdapter } from './anthropic/anthropic.adapter.js';
 import { AzureAdapter } from './azure/azure.adapter.js';
+import { BedrockAdapter } from './bedrock/bedrock.adapter.js';
+import { GeminiAdapter } from './gemini/gemini.adapter.js';
 import { OpenAiAdapter } from './openai/openai.adapter.js';
 import type { ProviderAdapter } from './provider-adapter.js';
 
@@ -59,7 +61,13 @@ export class AdapterRegistry {
 
 /** The adapters this build serves. */
 export function createAdapters(): AdapterRegistry {
-  return new AdapterRegistry([new OpenAiAdapter(), new AzureAdapter(), new AnthropicAdapter()]);
+  return new AdapterRegistry([
+    new OpenAiAdapter(),
+    new AzureAdapter(),
+    new AnthropicAdapter(),
+    new GeminiAdapter(),
+    new BedrockAdapter(),
+  ]);
 }
 
 /** Used by the registry's error messages and the docs: a settings schema's JSON form. */
