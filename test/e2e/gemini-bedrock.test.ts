@@ -534,6 +534,45 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
     });
   });
 
+  describe('/v1/responses bridged to Gemini and Bedrock channels', () => {
+    for (const [model, greeting] of [
+      ['gemini-2.5-flash', 'Hello from Gemini'],
+      ['claude-haiku', 'Hello from Bedrock'],
+    ] as const) {
+      it(`${model}: a whole Response, then a function tool round trip streamed, charged exactly`, async () => {
+        const whole = await client().responses.create({ model, input: 'Hi there', instructions: 'Be brief' });
+        expect(whole.output_text).to.equal(`${greeting}: Hi there`);
+        const row = await logOf(whole._request_id);
+        expect(row.quota).to.equal(
+          model === 'claude-haiku' ? expectedQuota(20, 4, 7) : expectedQuota(21, 6, 9),
+        );
+        expect(whole.usage?.input_tokens).to.equal(row.prompt_tokens);
+
+        const tool = {
+          type: 'function' as const,
+          name: 'get_weather',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          strict: false,
+        };
+        const first = await client().responses.create({ model, input: 'Weather in Paris?', tools: [tool] });
+        const call = first.output.find((o) => o.type === 'function_call')!;
+        expect(call).to.include({ name: 'get_weather', arguments: '{"city":"Paris"}' });
+        const stream = client().responses.stream({
+          model,
+          tools: [tool],
+          input: [
+            { role: 'user', content: 'Weather in Paris?' },
+            ...(first.output as OpenAI.Responses.ResponseInputItem[]),
+            { type: 'function_call_output', call_id: call.call_id, output: 'sunny' },
+          ],
+        });
+        const final = await stream.finalResponse();
+        expect(final.output_text).to.include('sunny');
+        expect(final.usage?.output_tokens).to.be.greaterThan(0);
+      });
+    }
+  });
+
   describe('channel tests and upstream model lists', () => {
     it('tests a Gemini and a Bedrock channel through their adapters, and lists their upstream models', async () => {
       const channels = (await gw.admin('GET', '/api/channels?per_page=100')).body.data as any[];
