@@ -87,12 +87,14 @@ describe('Responses API end to end (official openai client)', function () {
           instructions: 'Be brief.',
           input: 'hi',
           max_output_tokens: 50,
+          metadata: { trace: 't-1' },
         });
         expect(r.object).to.equal('response');
         expect(r.id).to.match(/^resp_/);
         expect(r.status).to.equal('completed');
         expect(r.output_text).to.equal('Hello from a as gpt-4o');
         expect(r.instructions).to.equal('Be brief.');
+        expect(r.metadata).to.deep.equal({ trace: 't-1' });
         expect(r.usage).to.deep.include({ input_tokens: 10, output_tokens: 5, total_tokens: 15 });
         const sent = fake.requests[0]!;
         expect(sent.path).to.equal(path.upstreamPath);
