@@ -41,6 +41,9 @@ import { ChannelRepository } from './db/repositories/channel.repository.js';
 import { ConfigStateRepository } from './db/repositories/config-state.repository.js';
 import { GroupRepository } from './db/repositories/group.repository.js';
 import { PriceRepository } from './db/repositories/price.repository.js';
+import { PriceSeedRepository } from './db/repositories/price-seed.repository.js';
+import { defaultCatalogue, type PriceCatalogue } from './billing/price-catalogue.js';
+import { PriceSeeder } from './billing/price-seeder.js';
 import { TokenRepository } from './db/repositories/token.repository.js';
 import { UsageLogRepository } from './db/repositories/usage-log.repository.js';
 import { UserRepository } from './db/repositories/user.repository.js';
@@ -65,6 +68,8 @@ export interface GatewayOptions {
   random?: Random;
   /** Tests: skip default process metrics (they are global to prom-client). */
   defaultMetrics?: boolean;
+  /** Tests: the price catalogue to seed instead of the shipped one (a later release's). */
+  priceCatalogue?: PriceCatalogue;
 }
 
 /**
@@ -91,6 +96,8 @@ export class Gateway {
   private readonly loadHealth: () => Promise<void>;
   private readonly stats: UpstreamStats;
   private readonly channelTests: ChannelTestProcessor;
+  private readonly priceSeeder: PriceSeeder;
+  private readonly priceCatalogue: PriceCatalogue;
   private channelTestTimer: NodeJS.Timeout | undefined;
   private channelTestRound: Promise<unknown> | undefined;
   private readonly redisConnections: Redis[] = [];
@@ -141,6 +148,14 @@ export class Gateway {
       groupRepo,
     );
     const writer = new VersionedWriter(this.db, stateRepo, this.logger.child({ component: 'cfg-writer' }));
+    this.priceSeeder = new PriceSeeder(
+      this.db,
+      priceRepo,
+      new PriceSeedRepository(this.db),
+      writer,
+      this.logger.child({ component: 'price-seed' }),
+    );
+    this.priceCatalogue = opts.priceCatalogue ?? defaultCatalogue;
     const cluster = config.role === 'single' ? undefined : this.wireRedis(config);
     const healthShare = cluster
       ? new RedisHealthShare(
@@ -415,6 +430,9 @@ export class Gateway {
     // Replicas never write config: the root user is the master's (or the single node's) to create.
     if (this.config.role !== 'slave') await this.bootstrap();
     if (this.cluster) await this.cluster.preflight(await this.stateRepo.read());
+    // After the preflight: a second master is refused before it writes anything of its own.
+    if (this.config.role !== 'slave' && this.config.billing.seedPrices)
+      await this.priceSeeder.seed(this.priceCatalogue);
     const address = await new Promise<AddressInfo>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.config.port, this.config.host, () => {

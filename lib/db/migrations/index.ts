@@ -15,6 +15,7 @@ import * as addTimeoutsToChannels from './20261122001300_add-timeouts-to-channel
 import * as addTestModelToChannels from './20261122001400_add-test-model-to-channels.js';
 import * as addStatusChangedAtToChannels from './20261122001500_add-status-changed-at-to-channels.js';
 import * as createChannelTests from './20261122001600_create-channel-tests.js';
+import * as createPriceSeeds from './20261129001000_create-price-seeds.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -39,6 +40,7 @@ const migrations: [string, Migration][] = [
   ['20261122001400_add-test-model-to-channels', addTestModelToChannels],
   ['20261122001500_add-status-changed-at-to-channels', addStatusChangedAtToChannels],
   ['20261122001600_create-channel-tests', createChannelTests],
+  ['20261129001000_create-price-seeds', createPriceSeeds],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
