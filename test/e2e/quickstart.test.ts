@@ -128,7 +128,7 @@ describe('README quickstart', function () {
     // Every request was priced and charged to the token.
     const logs = await fetch(`${node.url}/api/logs?type=consume`, {
       headers: { authorization: `Bearer ${adminToken}` },
-    }).then((r) => r.json());
+    }).then((r) => r.json() as Promise<any>);
     expect(logs.data).to.have.length(4);
     for (const row of logs.data) expect(row.quota, row.model).to.be.greaterThan(0);
   });
