@@ -17,7 +17,8 @@ const timeout = z.number().int().min(1).max(3_600_000).nullable();
 
 const fields = {
   name: z.string().trim().min(1).max(128),
-  type: z.enum(['openai']),
+  /** A registered adapter's type; the service checks it against the registry. */
+  type: z.string().trim().min(1).max(32),
   base_url: baseUrl,
   key: z.string().trim().min(1).max(4096),
   models: z.array(modelName).max(1000),
@@ -30,6 +31,8 @@ const fields = {
   first_byte_timeout_ms: timeout,
   idle_timeout_ms: timeout,
   test_model: modelName.nullable(),
+  /** Provider settings, validated by the adapter of `type`. */
+  settings: z.record(z.string(), z.unknown()),
 };
 
 export const createChannelSchema = z.strictObject({
@@ -45,6 +48,7 @@ export const createChannelSchema = z.strictObject({
   first_byte_timeout_ms: timeout.default(null),
   idle_timeout_ms: timeout.default(null),
   test_model: fields.test_model.default(null),
+  settings: fields.settings.default({}),
 });
 
 /** `POST /api/channels/:id/test`: the model to ask for (default: the channel's test model). */
@@ -58,6 +62,7 @@ export const listChannelsSchema = z.object({
   status: fields.status.optional(),
   group: groupName.optional(),
   model: modelName.optional(),
+  type: fields.type.optional(),
 });
 
 export const CHANNEL_READ_ONLY = [

@@ -32,6 +32,7 @@ export function channelView(ch: ChannelRecord) {
     first_byte_timeout_ms: ch.firstByteTimeoutMs,
     idle_timeout_ms: ch.idleTimeoutMs,
     test_model: ch.testModel,
+    settings: ch.settings,
     version: ch.version,
     created_at: iso(ch.createdAt),
     updated_at: iso(ch.updatedAt),
@@ -55,6 +56,12 @@ export interface ChannelHealthHooks {
   reset(id: number): Promise<void>;
 }
 
+/** The channel types the relay serves, and their settings. */
+export interface ChannelTypes {
+  /** The settings as the adapter of `type` reads them (defaults filled in); a `BadRequestError` for an unknown type or bad settings. */
+  validate(type: string, settings: Record<string, unknown>): Record<string, unknown>;
+}
+
 const noHealth: ChannelHealthHooks = { views: async () => new Map(), reset: async () => {} };
 
 /** Channel administration: every write is a versioned config write. */
@@ -63,6 +70,7 @@ export class ChannelService {
     private readonly channels: ChannelRepository,
     private readonly writer: VersionedWriter,
     private readonly secrets: SecretBox,
+    private readonly types: ChannelTypes,
     private readonly health: ChannelHealthHooks = noHealth,
   ) {}
 
@@ -110,6 +118,7 @@ export class ChannelService {
       firstByteTimeoutMs: input.first_byte_timeout_ms,
       idleTimeoutMs: input.idle_timeout_ms,
       testModel: input.test_model,
+      settings: this.types.validate(input.type, input.settings),
     };
     return this.writer.write('channel', async (trx, version) => {
       const id = await this.channels.insert(trx, values, version);
@@ -141,6 +150,10 @@ export class ChannelService {
     return this.writer.write('channel', async (trx, version) => {
       const current = await this.channels.findById(id, trx);
       if (!current) throw notFound(id);
+      if (input.type !== undefined || input.settings !== undefined) {
+        // A new type re-reads the stored settings; new settings are read by the (new) type.
+        values.settings = this.types.validate(input.type ?? current.type, input.settings ?? current.settings);
+      }
       if (input.status !== undefined && input.status !== current.status) {
         values.status = input.status;
         values.statusReason = null;

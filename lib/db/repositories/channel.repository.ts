@@ -30,6 +30,8 @@ export interface ChannelRecord {
   idleTimeoutMs: number | null;
   /** The model a channel test asks for; null means the first of `models`. */
   testModel: string | null;
+  /** Provider settings (an API version, a region…), as validated by the adapter of `type`. */
+  settings: Record<string, unknown>;
   version: number;
   createdAt: number;
   updatedAt: number;
@@ -43,6 +45,7 @@ export interface ChannelListFilter {
   perPage: number;
   q?: string;
   status?: ChannelStatus;
+  type?: string;
   group?: string;
   model?: string;
 }
@@ -70,6 +73,7 @@ function toRecord(r: Record<string, unknown>): ChannelRecord {
     firstByteTimeoutMs: numOrNull(r.first_byte_timeout_ms),
     idleTimeoutMs: numOrNull(r.idle_timeout_ms),
     testModel: r.test_model == null ? null : String(r.test_model),
+    settings: readJson<Record<string, unknown>>(r.settings, {}),
     version: num(r.version),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
@@ -95,6 +99,7 @@ function toRow(v: Partial<ChannelValues>): Record<string, unknown> {
   if (v.firstByteTimeoutMs !== undefined) row.first_byte_timeout_ms = v.firstByteTimeoutMs;
   if (v.idleTimeoutMs !== undefined) row.idle_timeout_ms = v.idleTimeoutMs;
   if (v.testModel !== undefined) row.test_model = v.testModel;
+  if (v.settings !== undefined) row.settings = JSON.stringify(v.settings);
   return row;
 }
 
@@ -116,6 +121,7 @@ export class ChannelRepository {
     const base = this.db('channels').where((w) => {
       if (f.q) w.where((x) => whereContains(whereContains(x, 'name', f.q!), 'base_url', f.q!, 'or'));
       if (f.status) w.where('status', f.status);
+      if (f.type) w.where('type', f.type);
       // Lists are JSON text: match the quoted element so "gpt-4" does not match "gpt-4o".
       if (f.group) whereContains(w, 'groups', JSON.stringify(f.group));
       if (f.model) whereContains(w, 'models', JSON.stringify(f.model));
