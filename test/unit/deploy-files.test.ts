@@ -76,6 +76,16 @@ describe('docker/k8s (kustomize base)', () => {
     expect(() => validate(noSelector)).to.throw(/selector/);
   });
 
+  it("docs/kubernetes.md's request-rate autoscaler is valid too", () => {
+    const page = fs.readFileSync(path.join(ROOT, 'docs/kubernetes.md'), 'utf8');
+    const objects = [...page.matchAll(/```yaml\n([\s\S]*?)```/g)]
+      .map((m) => parse(m[1]!))
+      .filter((doc) => doc.apiVersion && doc.kind);
+    expect(objects.map((o) => o.kind)).to.deep.equal(['HorizontalPodAutoscaler']);
+    for (const doc of objects) validate(doc);
+    expect(objects[0].spec.scaleTargetRef.name).to.equal('switchyard-replica');
+  });
+
   describe('the gateway Deployments', () => {
     const configMap = one(all, 'ConfigMap', 'switchyard-config');
     const secret = one(all, 'Secret', 'switchyard-secrets');
