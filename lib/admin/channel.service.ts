@@ -1,3 +1,4 @@
+import { EntityWrites } from '../cfg/entity-writes.js';
 import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type {
   ChannelRecord,
@@ -9,7 +10,13 @@ import { ConflictError } from '../errors/conflict.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
 import { maskSecret } from '../security/keys.js';
 import type { SecretBox } from '../security/secret-box.js';
-import type { CreateChannelInput, ListChannelsInput, UpdateChannelInput } from './channel.schemas.js';
+import { AppError } from '../errors/app.error.js';
+import type {
+  BulkChannelsInput,
+  CreateChannelInput,
+  ListChannelsInput,
+  UpdateChannelInput,
+} from './channel.schemas.js';
 import { iso } from './validation.js';
 
 /** A channel as the admin API shows it: never the key, only `key_masked`. */
@@ -71,8 +78,24 @@ export class ChannelService {
     private readonly writer: VersionedWriter,
     private readonly secrets: SecretBox,
     private readonly types: ChannelTypes,
-    private readonly health: ChannelHealthHooks = noHealth,
-  ) {}
+    private health: ChannelHealthHooks = noHealth,
+  ) {
+    this.writes = new EntityWrites(
+      writer,
+      'channel',
+      (id, trx) => channels.findById(Number(id), trx),
+      channelView,
+      (id) => notFound(Number(id)),
+    );
+  }
+
+  /** The versioned-write steps for a channel: re-read in the transaction, its view for the caller. */
+  private readonly writes: EntityWrites<ChannelRecord, ReturnType<typeof channelView>>;
+
+  /** Channel health is built on this service (it re-enables channels): it is attached once both exist. */
+  attachHealth(health: ChannelHealthHooks): void {
+    this.health = health;
+  }
 
   async list(f: ListChannelsInput) {
     const { rows, total } = await this.channels.list({ ...f, perPage: f.per_page });
@@ -100,68 +123,38 @@ export class ChannelService {
   }
 
   async create(input: CreateChannelInput) {
+    const { key, ...fields } = input;
     const values: ChannelValues = {
-      name: input.name,
-      type: input.type,
-      baseUrl: input.base_url,
-      keyEnc: this.secrets.encrypt(input.key),
-      keyMasked: maskSecret(input.key),
-      models: [...new Set(input.models)],
-      groups: [...new Set(input.groups)],
-      modelMapping: input.model_mapping,
-      priority: input.priority,
-      weight: input.weight,
-      status: input.status,
+      ...fields,
+      keyEnc: this.secrets.encrypt(key),
+      keyMasked: maskSecret(key),
       statusReason: null,
       statusChangedAt: null,
-      connectTimeoutMs: input.connect_timeout_ms,
-      firstByteTimeoutMs: input.first_byte_timeout_ms,
-      idleTimeoutMs: input.idle_timeout_ms,
-      testModel: input.test_model,
       settings: this.types.validate(input.type, input.settings),
     };
-    return this.writer.write('channel', async (trx, version) => {
-      const id = await this.channels.insert(trx, values, version);
-      const row = (await this.channels.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: channelView(row), record: row };
-    });
+    return this.writes.create((trx, version) => this.channels.insert(trx, values, version));
   }
 
   async update(id: number, input: UpdateChannelInput) {
-    const values: Partial<ChannelValues> = {};
-    if (input.name !== undefined) values.name = input.name;
-    if (input.type !== undefined) values.type = input.type;
-    if (input.base_url !== undefined) values.baseUrl = input.base_url;
-    if (input.key !== undefined) {
-      values.keyEnc = this.secrets.encrypt(input.key);
-      values.keyMasked = maskSecret(input.key);
+    const { key, status, settings, ...fields } = input;
+    const values: Partial<ChannelValues> = fields;
+    if (key !== undefined) {
+      values.keyEnc = this.secrets.encrypt(key);
+      values.keyMasked = maskSecret(key);
     }
-    if (input.models !== undefined) values.models = [...new Set(input.models)];
-    if (input.groups !== undefined) values.groups = [...new Set(input.groups)];
-    if (input.model_mapping !== undefined) values.modelMapping = input.model_mapping;
-    if (input.priority !== undefined) values.priority = input.priority;
-    if (input.weight !== undefined) values.weight = input.weight;
-    if (input.connect_timeout_ms !== undefined) values.connectTimeoutMs = input.connect_timeout_ms;
-    if (input.first_byte_timeout_ms !== undefined) values.firstByteTimeoutMs = input.first_byte_timeout_ms;
-    if (input.idle_timeout_ms !== undefined) values.idleTimeoutMs = input.idle_timeout_ms;
-    if (input.test_model !== undefined) values.testModel = input.test_model;
     // Enabled by hand: a clean slate on every node, shared before the channel is routable again.
-    if (input.status === 'enabled') await this.health.reset(id);
-    return this.writer.write('channel', async (trx, version) => {
-      const current = await this.channels.findById(id, trx);
-      if (!current) throw notFound(id);
-      if (input.type !== undefined || input.settings !== undefined) {
+    if (status === 'enabled') await this.health.reset(id);
+    return this.writes.update(id, async (trx, version, current) => {
+      if (input.type !== undefined || settings !== undefined) {
         // A new type re-reads the stored settings; new settings are read by the (new) type.
-        values.settings = this.types.validate(input.type ?? current.type, input.settings ?? current.settings);
+        values.settings = this.types.validate(input.type ?? current.type, settings ?? current.settings);
       }
-      if (input.status !== undefined && input.status !== current.status) {
-        values.status = input.status;
+      if (status !== undefined && status !== current.status) {
+        values.status = status;
         values.statusReason = null;
         values.statusChangedAt = Date.now();
       }
       await this.channels.update(trx, id, values, version);
-      const row = (await this.channels.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: channelView(row), record: row };
     });
   }
 
@@ -211,11 +204,34 @@ export class ChannelService {
     }
   }
 
+  /**
+   * Enables, disables or deletes many channels: one versioned write per channel (so each node
+   * applies them as usual), in id order. A channel that fails (gone meanwhile) does not stop the
+   * others; the answer lists what was done and what failed, with why.
+   */
+  async bulk(input: BulkChannelsInput) {
+    const done: number[] = [];
+    const failed: { id: number; code: string | null; message: string }[] = [];
+    for (const id of [...new Set(input.ids)].sort((a, b) => a - b)) {
+      try {
+        if (input.action === 'delete') await this.delete(id);
+        else {
+          const status = input.action === 'enable' ? 'enabled' : 'disabled';
+          const current = await this.channels.findById(id);
+          if (!current) throw notFound(id);
+          // Already there: no write, no version.
+          if (current.status !== status) await this.update(id, { status });
+        }
+        done.push(id);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status >= 500) throw err;
+        failed.push({ id, code: err.code, message: err.message });
+      }
+    }
+    return { action: input.action, done, failed };
+  }
+
   async delete(id: number): Promise<void> {
-    await this.writer.write('channel', async (trx) => {
-      const row = await this.channels.findById(id, trx);
-      if (!row || !(await this.channels.delete(trx, id))) throw notFound(id);
-      return { entityId: id, op: 'delete', result: undefined, record: row };
-    });
+    await this.writes.delete(id, (trx) => this.channels.delete(trx, id));
   }
 }

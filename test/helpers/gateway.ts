@@ -31,6 +31,7 @@ export async function startTestGateway(
     /** A database to start on again (a restart); `stop()` then leaves it to its owner. */
     db?: TestDatabase;
     priceCatalogue?: PriceCatalogue;
+    consoleDir?: string;
   } = {},
 ): Promise<TestGateway> {
   const db = opts.db ?? (await createTestDatabase(opts.driver ?? 'sqlite'));
@@ -56,6 +57,7 @@ export async function startTestGateway(
     defaultMetrics: false,
     random: opts.seed === undefined ? undefined : seededRandom(opts.seed),
     priceCatalogue: opts.priceCatalogue,
+    consoleDir: opts.consoleDir,
   });
   const address = await gateway.start();
   const url = `http://127.0.0.1:${address.port}`;

@@ -20,6 +20,7 @@ import * as addSettingsToChannels from './20261129005100_add-settings-to-channel
 import * as addPasswordHashToUsers from './20261129003100_add-password-hash-to-users.js';
 import * as createSessions from './20261129003200_create-sessions.js';
 import * as addPricingToUsageLogs from './20261129003300_add-pricing-to-usage-logs.js';
+import * as addListIndexesToChannels from './20261129003400_add-list-indexes-to-channels.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -48,6 +49,7 @@ const migrations: [string, Migration][] = [
   ['20261129003100_add-password-hash-to-users', addPasswordHashToUsers],
   ['20261129003200_create-sessions', createSessions],
   ['20261129003300_add-pricing-to-usage-logs', addPricingToUsageLogs],
+  ['20261129003400_add-list-indexes-to-channels', addListIndexesToChannels],
   ['20261129005100_add-settings-to-channels', addSettingsToChannels],
 ];
 
