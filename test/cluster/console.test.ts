@@ -21,8 +21,14 @@ describe('console sessions in a cluster (master + 1 replica)', function () {
     const s = await signIn(master.url, { access_token: CLUSTER_ADMIN_TOKEN });
     const me = await callWithCookie(replica.url, s.cookie, 'GET', '/api/auth/me');
     expect(me.status).to.equal(200);
-    expect(me.body).to.deep.include({ csrf_token: s.csrf });
+    expect(me.body).to.deep.include({ csrf_token: s.csrf, node: { role: 'slave', master_url: master.url } });
     expect((await callWithCookie(replica.url, s.cookie, 'GET', '/api/channels')).status).to.equal(200);
+    // The queue dashboard the console links to opens with the session too.
+    const board = await fetch(`${master.url}/admin/queues`, {
+      headers: { cookie: `sy_session=${s.cookie}` },
+    });
+    expect(board.status).to.equal(200);
+    expect((await fetch(`${master.url}/admin/queues`)).status).to.equal(401);
     const write = await callWithCookie(
       replica.url,
       s.cookie,
