@@ -382,6 +382,28 @@ describe('Claude channels behind the OpenAI API', function () {
     });
   });
 
+  it("the seeded catalogue's Claude prices carry cache writes, and they are charged", async () => {
+    await gw.stop();
+    gw = await startTestGateway({ env: { SEED_PRICES: 'true', ALLOW_UNPRICED_MODELS: 'false' } });
+    const token = await gw.token();
+    key = token.key;
+    tokenId = token.id;
+    const price = (await gw.admin('GET', '/api/prices')).body.data.find(
+      (p: any) => p.model === 'claude-sonnet-4-5',
+    );
+    expect(price).to.include({ input: 3, output: 15, cached_input: 0.3, cache_write_input: 3.75 });
+    await gw.channel({
+      name: 'c',
+      type: 'anthropic',
+      base_url: claude.baseUrl('c1', 'cache'),
+      models: ['claude-sonnet-4-5'],
+    });
+    await client().chat.completions.create({ model: 'claude-sonnet-4-5', messages });
+    const [row] = await rows(1);
+    // $3 × 10 + $0.30 × 30 + $3.75 × 20 + $15 × 5 = $189 per 1M → 94.5 units → 95.
+    expect(row).to.include({ prompt_tokens: 60, cached_tokens: 30, quota: 95 });
+  });
+
   it('a channel test goes through the same translation (and reports a refused key)', async () => {
     const ok = await claudeChannel();
     const passed = await gw.admin('POST', `/api/channels/${ok.id}/test`, {});
