@@ -262,7 +262,7 @@ export class RelayService {
       if ('retry' in piped) return piped;
       // No usage chunk (an upstream that ignores include_usage, or a stream cut short): count
       // what was delivered.
-      this.recordCounts(req, piped.usage, () => countStreamedTokens(piped.text));
+      await this.recordCounts(req, piped.usage, () => countStreamedTokens(piped.text));
       return piped.failure;
     }
 
@@ -300,21 +300,26 @@ export class RelayService {
     res.setHeader('content-length', raw.length);
     res.end(raw);
     this.markFirstByte(req);
-    this.recordCounts(req, json.usage, () => countTextTokens(answerText(json)));
+    await this.recordCounts(req, json.usage, () => countTextTokens(answerText(json)));
     return undefined;
   }
 
   /**
    * The tokens to bill for an answer that reached the client: the upstream's usage, else the
-   * prompt and `completion()` counted locally. Nothing when billing is off.
+   * prompt and `completion()` counted locally (bounded, yielding to the event loop: see
+   * token-counter). Nothing when billing is off.
    */
-  private recordCounts(req: RelayRequest, usage: Usage | undefined, completion: () => number): void {
+  private async recordCounts(
+    req: RelayRequest,
+    usage: Usage | undefined,
+    completion: () => Promise<number>,
+  ): Promise<void> {
     if (!req.billed) return;
     req.log.counts = usage
       ? countsOf(usage)
       : {
-          promptTokens: countPromptTokens(req.endpoint, req.body),
-          completionTokens: completion(),
+          promptTokens: await countPromptTokens(req.endpoint, req.body),
+          completionTokens: await completion(),
           cachedTokens: 0,
         };
   }
