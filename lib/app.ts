@@ -45,6 +45,7 @@ import { TokenRepository } from './db/repositories/token.repository.js';
 import { UsageLogRepository } from './db/repositories/usage-log.repository.js';
 import { UserRepository } from './db/repositories/user.repository.js';
 import { createHttpApp } from './http/http-app.js';
+import { createLimitedServer } from './http/server-limits.js';
 import { RelayHttpHandler } from './http/relay-handler.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
@@ -397,7 +398,8 @@ export class Gateway {
       logger: this.logger,
       metrics: this.metrics,
     });
-    this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    this.metrics.watchEventLoop();
+    this.server = createLimitedServer(config.http, this.metrics, (req, res) => {
       this.inFlight++;
       res.once('close', () => {
         if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
@@ -474,6 +476,7 @@ export class Gateway {
     for (const redis of this.redisConnections) redis.disconnect();
     await this.db.destroy();
     await this.checkpointer?.stop();
+    this.metrics.close();
     this.logger.info('Switchyard stopped');
   }
 

@@ -20,6 +20,15 @@ export interface Config {
   logLevel: Parsed['LOG_LEVEL'];
   logPretty: boolean;
   maxBodyBytes: number;
+  /** Client-side limits of the HTTP server (slow or idle clients, connection count, JSON shape). */
+  http: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+    maxJsonDepth: number;
+    maxAdminBodyBytes: number;
+  };
   retryTimes: number;
   upstream: {
     connectTimeoutMs: number;
@@ -93,6 +102,15 @@ export function loadConfig(
     logLevel: v.LOG_LEVEL,
     logPretty: v.LOG_PRETTY ?? isTty,
     maxBodyBytes: v.MAX_BODY,
+    http: {
+      // node requires the headers' timeout to be within the whole request's.
+      headersTimeoutMs: Math.min(v.HTTP_HEADERS_TIMEOUT, v.HTTP_REQUEST_TIMEOUT),
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT,
+      keepAliveTimeoutMs: v.HTTP_KEEP_ALIVE_TIMEOUT,
+      maxConnections: v.MAX_CONNECTIONS,
+      maxJsonDepth: v.MAX_JSON_DEPTH,
+      maxAdminBodyBytes: v.MAX_ADMIN_BODY,
+    },
     retryTimes: v.RETRY_TIMES,
     upstream: {
       connectTimeoutMs: v.UPSTREAM_CONNECT_TIMEOUT_MS,

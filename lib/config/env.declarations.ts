@@ -131,6 +131,42 @@ export const envDeclarations = {
     doc: 'Largest accepted request body.',
     schema: byteSize,
   }),
+  HTTP_HEADERS_TIMEOUT: declare({
+    name: 'HTTP_HEADERS_TIMEOUT',
+    default: '20s',
+    doc: "How long a client may take to send a request's headers (from its connection, or the end of its previous request); then 408 and the socket is closed.",
+    schema: duration,
+  }),
+  HTTP_REQUEST_TIMEOUT: declare({
+    name: 'HTTP_REQUEST_TIMEOUT',
+    default: '60s',
+    doc: 'How long a client may take to send a whole request, headers and body; then 408 and the socket is closed. Answers (streams) are not limited by it.',
+    schema: duration,
+  }),
+  HTTP_KEEP_ALIVE_TIMEOUT: declare({
+    name: 'HTTP_KEEP_ALIVE_TIMEOUT',
+    default: '65s',
+    doc: "How long an idle keep-alive connection stays open after an answer (longer than a load balancer's idle timeout).",
+    schema: duration,
+  }),
+  MAX_CONNECTIONS: declare({
+    name: 'MAX_CONNECTIONS',
+    default: '10000',
+    doc: 'Open client connections one node accepts; more are closed at once and counted in http_connections_refused_total.',
+    schema: int(1, 1_000_000),
+  }),
+  MAX_JSON_DEPTH: declare({
+    name: 'MAX_JSON_DEPTH',
+    default: '64',
+    doc: 'Deepest nesting of arrays and objects accepted in a JSON body (/v1 and /api); deeper is a 400 before the body is parsed.',
+    schema: int(1, 10_000),
+  }),
+  MAX_ADMIN_BODY: declare({
+    name: 'MAX_ADMIN_BODY',
+    default: '1mb',
+    doc: 'Largest accepted admin API (/api) request body; larger is a 413 and the connection is closed without reading the rest.',
+    schema: byteSize,
+  }),
   RETRY_TIMES: declare({
     name: 'RETRY_TIMES',
     default: '2',
