@@ -5,15 +5,15 @@ import type { BillingService } from '../billing/billing.service.js';
 import type { RoutingIndex } from '../cfg/routing-index.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
-import { PayloadTooLargeError } from '../errors/payload-too-large.error.js';
 import { ServiceUnavailableError } from '../errors/service-unavailable.error.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { Endpoint } from '../relay/adapters/provider-adapter.js';
 import { bearerKey, type RelayAuth, type RelayCaller } from '../relay/relay-auth.js';
 import type { RelayLogFields, RelayService } from '../relay/relay.service.js';
 import { checkModelAllowed, modelAllowed } from '../relay/token-check.js';
+import { readJsonBody } from './json-body.js';
 import { observeRequest } from './middleware/access-log.js';
-import { answerError, sendJson, toAppError } from './middleware/error-handler.js';
+import { answerError, closeIfBodyUnread, sendJson, toAppError } from './middleware/error-handler.js';
 import { assignRequestId } from './middleware/request-id.js';
 
 export interface RelayHandlerDeps {
@@ -22,6 +22,7 @@ export interface RelayHandlerDeps {
   billing: BillingService;
   routing: () => RoutingIndex;
   maxBodyBytes: number;
+  maxJsonDepth: number;
   startedAt: number;
   /** False until the first config sync ends, and again once shutdown starts. */
   ready: () => boolean;
@@ -179,62 +180,20 @@ export class RelayHttpHandler {
     return found;
   }
 
-  /** Reads a JSON body of at most MAX_BODY bytes. */
+  /** Reads a JSON body of at most MAX_BODY bytes and MAX_JSON_DEPTH levels. */
   private readJson(req: IncomingMessage): Promise<{ json: unknown; bytes: number }> {
-    const limit = this.deps.maxBodyBytes;
-    const type = String(req.headers['content-type'] ?? '');
-    if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
-      return Promise.reject(
-        new BadRequestError('Send a JSON body with Content-Type: application/json', { code: 'invalid_body' }),
-      );
-    }
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > limit) return Promise.reject(tooLarge(limit));
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let failed = false;
-      req.on('data', (chunk: Buffer) => {
-        if (failed) return;
-        size += chunk.length;
-        if (size > limit) {
-          failed = true;
-          reject(tooLarge(limit));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on('error', (err) => {
-        failed = true;
-        reject(
-          new BadRequestError(`The request body could not be read: ${err.message}`, { code: 'aborted' }),
-        );
-      });
-      req.on('end', () => {
-        if (failed) return;
-        const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
-        try {
-          resolve({ json: JSON.parse(text), bytes: size });
-        } catch (err) {
-          reject(
-            new BadRequestError(`Malformed JSON body: ${(err as Error).message}`, { code: 'invalid_json' }),
-          );
-        }
-      });
+    return readJsonBody(req, {
+      maxBytes: this.deps.maxBodyBytes,
+      maxDepth: this.deps.maxJsonDepth,
+      limitName: 'MAX_BODY',
     });
   }
 
   private fail(res: ServerResponse, err: unknown, requestId: string): void {
-    // A body we refused to read must not be parsed as the next request on this connection.
-    if (err instanceof PayloadTooLargeError && !res.headersSent) res.setHeader('connection', 'close');
+    // A body we refused to read must not be parsed (or drained) as the next request on this connection.
+    closeIfBodyUnread(res);
     answerError(res, err, requestId, this.logger);
   }
-}
-
-function tooLarge(limit: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(
-    `The request body is larger than the ${limit} bytes this gateway accepts (MAX_BODY)`,
-  );
 }
 
 function safeDecode(text: string): string {
