@@ -41,20 +41,34 @@ interface ErrorBody {
   message: string;
   code: string | null;
   type: string | null;
+  param: string | null;
 }
 
-/** Replaces the channel's key wherever an upstream quoted it (some proxies echo it whole). */
-function scrub(text: string, secret: string | undefined): string {
-  return secret && secret.length >= 8 ? text.replaceAll(secret, '[channel key]') : text;
+/**
+ * Cuts the channel's key out of what an upstream said, for the log: the key whole, its base64
+ * forms, any prefix or suffix of 8+ characters of it (a proxy's "sk-SECRETKEY-e5…" echo), and
+ * anything shaped like an API key.
+ */
+export function scrubUpstreamText(text: string, secret: string | undefined): string {
+  let out = text;
+  if (secret && secret.length >= 8) {
+    const forms = [secret, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url')];
+    for (const f of forms) out = out.replaceAll(f, '[channel key]');
+    for (let n = Math.min(64, secret.length - 1); n >= 8; n--) {
+      out = out.replaceAll(secret.slice(0, n), '[channel key]');
+      out = out.replaceAll(secret.slice(-n), '[channel key]');
+    }
+  }
+  return out.replace(/\b(sk|pk|rk|key|ak)-[A-Za-z0-9_*.-]{4,}/gi, '[key]');
 }
 
 /** Reads an OpenAI-shaped (or any) error body: its message, code and type. */
 function readError(raw: string, secret: string | undefined): ErrorBody {
-  const text = scrub(raw, secret);
-  const out: ErrorBody = { message: text.slice(0, 500), code: null, type: null };
+  const text = scrubUpstreamText(raw, secret);
+  const out: ErrorBody = { message: text.slice(0, 500), code: null, type: null, param: null };
   try {
     const json = JSON.parse(text) as {
-      error?: { message?: unknown; code?: unknown; type?: unknown } | string;
+      error?: { message?: unknown; code?: unknown; type?: unknown; param?: unknown } | string;
       message?: unknown;
     };
     const e = json.error;
@@ -63,6 +77,7 @@ function readError(raw: string, secret: string | undefined): ErrorBody {
       if (typeof e.message === 'string') out.message = e.message;
       if (typeof e.code === 'string') out.code = e.code;
       if (typeof e.type === 'string') out.type = e.type;
+      if (typeof e.param === 'string') out.param = e.param;
     } else if (typeof json.message === 'string') out.message = json.message;
   } catch {
     // Not JSON (an HTML error page, a proxy's text): keep the start of it.
@@ -82,12 +97,13 @@ function unusable(status: number, e: ErrorBody, rules: AutoDisableRules): boolea
  * (`rules`) is retried elsewhere and disables the channel; 429 cools it and 5xx counts against
  * its breaker, both retried; 401/403 not in the rules are retried too (they are about the
  * channel's key, not the caller's request). Other 4xx are the client's and are never retried.
- * `secret`, the channel's key, is cut out of whatever the upstream said.
+ * Whatever the upstream said goes to `detail`, for the log, with `secret` (the channel's key)
+ * scrubbed out; clients see the gateway's own messages only.
  */
 export function upstreamFailure(
   status: number,
   text: string,
-  channelId: number,
+  _channelId: number,
   retryAfter: number | undefined,
   rules: AutoDisableRules,
   secret?: string,
@@ -100,7 +116,7 @@ export function upstreamFailure(
       kind: 'unusable',
       error: new UpstreamError(
         502,
-        `The upstream account of channel ${channelId} is unusable (HTTP ${status}); it is being disabled`,
+        `The upstream account of the channel is unusable (HTTP ${status}); the channel is being disabled`,
         { code: 'upstream_account_unusable' },
       ),
       detail: `${status} ${e.message}`.trim(),
@@ -122,7 +138,7 @@ export function upstreamFailure(
       kind: 'fault',
       error: new UpstreamError(
         502,
-        `The upstream refused this gateway's credentials (channel ${channelId}, ${status})`,
+        `The upstream refused this gateway's credentials for the channel (HTTP ${status})`,
         { code: 'upstream_auth_failed' },
       ),
       detail: `${status} ${e.message}`.trim(),
@@ -134,12 +150,32 @@ export function upstreamFailure(
     reason,
     kind: status === 429 ? 'rate_limited' : retry ? 'fault' : undefined,
     retryAfterMs: status === 429 ? retryAfter : undefined,
-    error: new UpstreamError(
-      status,
-      `Upstream error ${status} (channel ${channelId}): ${e.message || 'no message'}`,
-      {
-        code: e.code ?? 'upstream_error',
-      },
-    ),
+    // The upstream's words go to the operator's log only: they may quote the channel's key (in
+    // part or encoded), its URL or account. The client gets the gateway's own message with the
+    // upstream's status and, for its own request's errors, the upstream's param and code when
+    // they are plain identifiers.
+    detail: `${status} ${e.message}`.trim(),
+    error: new UpstreamError(status, clientMessage(status, e), {
+      code: safeIdentifier(e.code) ?? 'upstream_error',
+      param: status < 500 ? safeIdentifier(e.param) : null,
+    }),
   };
+}
+
+/** A field an upstream sent that is safe to show a client: a short plain identifier. */
+function safeIdentifier(value: string | null): string | null {
+  return value && /^[A-Za-z0-9_.[\]-]{1,64}$/.test(value) && !/^(sk|pk|rk|key|ak)-/i.test(value)
+    ? value
+    : null;
+}
+
+function clientMessage(status: number, e: ErrorBody): string {
+  if (status === 429) return 'The upstream is rate limiting requests (HTTP 429); retry later';
+  if (status >= 500) return `The upstream failed (HTTP ${status})`;
+  const param = safeIdentifier(e.param);
+  return (
+    `The upstream refused the request as invalid (HTTP ${status})` +
+    (param ? `; check the parameter ${param}` : '') +
+    '; the gateway does not pass on upstream error messages'
+  );
 }
