@@ -6,6 +6,10 @@ const baseUrl = z
   .trim()
   .url('an http(s) URL such as https://api.openai.com')
   .refine((u) => /^https?:\/\//i.test(u), 'an http(s) URL')
+  .refine((u) => {
+    const url = new URL(u);
+    return url.username === '' && url.password === '';
+  }, 'a URL without user:password@ (it would be stored and shown unmasked): put the credential in key')
   .transform((u) => u.replace(/\/+$/, ''))
   .refine(
     (u) => !/\/v1$/i.test(u),
@@ -19,7 +23,16 @@ const fields = {
   name: z.string().trim().min(1).max(128),
   type: z.enum(['openai']),
   base_url: baseUrl,
-  key: z.string().trim().min(1).max(4096),
+  key: z
+    .string()
+    .trim()
+    .min(1)
+    .max(4096)
+    .refine(
+      // eslint-disable-next-line no-control-regex -- control characters are what this refuses
+      (k) => !/[\u0000-\u001f\u007f]/.test(k),
+      'no control characters (CR, LF, tab, NUL…): paste the key alone',
+    ),
   models: z.array(modelName).max(1000),
   groups: z.array(groupName).min(1).max(100),
   model_mapping: z.record(modelName, modelName),

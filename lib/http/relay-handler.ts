@@ -152,7 +152,8 @@ export class RelayHttpHandler {
     const who = await this.caller(req, log);
     const known = modelAllowed(who.token, id) && this.deps.routing().tiers(who.token.group, id).length > 0;
     if (!known) {
-      throw new NotFoundError(`The model ${id} does not exist or you do not have access to it`, {
+      const shown = id.length > MAX_MODEL_NAME ? `${id.slice(0, MAX_MODEL_NAME)}…` : id;
+      throw new NotFoundError(`The model ${shown} does not exist or you do not have access to it`, {
         param: 'model',
         code: 'model_not_found',
       });
@@ -196,6 +197,9 @@ export class RelayHttpHandler {
   }
 }
 
+/** The longest model name accepted (model names in the admin API are held to 128). */
+const MAX_MODEL_NAME = 256;
+
 function safeDecode(text: string): string {
   try {
     return decodeURIComponent(text);
@@ -221,6 +225,13 @@ function requireModelBody(body: unknown): Record<string, unknown> & { model: str
   const model = (body as { model?: unknown }).model;
   if (typeof model !== 'string' || model.trim() === '') {
     throw new BadRequestError('model: required, the name of a model (a string)', {
+      param: 'model',
+      code: 'invalid_value',
+    });
+  }
+  // Names are echoed in errors and logs: a longer one is no model's, and would be echoed whole.
+  if (model.length > MAX_MODEL_NAME) {
+    throw new BadRequestError(`model: at most ${MAX_MODEL_NAME} characters (got ${model.length})`, {
       param: 'model',
       code: 'invalid_value',
     });

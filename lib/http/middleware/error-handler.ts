@@ -38,6 +38,9 @@ export function toAppError(err: unknown): AppError {
   if (e?.type === 'encoding.unsupported' || e?.type === 'charset.unsupported') {
     return new BadRequestError(e.message ?? 'Unsupported body encoding', { code: 'unsupported_encoding' });
   }
+  if (err instanceof URIError) {
+    return new BadRequestError('The URL has a malformed percent-encoding (%XX)', { code: 'invalid_url' });
+  }
   if (e?.type === 'request.aborted')
     return new BadRequestError('The client aborted the request body', { code: 'aborted' });
   if (isConnectionError(err)) {
