@@ -54,6 +54,7 @@ import { RelayAuth } from './relay/relay-auth.js';
 import { RelayService } from './relay/relay.service.js';
 import { TokenTouches } from './relay/token-touches.js';
 import { UpstreamClient } from './relay/upstream-client.js';
+import { UpstreamPolicy } from './relay/upstream-policy.js';
 import type { Random } from './routing/channel-selector.js';
 import { loadOrCreateSecretKey } from './security/secret-key-file.js';
 import { SecretBox } from './security/secret-box.js';
@@ -83,6 +84,7 @@ export class Gateway {
 
   private readonly server: http.Server;
   private readonly upstream: UpstreamClient;
+  private readonly upstreamPolicy: UpstreamPolicy;
   private readonly touches: TokenTouches;
   private readonly users: UserService;
   private readonly billing: BillingParts;
@@ -162,7 +164,11 @@ export class Gateway {
         logger: this.logger.child({ component: 'upstream-stats' }),
       },
     ));
-    this.upstream = new UpstreamClient(config.upstream);
+    this.upstreamPolicy = new UpstreamPolicy({
+      denyPrivate: config.upstream.denyPrivate,
+      allow: config.upstream.allow,
+    });
+    this.upstream = new UpstreamClient(config.upstream, this.upstreamPolicy);
     const adapters = createAdapters();
     const decrypt = (enc: string) => {
       try {
@@ -383,6 +389,7 @@ export class Gateway {
       adminRateLimit: config.billing.adminRateLimit,
       maxBodyBytes: config.http.maxAdminBodyBytes,
       maxJsonDepth: config.http.maxJsonDepth,
+      metricsToken: config.http.metricsToken,
       trustProxy: config.trustProxy,
       role: config.role,
       masterUrl: config.masterUrl,
@@ -395,6 +402,7 @@ export class Gateway {
       routing: () => this.sync.routing,
       maxBodyBytes: config.maxBodyBytes,
       maxJsonDepth: config.http.maxJsonDepth,
+      corsOrigins: config.http.corsOrigins,
       startedAt: Date.now(),
       ready: () => this.status.ready,
       trustProxy: config.trustProxy,
@@ -424,7 +432,10 @@ export class Gateway {
       this.server.once('error', reject);
       this.server.listen(this.config.port, this.config.host, () => {
         this.server.off('error', reject);
-        resolve(this.server.address() as AddressInfo);
+        const address = this.server.address() as AddressInfo;
+        // From now on a channel pointing at this gateway's own port is refused.
+        this.upstreamPolicy.selfPort = address.port;
+        resolve(address);
       });
     });
     // Subscribed before the first snapshot, so no change can fall between the two.

@@ -28,6 +28,9 @@ export interface Config {
     maxConnections: number;
     maxJsonDepth: number;
     maxAdminBodyBytes: number;
+    /** Origins allowed to call /v1 from a browser; '*' for any; empty: no CORS. */
+    corsOrigins: string[];
+    metricsToken: string | undefined;
   };
   retryTimes: number;
   upstream: {
@@ -35,6 +38,8 @@ export interface Config {
     firstByteTimeoutMs: number;
     idleTimeoutMs: number;
     totalTimeoutMs: number;
+    denyPrivate: boolean;
+    allow: string[];
   };
   resilience: {
     rateLimitCooldownMs: number;
@@ -110,6 +115,8 @@ export function loadConfig(
       maxConnections: v.MAX_CONNECTIONS,
       maxJsonDepth: v.MAX_JSON_DEPTH,
       maxAdminBodyBytes: v.MAX_ADMIN_BODY,
+      corsOrigins: v.CORS_ORIGINS,
+      metricsToken: v.METRICS_TOKEN,
     },
     retryTimes: v.RETRY_TIMES,
     upstream: {
@@ -117,6 +124,8 @@ export function loadConfig(
       firstByteTimeoutMs: v.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
       idleTimeoutMs: v.UPSTREAM_IDLE_TIMEOUT_MS,
       totalTimeoutMs: v.UPSTREAM_TOTAL_TIMEOUT_MS,
+      denyPrivate: v.UPSTREAM_DENY_PRIVATE,
+      allow: v.UPSTREAM_ALLOW,
     },
     resilience: {
       rateLimitCooldownMs: v.RATE_LIMIT_COOLDOWN,

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -166,6 +167,59 @@ export const envDeclarations = {
     default: '1mb',
     doc: 'Largest accepted admin API (/api) request body; larger is a 413 and the connection is closed without reading the rest.',
     schema: byteSize,
+  }),
+  UPSTREAM_DENY_PRIVATE: declare({
+    name: 'UPSTREAM_DENY_PRIVATE',
+    default: 'false',
+    doc: 'true: never connect upstream (relay, channel tests, model lists) to loopback, private, link-local (cloud metadata) or reserved addresses, checked on the resolved address. Off by default: self-hosted gateways often front a local model server.',
+    schema: bool,
+  }),
+  UPSTREAM_ALLOW: declare({
+    name: 'UPSTREAM_ALLOW',
+    default: '',
+    doc: 'Comma-separated addresses or CIDRs always allowed upstream, even with UPSTREAM_DENY_PRIVATE=true (e.g. a LAN model server 10.0.5.0/24).',
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .refine(
+        (items) =>
+          items.every((i) => {
+            const [addr = '', bits] = i.split('/');
+            const family = net.isIP(addr);
+            return (
+              family !== 0 &&
+              (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32)))
+            );
+          }),
+        'comma-separated IP addresses or CIDRs like 10.0.5.0/24',
+      ),
+  }),
+  CORS_ORIGINS: declare({
+    name: 'CORS_ORIGINS',
+    default: '',
+    doc: 'Browser origins allowed to call /v1 (CORS): a comma-separated list like https://app.example.com, or * for any. Empty: no CORS headers. Credentials (cookies) are never allowed.',
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .refine(
+        (items) => items.every((i) => i === '*' || /^https?:\/\/[^/\s]+$/i.test(i)),
+        'a comma-separated list of origins like https://app.example.com (scheme and host, no path), or *',
+      ),
+  }),
+  METRICS_TOKEN: declare({
+    name: 'METRICS_TOKEN',
+    doc: 'When set, /metrics requires "Authorization: Bearer <METRICS_TOKEN>". Unset: /metrics is open (keep it off the public network).',
+    schema: z.string().min(16, 'at least 16 characters').optional(),
   }),
   RETRY_TIMES: declare({
     name: 'RETRY_TIMES',

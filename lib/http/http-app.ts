@@ -47,6 +47,8 @@ export interface HttpAppDeps {
   /** MAX_ADMIN_BODY and MAX_JSON_DEPTH for admin API bodies. */
   maxBodyBytes: number;
   maxJsonDepth: number;
+  /** METRICS_TOKEN: /metrics requires it when set. */
+  metricsToken?: string;
   trustProxy: boolean | number | string;
   role: NodeRole;
   masterUrl: string | undefined;
@@ -63,7 +65,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(requestId());
   app.use(accessLog(deps.logger.child({ component: 'http' }), deps.metrics));
 
-  app.use(systemRoutes(deps.status, deps.metrics));
+  app.use(systemRoutes(deps.status, deps.metrics, deps.metricsToken));
 
   const limitAdmin = ipRateLimit(deps.hits, deps.adminRateLimit);
   if (deps.queues.length > 0) {

@@ -11,6 +11,7 @@ import type { Endpoint } from '../relay/adapters/provider-adapter.js';
 import { bearerKey, type RelayAuth, type RelayCaller } from '../relay/relay-auth.js';
 import type { RelayLogFields, RelayService } from '../relay/relay.service.js';
 import { checkModelAllowed, modelAllowed } from '../relay/token-check.js';
+import { CorsPolicy } from './cors.js';
 import { readJsonBody } from './json-body.js';
 import { observeRequest } from './middleware/access-log.js';
 import { answerError, closeIfBodyUnread, sendJson, toAppError } from './middleware/error-handler.js';
@@ -23,6 +24,8 @@ export interface RelayHandlerDeps {
   routing: () => RoutingIndex;
   maxBodyBytes: number;
   maxJsonDepth: number;
+  /** CORS_ORIGINS. */
+  corsOrigins: string[];
   startedAt: number;
   /** False until the first config sync ends, and again once shutdown starts. */
   ready: () => boolean;
@@ -47,8 +50,10 @@ export class RelayHttpHandler {
   private readonly trust: (addr: string, i: number) => boolean;
   private readonly created: number;
   private readonly logger: Logger;
+  private readonly cors: CorsPolicy;
 
   constructor(private readonly deps: RelayHandlerDeps) {
+    this.cors = new CorsPolicy(deps.corsOrigins);
     this.trust = compileTrust(deps.trustProxy);
     this.created = Math.floor(deps.startedAt / 1000);
     this.logger = deps.logger.child({ component: 'http' });
@@ -62,6 +67,8 @@ export class RelayHttpHandler {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const requestId = assignRequestId(req, res);
+    if (this.cors.preflight(req, res)) return;
+    this.cors.apply(req, res);
     const log: RelayLogFields = {};
     const path = (req.url ?? '').split('?', 1)[0]!;
     let route = 'unmatched';

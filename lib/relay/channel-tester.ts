@@ -3,6 +3,7 @@ import type { ChannelRecord } from '../db/repositories/channel.repository.js';
 import { upstreamModel } from '../routing/channel-selector.js';
 import type { ProviderAdapter } from './adapters/provider-adapter.js';
 import { classifyTransportError, type UpstreamClient } from './upstream-client.js';
+import { UpstreamAddressDeniedError } from './upstream-policy.js';
 import { upstreamFailure, type AutoDisableRules } from './upstream-failure.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 
@@ -109,9 +110,11 @@ export class ChannelTester {
     } catch (err) {
       const kind = classifyTransportError(err);
       const message =
-        kind === 'budget'
-          ? `no answer within ${this.opts.timeoutMs} ms (CHANNEL_TEST_TIMEOUT)`
-          : `transport error: ${kind}`;
+        err instanceof UpstreamAddressDeniedError
+          ? err.message
+          : kind === 'budget'
+            ? `no answer within ${this.opts.timeoutMs} ms (CHANNEL_TEST_TIMEOUT)`
+            : `transport error: ${kind}`;
       return done({ ok: false, status: null, unusable: false, message });
     }
   }
@@ -129,7 +132,11 @@ export class ChannelTester {
       await exchange.response;
       text = (await exchange.collect(MAX_BODY)).toString('utf8');
     } catch (err) {
-      throw failed(`transport error: ${classifyTransportError(err)}`);
+      throw failed(
+        err instanceof UpstreamAddressDeniedError
+          ? err.message
+          : `transport error: ${classifyTransportError(err)}`,
+      );
     }
     if (exchange.statusCode >= 400) {
       const failure = this.failureOf(exchange.statusCode, text, ch.id, channel.apiKey);
