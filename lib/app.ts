@@ -7,6 +7,16 @@ import { TokenService } from './admin/token.service.js';
 import { UserService } from './admin/user.service.js';
 import { PricingService } from './admin/pricing.service.js';
 import { UsageService } from './admin/usage.service.js';
+import { LoginService } from './auth/login.service.js';
+import {
+  FailoverAttemptStore,
+  LoginThrottle,
+  MemoryAttemptStore,
+  RedisAttemptStore,
+} from './auth/login-throttle.js';
+import { SessionService } from './auth/session.service.js';
+import { SessionRepository } from './db/repositories/session.repository.js';
+import { PasswordHasher } from './security/passwords.js';
 import { wireBilling, type BillingParts } from './billing/billing-wiring.js';
 import type { Redis } from 'ioredis';
 import { ConfigResyncProcessor } from '../jobs/config-resync.processor.js';
@@ -50,6 +60,8 @@ import { RelayHttpHandler } from './http/relay-handler.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
 import { createAdapters } from './relay/adapters/index.js';
+import { createIngressFormats } from './relay/ingress/index.js';
+import { UpstreamCaller } from './relay/upstream-call.js';
 import { RelayAuth } from './relay/relay-auth.js';
 import { RelayService } from './relay/relay.service.js';
 import { TokenTouches } from './relay/token-touches.js';
@@ -67,6 +79,8 @@ export interface GatewayOptions {
   random?: Random;
   /** Tests: skip default process metrics (they are global to prom-client). */
   defaultMetrics?: boolean;
+  /** Tests: the built web console's folder (default: web/dist in the package). */
+  consoleDir?: string;
 }
 
 /**
@@ -170,6 +184,7 @@ export class Gateway {
     });
     this.upstream = new UpstreamClient(config.upstream, this.upstreamPolicy);
     const adapters = createAdapters();
+    const calls = new UpstreamCaller(this.upstream, config.upstream.totalTimeoutMs);
     const decrypt = (enc: string) => {
       try {
         return secrets.decrypt(enc);
@@ -180,14 +195,14 @@ export class Gateway {
       }
     };
     // The channel service shows each channel's health, and the health service re-enables channels.
-    const channelService: ChannelService = new ChannelService(channelRepo, writer, secrets, {
+    const channelService: ChannelService = new ChannelService(channelRepo, writer, secrets, adapters, {
       views: (ids) => healthService.views(ids),
       reset: (id) => channelHealth.reset(id),
     });
     const healthService: ChannelHealthService = new ChannelHealthService(
       channelService,
       new ChannelTestRepository(this.db),
-      new ChannelTester(this.upstream, adapters, decrypt, {
+      new ChannelTester(this.upstream, calls, adapters, decrypt, {
         timeoutMs: config.resilience.channelTestTimeoutMs,
         autoDisableOn: config.resilience.autoDisableOn,
       }),
@@ -349,11 +364,24 @@ export class Gateway {
 
     this.status = new NodeStatus(config.role, config.nodeId, Date.now(), this.sync, stateRepo, this.cluster);
     this.touches = new TokenTouches(tokenRepo, this.logger.child({ component: 'token-touches' }));
-    this.users = new UserService(userRepo, accessRepo, writer, billing.balances);
+    const passwords = new PasswordHasher(config.console.passwordMinLength);
+    const sessions = new SessionService(new SessionRepository(this.db), userRepo, {
+      idleMs: config.console.sessionIdleMs,
+      maxAgeMs: config.console.sessionMaxAgeMs,
+    });
+    const attempts = cluster
+      ? new FailoverAttemptStore(
+          new RedisAttemptStore(cluster.command, config.redisPrefix),
+          new MemoryAttemptStore(),
+          () => cluster.command.status === 'ready',
+        )
+      : new MemoryAttemptStore();
+    const adminAuth = new AdminAuthService(userRepo, accessRepo, config.adminToken);
+    this.users = new UserService(userRepo, accessRepo, writer, billing.balances, passwords, sessions);
     const relay = new RelayService(
       () => this.sync.routing,
       adapters,
-      this.upstream,
+      calls,
       this.metrics,
       this.logger.child({ component: 'relay' }),
       {
@@ -378,13 +406,22 @@ export class Gateway {
       logger: this.logger,
       metrics: this.metrics,
       status: this.status,
-      adminAuth: new AdminAuthService(userRepo, accessRepo, config.adminToken),
+      adminAuth,
+      sessions,
+      login: new LoginService(
+        userRepo,
+        adminAuth,
+        passwords,
+        sessions,
+        new LoginThrottle(attempts, config.console.loginMaxAttempts, config.console.loginWindowMs),
+      ),
+      userRecords: userRepo,
       channels: channelService,
       channelHealth: healthService,
       tokens: new TokenService(tokenRepo, userRepo, writer, billing.balances),
       users: this.users,
       pricing: new PricingService(priceRepo, groupRepo, writer),
-      usage: new UsageService(usageRepo),
+      usage: new UsageService(usageRepo, channelRepo, tokenRepo),
       hits: billing.store,
       adminRateLimit: config.billing.adminRateLimit,
       maxBodyBytes: config.http.maxAdminBodyBytes,
@@ -393,10 +430,12 @@ export class Gateway {
       trustProxy: config.trustProxy,
       role: config.role,
       masterUrl: config.masterUrl,
+      consoleDir: opts.consoleDir,
       queues: this.jobs ? [this.jobs.queue, this.jobs.billingQueue, this.jobs.masterQueue] : [],
     });
     const relayHandler = new RelayHttpHandler({
       auth: new RelayAuth(identities, this.touches),
+      ingress: createIngressFormats(),
       relay,
       billing: billing.service,
       routing: () => this.sync.routing,

@@ -2,7 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 
 /** Headers a browser client of /v1 may send, and the answer headers it may read. */
 const ALLOWED_HEADERS =
-  'authorization, content-type, x-api-key, x-request-id, openai-organization, openai-project, openai-beta';
+  'authorization, content-type, x-api-key, x-request-id, openai-organization, openai-project, openai-beta, ' +
+  'anthropic-version, anthropic-beta';
 const EXPOSED_HEADERS =
   'x-request-id, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, ' +
   'x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens, retry-after';

@@ -130,6 +130,8 @@ export function readJsonBody(
   });
 }
 
+const BODY_READ = Symbol('switchyard.bodyRead');
+
 /**
  * The admin API's body parser, mounted after authentication so an unauthenticated client never
  * gets its body read. A write with a body must be JSON (415 otherwise); a request without a body
@@ -138,6 +140,12 @@ export function readJsonBody(
  */
 export function jsonBodyParser(limits: JsonBodyLimits) {
   return (req: Request, res: Response, next: NextFunction) => {
+    // Mounted twice on some paths (before and after authentication): a body is read once.
+    if (BODY_READ in req) {
+      next();
+      return;
+    }
+    (req as unknown as Record<symbol, boolean>)[BODY_READ] = true;
     if (!hasBody(req) || req.method === 'GET' || req.method === 'HEAD') {
       // A GET's body is never read: drained so the connection stays usable.
       if (hasBody(req)) req.resume();

@@ -1,6 +1,7 @@
 import type { AppError } from '../errors/app.error.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 import type { FailureKind } from '../routing/channel-health.js';
+import type { UpstreamErrorInfo } from './adapters/provider-adapter.js';
 
 /** Upstream answers that mean the channel's account is unusable (`AUTO_DISABLE_ON`). */
 export interface AutoDisableRules {
@@ -37,13 +38,6 @@ export interface AttemptFailure {
   retryAfterMs?: number;
 }
 
-interface ErrorBody {
-  message: string;
-  code: string | null;
-  type: string | null;
-  param: string | null;
-}
-
 /**
  * Cuts the channel's key out of what an upstream said, for the log: the key whole, its base64
  * forms, any prefix or suffix of 8+ characters of it (a proxy's "sk-SECRETKEY-e5…" echo), and
@@ -62,30 +56,9 @@ export function scrubUpstreamText(text: string, secret: string | undefined): str
   return out.replace(/\b(sk|pk|rk|key|ak)-[A-Za-z0-9_*.-]{4,}/gi, '[key]');
 }
 
-/** Reads an OpenAI-shaped (or any) error body: its message, code and type. */
-function readError(raw: string, secret: string | undefined): ErrorBody {
-  const text = scrubUpstreamText(raw, secret);
-  const out: ErrorBody = { message: text.slice(0, 500), code: null, type: null, param: null };
-  try {
-    const json = JSON.parse(text) as {
-      error?: { message?: unknown; code?: unknown; type?: unknown; param?: unknown } | string;
-      message?: unknown;
-    };
-    const e = json.error;
-    if (typeof e === 'string') out.message = e;
-    else if (e && typeof e === 'object') {
-      if (typeof e.message === 'string') out.message = e.message;
-      if (typeof e.code === 'string') out.code = e.code;
-      if (typeof e.type === 'string') out.type = e.type;
-      if (typeof e.param === 'string') out.param = e.param;
-    } else if (typeof json.message === 'string') out.message = json.message;
-  } catch {
-    // Not JSON (an HTML error page, a proxy's text): keep the start of it.
-  }
-  return out;
-}
-
-function unusable(status: number, e: ErrorBody, rules: AutoDisableRules): boolean {
+function unusable(status: number, e: UpstreamErrorInfo, rules: AutoDisableRules): boolean {
+  if (e.kind === 'unusable') return true;
+  if (e.kind === 'client') return false;
   if (rules.statuses.has(status)) return true;
   if (rules.texts.length === 0) return false;
   const fields = [e.code, e.type, e.message].filter((f): f is string => !!f).map((f) => f.toLowerCase());
@@ -97,18 +70,19 @@ function unusable(status: number, e: ErrorBody, rules: AutoDisableRules): boolea
  * (`rules`) is retried elsewhere and disables the channel; 429 cools it and 5xx counts against
  * its breaker, both retried; 401/403 not in the rules are retried too (they are about the
  * channel's key, not the caller's request). Other 4xx are the client's and are never retried.
- * Whatever the upstream said goes to `detail`, for the log, with `secret` (the channel's key)
- * scrubbed out; clients see the gateway's own messages only.
+ * `info` is the error as the channel's adapter read it; its `kind`, when set, overrides what the
+ * status alone would mean. Whatever the upstream said goes to `detail`, for the log, with `secret`
+ * (the channel's key) scrubbed out; clients see the gateway's own messages only.
  */
 export function upstreamFailure(
   status: number,
-  text: string,
+  info: UpstreamErrorInfo,
   _channelId: number,
   retryAfter: number | undefined,
   rules: AutoDisableRules,
   secret?: string,
 ): AttemptFailure {
-  const e = readError(text, secret);
+  const e: UpstreamErrorInfo = { ...info, message: scrubUpstreamText(info.message, secret).slice(0, 500) };
   if (unusable(status, e, rules)) {
     return {
       retry: true,
@@ -123,13 +97,15 @@ export function upstreamFailure(
     };
   }
   const reason =
-    status === 429
-      ? 'status_429'
-      : status >= 500
-        ? 'status_5xx'
-        : status === 401 || status === 403
-          ? 'status_auth'
-          : 'status_4xx';
+    e.kind === 'client'
+      ? 'status_4xx'
+      : e.kind === 'rate_limited' || status === 429
+        ? 'status_429'
+        : e.kind === 'fault' || status >= 500
+          ? 'status_5xx'
+          : status === 401 || status === 403
+            ? 'status_auth'
+            : 'status_4xx';
   if (reason === 'status_auth') {
     // The upstream's words may quote part of the channel's key: for the operator's log only.
     return {
@@ -148,16 +124,16 @@ export function upstreamFailure(
   return {
     retry,
     reason,
-    kind: status === 429 ? 'rate_limited' : retry ? 'fault' : undefined,
-    retryAfterMs: status === 429 ? retryAfter : undefined,
+    kind: reason === 'status_429' ? 'rate_limited' : retry ? 'fault' : undefined,
+    retryAfterMs: reason === 'status_429' ? retryAfter : undefined,
     // The upstream's words go to the operator's log only: they may quote the channel's key (in
     // part or encoded), its URL or account. The client gets the gateway's own message with the
     // upstream's status and, for its own request's errors, the upstream's param and code when
     // they are plain identifiers.
     detail: `${status} ${e.message}`.trim(),
-    error: new UpstreamError(status, clientMessage(status, e), {
+    error: new UpstreamError(status, clientMessage(status, reason, e), {
       code: safeIdentifier(e.code) ?? 'upstream_error',
-      param: status < 500 ? safeIdentifier(e.param) : null,
+      param: reason === 'status_4xx' ? safeIdentifier(e.param ?? null) : null,
     }),
   };
 }
@@ -169,10 +145,10 @@ function safeIdentifier(value: string | null): string | null {
     : null;
 }
 
-function clientMessage(status: number, e: ErrorBody): string {
-  if (status === 429) return 'The upstream is rate limiting requests (HTTP 429); retry later';
-  if (status >= 500) return `The upstream failed (HTTP ${status})`;
-  const param = safeIdentifier(e.param);
+function clientMessage(status: number, reason: string, e: UpstreamErrorInfo): string {
+  if (reason === 'status_429') return `The upstream is rate limiting requests (HTTP ${status}); retry later`;
+  if (reason === 'status_5xx') return `The upstream failed (HTTP ${status})`;
+  const param = safeIdentifier(e.param ?? null);
   return (
     `The upstream refused the request as invalid (HTTP ${status})` +
     (param ? `; check the parameter ${param}` : '') +
