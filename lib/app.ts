@@ -18,6 +18,7 @@ import { SessionService } from './auth/session.service.js';
 import { SessionRepository } from './db/repositories/session.repository.js';
 import { PasswordHasher } from './security/passwords.js';
 import { wireBilling, type BillingParts } from './billing/billing-wiring.js';
+import { preloadTokenizer } from './billing/token-counter.js';
 import type { Redis } from 'ioredis';
 import { ConfigResyncProcessor } from '../jobs/config-resync.processor.js';
 import { UsageFlushProcessor } from '../jobs/usage-flush.processor.js';
@@ -467,6 +468,8 @@ export class Gateway {
     // Replicas never write config: the root user is the master's (or the single node's) to create.
     if (this.config.role !== 'slave') await this.bootstrap();
     if (this.cluster) await this.cluster.preflight(await this.stateRepo.read());
+    // Before listening: loading the tokenizer holds the event loop for up to a second.
+    if (this.config.billing.enabled) preloadTokenizer();
     const address = await new Promise<AddressInfo>((resolve, reject) => {
       this.server.once('error', reject);
       this.server.listen(this.config.port, this.config.host, () => {

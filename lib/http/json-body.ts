@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
+import type { AppError } from '../errors/app.error.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { PayloadTooLargeError } from '../errors/payload-too-large.error.js';
 import { UnsupportedMediaTypeError } from '../errors/unsupported-media-type.error.js';
@@ -22,24 +23,64 @@ export function hasBody(req: IncomingMessage): boolean {
 }
 
 /**
- * The deepest nesting of arrays and objects in a JSON text, counted on its bytes without parsing
- * (linear, no recursion), stopping as soon as it passes `max`. Bytes inside strings are skipped;
- * UTF-8 multi-byte characters never contain `"` or `\`, so scanning bytes is exact.
+ * Follows the nesting of arrays and objects in a JSON text as its bytes arrive, without parsing
+ * (linear, no recursion, chunk by chunk so no single step holds the event loop): `push` returns
+ * true once the depth passes `max`. String contents are skipped with native `indexOf` (the bulk
+ * of a large prompt costs next to nothing); UTF-8 multi-byte characters never contain `"` or
+ * `\`, so scanning bytes is exact.
  */
-export function jsonDepthExceeds(bytes: Uint8Array, max: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < bytes.length; i++) {
-    const b = bytes[i]!;
-    if (inString) {
-      if (b === 0x5c) i++;
-      else if (b === 0x22) inString = false;
-    } else if (b === 0x22) inString = true;
-    else if (b === 0x5b || b === 0x7b) {
-      if (++depth > max) return true;
-    } else if (b === 0x5d || b === 0x7d) depth--;
+export class JsonDepthScanner {
+  private depth = 0;
+  private inString = false;
+  /** The previous chunk ended on a backslash inside a string: skip this chunk's first byte. */
+  private escaped = false;
+
+  constructor(private readonly max: number) {}
+
+  push(bytes: Uint8Array): boolean {
+    const buf = Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    let i = 0;
+    if (this.escaped) {
+      i = 1;
+      this.escaped = false;
+    }
+    const n = buf.length;
+    // The next backslash at or after i (n: none left); searched again only once passed, so a
+    // chunk of many short strings costs one pass, not one per string.
+    let slash = -1;
+    while (i < n) {
+      if (this.inString) {
+        const quote = buf.indexOf(0x22, i);
+        if (slash < i && slash !== n) {
+          slash = buf.indexOf(0x5c, i);
+          if (slash === -1) slash = n;
+        }
+        if (slash < n && (quote === -1 || slash < quote)) {
+          if (slash + 1 >= n) {
+            this.escaped = true;
+            return false;
+          }
+          i = slash + 2;
+          continue;
+        }
+        if (quote === -1) return false;
+        this.inString = false;
+        i = quote + 1;
+        continue;
+      }
+      const b = buf[i++]!;
+      if (b === 0x22) this.inString = true;
+      else if (b === 0x5b || b === 0x7b) {
+        if (++this.depth > this.max) return true;
+      } else if (b === 0x5d || b === 0x7d) this.depth--;
+    }
+    return false;
   }
-  return false;
+}
+
+/** True when the nesting of arrays and objects in a JSON text passes `max` (see {@link JsonDepthScanner}). */
+export function jsonDepthExceeds(bytes: Uint8Array, max: number): boolean {
+  return new JsonDepthScanner(max).push(bytes);
 }
 
 /** The 413 for a body over `limits.maxBytes`; the connection is closed after it (see callers). */
@@ -85,18 +126,21 @@ export function readJsonBody(
   }
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
+    const scanner = new JsonDepthScanner(limits.maxDepth);
     let size = 0;
     let failed = false;
+    const stop = (err: AppError) => {
+      failed = true;
+      req.off('data', onData);
+      req.pause();
+      reject(err);
+    };
     const onData = (chunk: Buffer) => {
       if (failed) return;
       size += chunk.length;
-      if (size > limits.maxBytes) {
-        failed = true;
-        req.off('data', onData);
-        req.pause();
-        reject(bodyTooLarge(limits));
-        return;
-      }
+      if (size > limits.maxBytes) return stop(bodyTooLarge(limits));
+      // Refused as soon as the nesting passes the limit: the rest of the body is never read.
+      if (scanner.push(chunk)) return stop(tooDeep(limits));
       chunks.push(chunk);
     };
     req.on('data', onData);
@@ -107,16 +151,7 @@ export function readJsonBody(
     });
     req.on('end', () => {
       if (failed) return;
-      const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
-      if (jsonDepthExceeds(buf, limits.maxDepth)) {
-        reject(
-          new BadRequestError(
-            `The JSON body is nested deeper than ${limits.maxDepth} levels of arrays and objects (MAX_JSON_DEPTH)`,
-            { code: 'json_too_deep' },
-          ),
-        );
-        return;
-      }
+      const buf = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
       try {
         resolve({ json: JSON.parse(buf.toString('utf8')), bytes: size });
       } catch (err) {
@@ -128,6 +163,13 @@ export function readJsonBody(
       }
     });
   });
+}
+
+function tooDeep(limits: JsonBodyLimits): BadRequestError {
+  return new BadRequestError(
+    `The JSON body is nested deeper than ${limits.maxDepth} levels of arrays and objects (MAX_JSON_DEPTH)`,
+    { code: 'json_too_deep' },
+  );
 }
 
 const BODY_READ = Symbol('switchyard.bodyRead');

@@ -35,3 +35,22 @@ export async function probeLatency<T>(
     await loop;
   }
 }
+
+/**
+ * Runs a latency measurement up to `tries` times and keeps the best (lowest) result, stopping
+ * as soon as one is within `bound`. A stall the code causes comes back on every run; a machine
+ * that descheduled this process for a moment (other work on a loaded CI box) does not.
+ */
+export async function bestOf<T extends { ms: number }>(
+  tries: number,
+  bound: number,
+  measure: () => Promise<T>,
+): Promise<T> {
+  let best: T | undefined;
+  for (let i = 0; i < tries; i++) {
+    const r = await measure();
+    if (!best || r.ms < best.ms) best = r;
+    if (best.ms < bound) break;
+  }
+  return best!;
+}
