@@ -303,10 +303,7 @@ export class RelayService {
           retry: true,
           reason: 'bad_body',
           kind: 'fault',
-          error: new UpstreamError(
-            502,
-            `The upstream's answer could not be translated (channel ${call.req.channel.id})`,
-          ),
+          error: new UpstreamError(502, "The upstream's answer could not be translated"),
         };
     }
     this.markFirstByte(req, state);

@@ -40,7 +40,7 @@ export class UpstreamCaller {
         retry: true,
         reason: 'prepare',
         kind: 'fault',
-        error: new UpstreamError(502, `Could not build the upstream request (channel ${req.channel.id})`),
+        error: new UpstreamError(502, 'Could not build the upstream request'),
         detail: err instanceof Error ? err.message : String(err),
       };
     }
@@ -89,7 +89,7 @@ export class UpstreamCaller {
             retry: true,
             reason: 'reset',
             kind: 'fault',
-            error: new UpstreamError(502, `The upstream broke off its answer (channel ${req.channel.id})`),
+            error: new UpstreamError(502, 'The upstream broke off its answer'),
           }
         : transportFailure(kind, req.channel.id, this.totalTimeoutMs);
     }
@@ -100,10 +100,7 @@ export class UpstreamCaller {
         retry: true,
         reason: 'bad_body',
         kind: 'fault',
-        error: new UpstreamError(
-          502,
-          `The upstream answered with a body it could not read (channel ${req.channel.id})`,
-        ),
+        error: new UpstreamError(502, 'The upstream answered with a body it could not read'),
       };
     }
   }

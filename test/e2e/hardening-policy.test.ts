@@ -140,6 +140,26 @@ describe('hardening: quota holds, token limits, and bad input answered 4xx', fun
     expect(JSON.parse(text).error.param).to.equal('model');
   });
 
+  it("answers upstream failures with the gateway's words: no upstream text, no channel id", async () => {
+    await gw.admin('PUT', '/api/prices/leaky', { input: 2, output: 2 });
+    const token = await gw.token();
+    for (const base_url of [fake.baseUrl('leak', '500'), fake.baseUrl('leak', '400'), 'http://127.0.0.1:1']) {
+      const ch = await gw.channel({ name: `leak-${base_url.length}`, base_url, models: ['leaky'] });
+      const err = await apiError(client(token.key).chat.completions.create({ model: 'leaky', messages }));
+      expect(err.status, base_url).to.be.within(400, 599);
+      const shown = JSON.stringify(err.error);
+      for (const leak of [
+        'upstream exploded',
+        'Invalid value',
+        'channel ' + ch.id,
+        '127.0.0.1',
+        'sk-upstream',
+      ])
+        expect(shown, base_url).not.to.contain(leak);
+      await gw.admin('DELETE', `/api/channels/${ch.id}`);
+    }
+  });
+
   it('refuses channel keys with control characters and base URLs with credentials', async () => {
     for (const key of ['sk-abc\r\ndef', 'sk-abc\ndef', 'sk-\u0000abc', 'sk-a\tb']) {
       const r = await gw.admin('POST', '/api/channels', { name: 'k', base_url: fake.baseUrl('k'), key });
