@@ -123,7 +123,7 @@ export class RelayHttpHandler {
     let ingress: RelayRequest['ingress'];
     if (format) {
       format.validate(body);
-      ingress = { format, chat: format.toChat(body) };
+      ingress = { format, chat: format.toChat(body), unbridgeable: format.bridgeProblem?.(body) };
     }
     const relayed: RelayRequest = { requestId, endpoint, body, ingress, caller: who, res, log };
     const billing = this.deps.billing;

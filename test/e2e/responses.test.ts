@@ -87,12 +87,14 @@ describe('Responses API end to end (official openai client)', function () {
           instructions: 'Be brief.',
           input: 'hi',
           max_output_tokens: 50,
+          metadata: { trace: 't-1' },
         });
         expect(r.object).to.equal('response');
         expect(r.id).to.match(/^resp_/);
         expect(r.status).to.equal('completed');
         expect(r.output_text).to.equal('Hello from a as gpt-4o');
         expect(r.instructions).to.equal('Be brief.');
+        expect(r.metadata).to.deep.equal({ trace: 't-1' });
         expect(r.usage).to.deep.include({ input_tokens: 10, output_tokens: 5, total_tokens: 15 });
         const sent = fake.requests[0]!;
         expect(sent.path).to.equal(path.upstreamPath);
@@ -206,7 +208,7 @@ describe('Responses API end to end (official openai client)', function () {
       openai = client((await gw.token({ quota: 1000 })).key);
     });
 
-    it('refuses previous_response_id and built-in tools with a 400 that says why, before any upstream call', async () => {
+    it('refuses previous_response_id, and built-in tools when no channel serves the Responses API natively, with a 400 that says why', async () => {
       const prev = await apiError(
         openai.responses.create({ model: 'gpt-4o', input: 'more', previous_response_id: 'resp_123' }),
       );
@@ -222,7 +224,35 @@ describe('Responses API end to end (official openai client)', function () {
         'tools[0].type',
         'unsupported_tool',
       ]);
+      expect(search.message).to.contain('needs a channel that serves the Responses API natively');
       expect(fake.requests).to.have.length(0);
+    });
+
+    it('sends a request with built-in tools to a channel serving the Responses API natively, passing bridged ones over', async () => {
+      // 'a' (bridged, priority 0) exists; a bridged channel in front and a native one behind it.
+      await gw.channel({ name: 'front', base_url: fake.baseUrl('front'), models: ['gpt-4o'], priority: 10 });
+      await gw.channel({
+        name: 'native',
+        base_url: fake.baseUrl('native'),
+        models: ['gpt-4o'],
+        priority: 5,
+        settings: { responses_api: true },
+      });
+      const r = await openai.responses.create({
+        model: 'gpt-4o',
+        input: 'news?',
+        tools: [{ type: 'web_search' }, weather],
+        tool_choice: 'auto',
+      });
+      expect(r.output[0]).to.include({ type: 'function_call', name: 'weather' });
+      expect(fake.requests.map((q) => [q.label, q.path])).to.deep.equal([['native', '/v1/responses']]);
+      expect((fake.requests[0]!.body.tools as { type: string }[]).map((t) => t.type)).to.deep.equal([
+        'web_search',
+        'function',
+      ]);
+      // A plain request still takes the first tier, bridged.
+      await openai.responses.create({ model: 'gpt-4o', input: 'hi' });
+      expect(fake.requests.at(-1)!.label).to.equal('front');
     });
 
     it('answers GET /v1/responses/{id} (and delete, cancel, input items) with a 400: responses are not stored', async () => {

@@ -23,7 +23,8 @@ import { answerResponses } from './fake-responses.js';
  *   403     403 permission denied                  cached answers with 4 of the prompt tokens cached
  * `GET …/v1/models` lists `<label>-model-a` and `<label>-model-b` (after the mode's error, if any).
  * A chat request with function tools is answered with a call to the first tool until the last
- * message is the tool's result; the answer then quotes it. `POST …/v1/responses` is OpenAI's
+ * message is the tool's result; the answer then quotes it. Like OpenAI, chat refuses `metadata`
+ * without `store: true`, and tool messages out of order. `POST …/v1/responses` is OpenAI's
  * Responses API (see fake-responses.ts).
  */
 export interface FakeRequest {
@@ -189,7 +190,11 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
     const tool = Array.isArray(r.body.tools)
       ? (r.body.tools as { type?: string; function?: { name?: string } }[]).find((t) => t.type === 'function')
       : undefined;
-    const toolProblem = isChat ? toolMessageProblem(messages) : null;
+    const toolProblem = isChat
+      ? r.body.metadata !== undefined && r.body.store !== true
+        ? "The 'metadata' parameter is only allowed when 'store' is enabled."
+        : toolMessageProblem(messages)
+      : null;
     if (toolProblem) {
       return sendJson(res, 400, {
         error: { message: toolProblem, type: 'invalid_request_error', param: 'messages', code: null },

@@ -87,7 +87,6 @@ describe('Responses API format (bridged through chat)', () => {
         temperature: 0.2,
         top_p: 0.9,
         user: 'u-1',
-        metadata: { a: 'b' },
         stream: true,
         max_completion_tokens: 50,
       });
@@ -200,12 +199,48 @@ describe('Responses API format (bridged through chat)', () => {
       ).to.equal('required');
     });
 
-    it('refuses built-in tools with a 400 that names the tool', () => {
-      const err = refusal({ input: 'x', tools: [{ type: 'function', name: 'f' }, { type: 'web_search' }] });
+    it('accepts what only a native channel serves, but says it cannot be bridged (built-in tools, their items, audio, files by id)', () => {
+      const body = {
+        model: 'm',
+        input: 'x',
+        tools: [{ type: 'function', name: 'f' }, { type: 'web_search' }],
+        tool_choice: { type: 'web_search' },
+      };
+      expect(() => responsesFormat.validate(body)).not.to.throw();
+      const err = responsesFormat.bridgeProblem(body)!;
       expect(err.status).to.equal(400);
       expect(err.param).to.equal('tools[1].type');
       expect(err.code).to.equal('unsupported_tool');
-      expect(err.message).to.contain('"web_search" is not supported').and.to.contain('only function tools');
+      expect(err.message)
+        .to.contain('"web_search" needs a channel that serves the Responses API natively')
+        .and.to.contain('function tools');
+      // toChat leaves them out (it is then only used to count the prompt).
+      const chat = responsesFormat.toChat(body);
+      expect(chat.tools).to.deep.equal([{ type: 'function', function: { name: 'f' } }]);
+      expect(chat.tool_choice).to.equal(undefined);
+      const nativeOnly = (extra: Json) => responsesFormat.bridgeProblem({ model: 'm', ...extra })?.param;
+      expect(nativeOnly({ input: [{ role: 'user', content: [{ type: 'input_audio' }] }] })).to.equal(
+        'input[0].content[0].type',
+      );
+      expect(nativeOnly({ input: [{ role: 'user', content: 'hi' }, { type: 'computer_call' }] })).to.equal(
+        'input[1].type',
+      );
+      expect(
+        nativeOnly({ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }),
+      ).to.equal('input[0].content[0].image_url');
+      expect(
+        nativeOnly({
+          input: [
+            { role: 'user', content: 'hi' },
+            { type: 'function_call_output', call_id: 'c', output: [{ type: 'input_image', image_url: 'x' }] },
+          ],
+        }),
+      ).to.equal('input[1].output[0]');
+      expect(nativeOnly({ input: 'x', tools: [{ type: 'function', name: 'f' }] })).to.equal(undefined);
+      // Only native-only items: valid (for a native channel), not bridgeable.
+      const onlyNative = { model: 'm', input: [{ type: 'local_shell_call_output', id: 'x', output: 'ok' }] };
+      expect(() => responsesFormat.validate(onlyNative)).not.to.throw();
+      expect(responsesFormat.bridgeProblem(onlyNative)?.param).to.equal('input[0].type');
     });
 
     it('refuses what needs stored responses: previous_response_id, conversation, item references, background', () => {
@@ -229,20 +264,17 @@ describe('Responses API format (bridged through chat)', () => {
       expect(refusal({}).param).to.equal('input');
       expect(refusal({ input: 42 }).param).to.equal('input');
       expect(refusal({ input: [{ role: 'robot', content: 'x' }] }).param).to.equal('input[0].role');
-      expect(refusal({ input: [{ role: 'user', content: [{ type: 'input_audio' }] }] }).param).to.equal(
-        'input[0].content[0].type',
-      );
-      expect(refusal({ input: [{ type: 'computer_call' }] }).param).to.equal('input[0].type');
       expect(
         refusal({ input: [{ type: 'function_call', call_id: 'c', name: 'f', arguments: {} }] }).param,
       ).to.equal('input[0].arguments');
-      expect(
-        refusal({ input: [{ role: 'user', content: [{ type: 'input_image', file_id: 'file_1' }] }] }).param,
-      ).to.equal('input[0].content[0].image_url');
+      expect(refusal({ input: [{ role: 'user', content: [{ type: 'input_image' }] }] }).param).to.equal(
+        'input[0].content[0].image_url',
+      );
       expect(refusal({ input: 'x', max_output_tokens: 0 }).param).to.equal('max_output_tokens');
       expect(refusal({ input: 'x', reasoning: { effort: 'max' } }).param).to.equal('reasoning.effort');
       expect(refusal({ input: 'x', text: { format: { type: 'xml' } } }).param).to.equal('text.format.type');
-      expect(refusal({ input: 'x', tool_choice: { type: 'web_search' } }).param).to.equal('tool_choice');
+      expect(refusal({ input: 'x', tool_choice: 'sometimes' }).param).to.equal('tool_choice');
+      expect(refusal({ input: 'x', tools: [{ type: 'function' }] }).param).to.equal('tools[0].name');
       expect(refusal({ input: 'x', temperature: 'hot' }).param).to.equal('temperature');
     });
   });
@@ -338,6 +370,22 @@ describe('Responses API format (bridged through chat)', () => {
         'm',
       );
       expect(body.status).to.equal('incomplete');
+      const withReasoning = responsesFormat.fromChat(
+        {
+          choices: [
+            {
+              finish_reason: 'stop',
+              message: { role: 'assistant', reasoning_content: 'Hmm.', content: 'Yes.' },
+            },
+          ],
+        },
+        usage,
+        'm',
+      );
+      expect(withReasoning.output.map((o) => o.type)).to.deep.equal(['reasoning', 'message']);
+      expect(withReasoning.output[0]).to.deep.include({
+        content: [{ type: 'reasoning_text', text: 'Hmm.' }],
+      });
       expect(body.incomplete_details).to.deep.equal({ reason: 'max_output_tokens' });
       expect(body.usage?.input_tokens_details.cached_tokens).to.equal(1);
       expect(body.usage?.total_tokens).to.equal(5);
@@ -432,6 +480,30 @@ describe('Responses API format (bridged through chat)', () => {
       expect(final.output_text).to.equal('Let me check.');
     });
 
+    it('streams reasoning text (reasoning_content) as a reasoning item before the message', async () => {
+      const enc = responsesFormat.streamEncoder('m', 'resp_r');
+      let sse = enc.push(chunk({ reasoning_content: 'Think' }));
+      sse += enc.push(chunk({ reasoning_content: 'ing.' }));
+      sse += enc.push(chunk({ content: 'Answer.' }, 'stop'));
+      sse += enc.end(usage);
+      const evs = events(sse);
+      expect(evs.map((e) => e.type).slice(2, 9)).to.deep.equal([
+        'response.output_item.added',
+        'response.content_part.added',
+        'response.reasoning_text.delta',
+        'response.reasoning_text.delta',
+        'response.reasoning_text.done',
+        'response.content_part.done',
+        'response.output_item.done',
+      ]);
+      const final = await accumulate(evs);
+      const reasoning = final.output[0] as OpenAI.Responses.ResponseReasoningItem;
+      expect(reasoning.type).to.equal('reasoning');
+      expect(reasoning.content).to.deep.equal([{ type: 'reasoning_text', text: 'Thinking.' }]);
+      expect(final.output_text).to.equal('Answer.');
+      expect(final.usage?.output_tokens_details.reasoning_tokens).to.equal(2);
+    });
+
     it('reads usage from a chat usage chunk when the relay hands none over, and marks a cut-off answer incomplete', () => {
       const enc = responsesFormat.streamEncoder('m', 'resp_2');
       let sse = enc.push(chunk({ content: 'a' }, 'length'));
@@ -455,6 +527,11 @@ describe('Responses API format (bridged through chat)', () => {
       expect(failed.status).to.equal('failed');
       expect(failed.error).to.deep.equal({ code: 'server_error', message: 'upstream went away' });
       expect(enc.end(undefined)).to.equal('');
+      // A pass-through's stream (the upstream sent response.created): the error event only.
+      const native = events(responsesFormat.streamEncoder('', '').error('cut', 'upstream_error'));
+      expect(native).to.deep.equal([
+        { type: 'error', sequence_number: 0, code: 'upstream_error', message: 'cut', param: null },
+      ]);
     });
 
     it('starts and completes an empty stream', () => {

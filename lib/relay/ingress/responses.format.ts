@@ -1,7 +1,12 @@
 import type { NormalizedUsage } from '../adapters/provider-adapter.js';
 import type { ChatRequest, IngressFormat, IngressStreamEncoder } from './ingress-format.js';
 import { completionToResponse, type ResponseBody } from './responses/responses-answer.js';
-import { responsesToChat, validateResponsesRequest } from './responses/responses-request.js';
+import {
+  bridgeProblem,
+  responsesToChat,
+  validateResponsesRequest,
+  type NativeOnlyError,
+} from './responses/responses-request.js';
 import { ResponsesStreamEncoder } from './responses/responses-stream.js';
 
 /**
@@ -18,8 +23,13 @@ export class ResponsesFormat implements IngressFormat {
     validateResponsesRequest(body);
   }
 
+  /** Leaves out what only a native channel serves; then `bridgeProblem` says why it cannot be bridged. */
   toChat(body: Record<string, unknown>): ChatRequest {
-    return responsesToChat(body);
+    return responsesToChat(body, false);
+  }
+
+  bridgeProblem(body: Record<string, unknown>): NativeOnlyError | undefined {
+    return bridgeProblem(body);
   }
 
   /** `request`, when given, is the client's body: the Response echoes its settings as OpenAI's does. */

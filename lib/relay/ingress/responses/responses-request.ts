@@ -3,11 +3,17 @@ import type { ChatRequest } from '../ingress-format.js';
 
 /**
  * A Responses API request (`POST /v1/responses`) as an OpenAI chat request, for a channel that
- * does not serve the Responses API itself. Everything a chat completion can carry is translated;
- * what needs state the gateway does not keep (`previous_response_id`, `conversation`, stored
- * prompts, item references, background runs) or a tool OpenAI runs itself (web search, file
- * search, code interpreter…) is refused with a 400 that says so, never dropped silently.
+ * does not serve the Responses API itself. Everything a chat completion can carry is translated.
+ * What needs state the gateway does not keep (`previous_response_id`, `conversation`, stored
+ * prompts, item references, background runs) is refused on every path. What only OpenAI's own
+ * Responses API serves (built-in tools such as web search, computer or shell calls, audio, files
+ * by id) is a {@link NativeOnlyError}: such a request can pass through to a channel that serves
+ * the Responses API natively, but is never bridged (a strict translation throws it; a lenient one,
+ * used only to count the prompt, leaves those parts out).
  */
+
+/** A request that only a channel serving the Responses API natively can take. */
+export class NativeOnlyError extends BadRequestError {}
 
 type Json = Record<string, unknown>;
 type ChatMessage = Json & { role: string };
@@ -28,20 +34,37 @@ const SAME_NAME = [
   'temperature',
   'top_p',
   'user',
-  'metadata',
   'parallel_tool_calls',
   'service_tier',
   'prompt_cache_key',
   'safety_identifier',
 ] as const;
 
-/** Checks a Responses request; throws a {@link BadRequestError} naming the field at fault. */
+/**
+ * Checks a Responses request for what is refused on every path (malformed fields, stored
+ * state); throws a {@link BadRequestError} naming the field at fault.
+ */
 export function validateResponsesRequest(body: Json): void {
-  responsesToChat(body);
+  responsesToChat(body, false);
 }
 
-/** Translates a (valid) Responses request into an OpenAI chat request. */
-export function responsesToChat(body: Json): ChatRequest {
+/** Why the request cannot be bridged through chat (a {@link NativeOnlyError}), or undefined when it can. */
+export function bridgeProblem(body: Json): NativeOnlyError | undefined {
+  try {
+    responsesToChat(body, true);
+    return undefined;
+  } catch (err) {
+    if (err instanceof NativeOnlyError) return err;
+    throw err;
+  }
+}
+
+/**
+ * Translates a (valid) Responses request into an OpenAI chat request. `strict`: what only a
+ * native channel serves throws a {@link NativeOnlyError}; otherwise it is left out (the result
+ * is then only good for counting the prompt, never for sending).
+ */
+export function responsesToChat(body: Json, strict = true): ChatRequest {
   for (const [field, message] of Object.entries(STATEFUL)) {
     if (body[field] !== undefined && body[field] !== null) throw bad(field, message, 'unsupported_parameter');
   }
@@ -55,7 +78,7 @@ export function responsesToChat(body: Json): ChatRequest {
   if (typeof body.model !== 'string' || body.model.trim() === '') {
     throw bad('model', 'model: required, the name of a model (a string)');
   }
-  const chat: ChatRequest = { model: body.model, messages: messagesOf(body) };
+  const chat: ChatRequest = { model: body.model, messages: messagesOf(body, strict) };
   for (const name of SAME_NAME) {
     if (body[name] !== undefined && body[name] !== null) chat[name] = body[name];
   }
@@ -63,7 +86,8 @@ export function responsesToChat(body: Json): ChatRequest {
     if (chat[name] !== undefined && typeof chat[name] !== 'number')
       throw bad(name, `${name}: must be a number`);
   }
-  if (chat.metadata !== undefined && !isObject(chat.metadata)) {
+  // Echoed in the Response, not sent: OpenAI's chat API takes `metadata` only with `store: true`.
+  if (body.metadata !== undefined && body.metadata !== null && !isObject(body.metadata)) {
     throw bad('metadata', 'metadata: must be an object of string values');
   }
   if (body.stream === true) chat.stream = true;
@@ -84,15 +108,26 @@ export function responsesToChat(body: Json): ChatRequest {
   }
   reasoningOf(body.reasoning, chat);
   textOf(body.text, chat);
-  const tools = toolsOf(body.tools);
+  const tools = toolsOf(body.tools, strict);
   if (tools.length > 0) chat.tools = tools;
   if (body.tool_choice !== undefined && body.tool_choice !== null) {
-    chat.tool_choice = toolChoiceOf(body.tool_choice);
+    const choice = unlessLenient(strict, () => toolChoiceOf(body.tool_choice));
+    if (choice !== undefined) chat.tool_choice = choice;
   }
   return chat;
 }
 
-function messagesOf(body: Json): ChatMessage[] {
+/** Runs `make`; when not strict, a {@link NativeOnlyError} from it gives undefined (the part is left out). */
+function unlessLenient<T>(strict: boolean, make: () => T): T | undefined {
+  try {
+    return make();
+  } catch (err) {
+    if (!strict && err instanceof NativeOnlyError) return undefined;
+    throw err;
+  }
+}
+
+function messagesOf(body: Json, strict: boolean): ChatMessage[] {
   const messages: ChatMessage[] = [];
   const instructions = body.instructions;
   if (instructions !== undefined && instructions !== null) {
@@ -103,11 +138,12 @@ function messagesOf(body: Json): ChatMessage[] {
   if (typeof input === 'string') {
     messages.push({ role: 'user', content: input });
   } else if (Array.isArray(input)) {
-    input.forEach((item, i) => addItem(messages, item, `input[${i}]`));
+    input.forEach((item, i) => unlessLenient(strict, () => addItem(messages, item, `input[${i}]`, strict)));
   } else if (input !== undefined && input !== null) {
     throw bad('input', 'input: must be a string or an array of input items');
   }
-  if (!messages.some((m) => m.role !== 'system')) {
+  // Checked on the input, not on the messages: a lenient translation may have left every item out.
+  if (input === undefined || input === null || (Array.isArray(input) && input.length === 0)) {
     throw bad('input', 'input: required, a string or a non-empty array of input items');
   }
   for (const m of messages) {
@@ -117,12 +153,12 @@ function messagesOf(body: Json): ChatMessage[] {
   return messages;
 }
 
-function addItem(messages: ChatMessage[], item: unknown, at: string): void {
+function addItem(messages: ChatMessage[], item: unknown, at: string, strict: boolean): void {
   if (!isObject(item)) throw bad(at, `${at}: must be an input item object`);
   const type = item.type ?? (item.role !== undefined ? 'message' : undefined);
   switch (type) {
     case 'message':
-      return addMessage(messages, item, at);
+      return addMessage(messages, item, at, strict);
     case 'function_call': {
       const callId = requireString(item.call_id, `${at}.call_id`);
       const name = requireString(item.name, `${at}.name`);
@@ -144,7 +180,7 @@ function addItem(messages: ChatMessage[], item: unknown, at: string): void {
       messages.push({
         role: 'tool',
         tool_call_id: callId,
-        content: toolOutputOf(item.output, `${at}.output`),
+        content: toolOutputOf(item.output, `${at}.output`, strict),
       });
       return;
     }
@@ -159,15 +195,15 @@ function addItem(messages: ChatMessage[], item: unknown, at: string): void {
         'unsupported_parameter',
       );
     default:
-      throw bad(
+      throw nativeOnly(
         `${at}.type`,
-        `${at}.type: ${JSON.stringify(type)} items are not supported by this gateway; use messages, function_call and function_call_output items`,
+        `${at}.type: ${JSON.stringify(type)} items need a channel that serves the Responses API natively; this model's channels are bridged through chat, which takes messages, function_call and function_call_output items`,
         'unsupported_value',
       );
   }
 }
 
-function addMessage(messages: ChatMessage[], item: Json, at: string): void {
+function addMessage(messages: ChatMessage[], item: Json, at: string, strict: boolean): void {
   const role = item.role;
   if (role === 'assistant') {
     const content = item.content;
@@ -204,7 +240,9 @@ function addMessage(messages: ChatMessage[], item: Json, at: string): void {
   if (!Array.isArray(content)) {
     throw bad(`${at}.content`, `${at}.content: must be a string or an array of content parts`);
   }
-  const parts = content.map((part, j) => inputPartOf(part, `${at}.content[${j}]`));
+  const parts = content.flatMap(
+    (part, j) => unlessLenient(strict, () => inputPartOf(part, `${at}.content[${j}]`)) ?? [],
+  );
   if (role === 'user') {
     messages.push({ role: 'user', content: parts });
     return;
@@ -222,9 +260,9 @@ function inputPartOf(part: unknown, at: string): ChatPart {
       return { type: 'text', text: requireString(part.text, `${at}.text`, true) };
     case 'input_image': {
       if (typeof part.image_url !== 'string' || part.image_url === '') {
-        throw bad(
+        throw (part.file_id ? nativeOnly : bad)(
           `${at}.image_url`,
-          `${at}.image_url: required, an https URL or a data: URL (file_id images are not supported by this gateway)`,
+          `${at}.image_url: required, an https URL or a data: URL (images by file_id need a channel that serves the Responses API natively)`,
         );
       }
       const image: Json = { url: part.image_url };
@@ -238,9 +276,9 @@ function inputPartOf(part: unknown, at: string): ChatPart {
     }
     case 'input_file': {
       if (typeof part.file_data !== 'string' || part.file_data === '') {
-        throw bad(
+        throw (part.file_id || part.file_url ? nativeOnly : bad)(
           `${at}.file_data`,
-          `${at}.file_data: required, the file as a base64 data: URL (file_id and file_url are not supported by this gateway)`,
+          `${at}.file_data: required, the file as a base64 data: URL (files by file_id or file_url need a channel that serves the Responses API natively)`,
         );
       }
       const file: Json = { file_data: part.file_data };
@@ -248,26 +286,29 @@ function inputPartOf(part: unknown, at: string): ChatPart {
       return { type: 'file', file };
     }
     default:
-      throw bad(
+      throw nativeOnly(
         `${at}.type`,
-        `${at}.type: ${JSON.stringify(part.type)} parts are not supported; use input_text, input_image or input_file`,
+        `${at}.type: ${JSON.stringify(part.type)} parts need a channel that serves the Responses API natively; bridged through chat, use input_text, input_image or input_file`,
         'unsupported_value',
       );
   }
 }
 
-function toolOutputOf(output: unknown, at: string): string {
+function toolOutputOf(output: unknown, at: string, strict: boolean): string {
   if (typeof output === 'string') return output;
   if (!Array.isArray(output)) throw bad(at, `${at}: must be a string or an array of input_text parts`);
   return output
     .map((part, j) => {
       const p = `${at}[${j}]`;
-      if (!isObject(part) || part.type !== 'input_text') {
-        throw bad(
-          p,
-          `${p}: a function output holds text only (input_text parts) on this gateway`,
-          'unsupported_value',
-        );
+      if (!isObject(part)) throw bad(p, `${p}: must be a content part object`);
+      if (part.type !== 'input_text') {
+        const skipped = unlessLenient(strict, () => {
+          throw nativeOnly(
+            p,
+            `${p}: bridged through chat, a function output holds text only (input_text parts); images and files in it need a channel that serves the Responses API natively`,
+          );
+        });
+        return skipped ?? '';
       }
       return requireString(part.text, `${p}.text`, true);
     })
@@ -318,29 +359,35 @@ function textOf(text: unknown, chat: ChatRequest): void {
   }
 }
 
-function toolsOf(tools: unknown): Json[] {
+function toolsOf(tools: unknown, strict: boolean): Json[] {
   if (tools === undefined || tools === null) return [];
   if (!Array.isArray(tools)) throw bad('tools', 'tools: must be an array of tools');
-  return tools.map((tool, i) => {
-    const at = `tools[${i}]`;
-    if (!isObject(tool)) throw bad(at, `${at}: must be a tool object`);
-    if (tool.type !== 'function') {
-      throw bad(
-        `${at}.type`,
-        `${at}.type: the built-in tool ${JSON.stringify(tool.type)} is not supported by this gateway; only function tools (type "function") are`,
-        'unsupported_tool',
-      );
-    }
-    const fn: Json = { name: requireString(tool.name, `${at}.name`) };
-    if (typeof tool.description === 'string') fn.description = tool.description;
-    if (tool.parameters !== undefined && tool.parameters !== null) {
-      if (!isObject(tool.parameters))
-        throw bad(`${at}.parameters`, `${at}.parameters: must be a JSON schema object`);
-      fn.parameters = tool.parameters;
-    }
-    if (typeof tool.strict === 'boolean') fn.strict = tool.strict;
-    return { type: 'function', function: fn };
+  const out: Json[] = [];
+  tools.forEach((tool: unknown, i) => {
+    const made = unlessLenient(strict, () => toolOf(tool, `tools[${i}]`));
+    if (made) out.push(made);
   });
+  return out;
+}
+
+function toolOf(tool: unknown, at: string): Json {
+  if (!isObject(tool)) throw bad(at, `${at}: must be a tool object`);
+  if (tool.type !== 'function') {
+    throw nativeOnly(
+      `${at}.type`,
+      `${at}.type: the built-in tool ${JSON.stringify(tool.type)} needs a channel that serves the Responses API natively; this model's channels are bridged through chat, which takes function tools (type "function") only`,
+      'unsupported_tool',
+    );
+  }
+  const fn: Json = { name: requireString(tool.name, `${at}.name`) };
+  if (typeof tool.description === 'string') fn.description = tool.description;
+  if (tool.parameters !== undefined && tool.parameters !== null) {
+    if (!isObject(tool.parameters))
+      throw bad(`${at}.parameters`, `${at}.parameters: must be a JSON schema object`);
+    fn.parameters = tool.parameters;
+  }
+  if (typeof tool.strict === 'boolean') fn.strict = tool.strict;
+  return { type: 'function', function: fn };
 }
 
 function toolChoiceOf(choice: unknown): unknown {
@@ -356,9 +403,9 @@ function toolChoiceOf(choice: unknown): unknown {
       if (!Array.isArray(choice.tools)) throw bad('tool_choice.tools', 'tool_choice.tools: must be an array');
       const allowed = choice.tools.map((t, i) => {
         if (!isObject(t) || t.type !== 'function') {
-          throw bad(
+          throw nativeOnly(
             `tool_choice.tools[${i}]`,
-            `tool_choice.tools[${i}]: only function tools are supported`,
+            `tool_choice.tools[${i}]: built-in tools need a channel that serves the Responses API natively; bridged through chat, only function tools are`,
             'unsupported_tool',
           );
         }
@@ -370,10 +417,16 @@ function toolChoiceOf(choice: unknown): unknown {
       return { type: 'allowed_tools', allowed_tools: { mode: choice.mode, tools: allowed } };
     }
   }
+  if (isObject(choice) && typeof choice.type === 'string') {
+    throw nativeOnly(
+      'tool_choice',
+      `tool_choice: ${JSON.stringify(choice.type)} needs a channel that serves the Responses API natively; bridged through chat, use none, auto, required, {"type":"function","name":…} or {"type":"allowed_tools",…} of functions`,
+      'unsupported_tool',
+    );
+  }
   throw bad(
     'tool_choice',
-    'tool_choice: must be none, auto, required, {"type":"function","name":…} or {"type":"allowed_tools",…} (built-in tools are not supported)',
-    'unsupported_value',
+    'tool_choice: must be none, auto, required, {"type":"function","name":…} or {"type":"allowed_tools",…}',
   );
 }
 
@@ -390,4 +443,8 @@ function isObject(value: unknown): value is Json {
 
 function bad(param: string, message: string, code = 'invalid_value'): BadRequestError {
   return new BadRequestError(message, { param, code });
+}
+
+function nativeOnly(param: string, message: string, code = 'unsupported_value'): NativeOnlyError {
+  return new NativeOnlyError(message, { param, code });
 }

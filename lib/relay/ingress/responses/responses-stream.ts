@@ -92,11 +92,16 @@ export class ResponsesStreamEncoder implements IngressStreamEncoder {
     return out + this.event(type, { response: this.response });
   }
 
+  /**
+   * The stream broke: an `error` event, then `response.failed` with the Response so far. An
+   * encoder that never started (a native pass-through's stream, whose `response.created` came
+   * from the upstream) sends the `error` event only.
+   */
   error(message: string, code: string): string {
     if (this.ended) return '';
-    let out = this.start();
     this.ended = true;
-    out += this.event('error', { code, message, param: null });
+    const out = this.event('error', { code, message, param: null });
+    if (!this.started) return out;
     this.response.status = 'failed';
     this.response.error = {
       code: (RESPONSE_ERROR_CODES.has(code) ? code : 'server_error') as 'server_error',
