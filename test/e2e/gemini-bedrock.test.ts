@@ -94,7 +94,7 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
       type: 'gemini',
       base_url: gemini.baseUrl('g'),
       key: GEMINI_KEY,
-      models: ['gemini-2.5-flash', 'gemini-embedding-001'],
+      models: ['gemini-2.5-flash', 'gemini-3-pro-preview', 'gemini-embedding-001'],
       settings: { safety_settings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_ONLY_HIGH' }] },
     });
     await gw.channel({
@@ -225,6 +225,44 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
       );
       const row = await logOf(second._request_id);
       expect(row.quota).to.equal(expectedQuota(21, 6, 9));
+    });
+
+    it("carries Gemini 3's thought signatures back on the function calls of the next turn (in the call ids)", async () => {
+      const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'weather?' }];
+      const first = await client().chat.completions.create({
+        model: 'gemini-3-pro-preview',
+        messages,
+        tools: [weather[0]!],
+      });
+      const call = first.choices[0]!.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+      expect(call.id).to.match(/^call_[\w-]+__thought__sig-get_weather-/);
+      const second = await client().chat.completions.create({
+        model: 'gemini-3-pro-preview',
+        tools: [weather[0]!],
+        messages: [
+          ...messages,
+          first.choices[0]!.message,
+          { role: 'tool', tool_call_id: call.id, content: 'sunny' },
+        ],
+      });
+      expect(second.choices[0]!.message.content).to.include('"name":"get_weather"');
+      const sent = (gemini.calls.at(-1)!.body.contents as any)[1].parts[0];
+      expect(sent.thoughtSignature).to.equal(call.id.split('__thought__')[1]);
+      // Without it, Gemini 3 refuses the turn (the fake as the real API): a 400 to the client.
+      const err = await apiError(
+        client().chat.completions.create({
+          model: 'gemini-3-pro-preview',
+          tools: [weather[0]!],
+          messages: [
+            ...messages,
+            { ...first.choices[0]!.message, tool_calls: [{ ...call, id: 'call_plain' }] },
+            { role: 'tool', tool_call_id: 'call_plain', content: 'sunny' },
+          ],
+        }),
+      );
+      expect(err.status).to.equal(400);
+      expect(err.message).to.include('thought_signature');
+      await logOf(second._request_id);
     });
 
     it('streams tool calls with ids, arguments and finish_reason tool_calls', async () => {
@@ -494,6 +532,45 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
       expect(r.status).to.equal(400);
       expect(r.body.error.param).to.equal('settings.region');
     });
+  });
+
+  describe('/v1/responses bridged to Gemini and Bedrock channels', () => {
+    for (const [model, greeting] of [
+      ['gemini-2.5-flash', 'Hello from Gemini'],
+      ['claude-haiku', 'Hello from Bedrock'],
+    ] as const) {
+      it(`${model}: a whole Response, then a function tool round trip streamed, charged exactly`, async () => {
+        const whole = await client().responses.create({ model, input: 'Hi there', instructions: 'Be brief' });
+        expect(whole.output_text).to.equal(`${greeting}: Hi there`);
+        const row = await logOf(whole._request_id);
+        expect(row.quota).to.equal(
+          model === 'claude-haiku' ? expectedQuota(20, 4, 7) : expectedQuota(21, 6, 9),
+        );
+        expect(whole.usage?.input_tokens).to.equal(row.prompt_tokens);
+
+        const tool = {
+          type: 'function' as const,
+          name: 'get_weather',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          strict: false,
+        };
+        const first = await client().responses.create({ model, input: 'Weather in Paris?', tools: [tool] });
+        const call = first.output.find((o) => o.type === 'function_call')!;
+        expect(call).to.include({ name: 'get_weather', arguments: '{"city":"Paris"}' });
+        const stream = client().responses.stream({
+          model,
+          tools: [tool],
+          input: [
+            { role: 'user', content: 'Weather in Paris?' },
+            ...(first.output as OpenAI.Responses.ResponseInputItem[]),
+            { type: 'function_call_output', call_id: call.call_id, output: 'sunny' },
+          ],
+        });
+        const final = await stream.finalResponse();
+        expect(final.output_text).to.include('sunny');
+        expect(final.usage?.output_tokens).to.be.greaterThan(0);
+      });
+    }
   });
 
   describe('channel tests and upstream model lists', () => {

@@ -21,7 +21,8 @@ import {
  * when tools are declared and the last turn is not a function response, one call of each
  * declared function (args `{"<first property>": "Paris"}`); after function responses, a text
  * quoting them. Usage: prompt 21 (6 of them cached), candidates 9, thoughts 3 when a thinking
- * budget above 0 is set.
+ * budget above 0 is set. Models named `gemini-3…` sign their function calls (`thoughtSignature`)
+ * and refuse a later turn whose function calls come back without their signature, as Gemini 3 does.
  *
  * Modes (`base_url` `…/<label>/<mode>`): ok, 429 (RESOURCE_EXHAUSTED), 500 (INTERNAL), 401
  * (UNAUTHENTICATED), 403 (PERMISSION_DENIED),
@@ -201,7 +202,7 @@ function checkPart(p: unknown, where: string): Record<string, unknown> {
 }
 
 /** Checks a `generateContent` body as the real API does (the parts the gateway may send). */
-export function checkGenerateContent(body: Record<string, unknown>): void {
+export function checkGenerateContent(body: Record<string, unknown>, model = ''): void {
   const extra = unknownKeys(body, [
     'contents',
     'systemInstruction',
@@ -237,6 +238,14 @@ export function checkGenerateContent(body: Record<string, unknown>): void {
         );
     }
     previousCalls = parts.filter((p) => p.functionCall).map((p) => (p.functionCall as { name: string }).name);
+    // Gemini 3 answers its function calls with a thought signature and wants it back on them.
+    if (
+      model.startsWith('gemini-3') &&
+      parts.some((p) => p.functionCall && !/^sig-/.test(String(p.thoughtSignature)))
+    )
+      invalid(
+        `Function call is missing a thought_signature in functionCall parts. This is required for tools to work correctly (contents[${i}]).`,
+      );
     if (previousCalls.length > 0 && c.role !== 'model')
       invalid(`contents[${i}]: function calls come from the model role`);
   });
@@ -330,7 +339,7 @@ function lastText(contents: Record<string, unknown>[]): {
   };
 }
 
-function reply(body: Record<string, unknown>, mode: string): Reply {
+function reply(body: Record<string, unknown>, mode: string, model: string): Reply {
   const contents = body.contents as Record<string, unknown>[];
   const { text, images, responses } = lastText(contents);
   if (mode === 'safety') return { parts: [{ text: 'I cannot' }], finishReason: 'SAFETY' };
@@ -354,7 +363,12 @@ function reply(body: Record<string, unknown>, mode: string): Reply {
           const props = Object.keys(
             ((f.parameters as Record<string, unknown> | undefined)?.properties as object) ?? {},
           );
-          return { functionCall: { name: f.name, args: props.length ? { [props[0]!]: 'Paris' } : {} } };
+          return {
+            functionCall: { name: f.name, args: props.length ? { [props[0]!]: 'Paris' } : {} },
+            ...(model.startsWith('gemini-3')
+              ? { thoughtSignature: `sig-${String(f.name)}-${Buffer.from(model).toString('base64')}` }
+              : {}),
+          };
         }),
       finishReason: 'STOP',
     };
@@ -487,7 +501,7 @@ export async function startFakeGemini(): Promise<FakeGemini> {
       if (action === 'batchEmbedContents') return embed(entry, res);
       if (action !== 'generateContent' && action !== 'streamGenerateContent')
         return googleError(res, 404, 'NOT_FOUND', `Unknown action ${action}`);
-      checkGenerateContent(body);
+      checkGenerateContent(body, entry.model);
     } catch (err) {
       if (err instanceof Invalid) return googleError(res, 400, 'INVALID_ARGUMENT', err.message);
       throw err;
@@ -507,7 +521,7 @@ export async function startFakeGemini(): Promise<FakeGemini> {
       return;
     }
     const n = candidateCount(body);
-    const replies = Array.from({ length: n }, () => reply(body, call.mode));
+    const replies = Array.from({ length: n }, () => reply(body, call.mode, entry.model));
     if (action === 'generateContent') {
       return sendJson(res, 200, {
         candidates: replies.map((r, index) => ({

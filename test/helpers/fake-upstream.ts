@@ -53,6 +53,7 @@ export interface FakeUpstream {
 
 export const SLOW_MS = 300;
 const USAGE = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+const EMBEDDING = [0.1, 0.2, 0.3];
 const CACHED_USAGE = { ...USAGE, prompt_tokens_details: { cached_tokens: 4 } };
 const usageFor = (mode: string) => (mode === 'cached' ? CACHED_USAGE : USAGE);
 
@@ -179,7 +180,16 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       const inputs = Array.isArray(r.body.input) ? r.body.input : [r.body.input];
       return sendJson(res, 200, {
         object: 'list',
-        data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })),
+        // As OpenAI does: floats, or with `encoding_format: "base64"` (what the official clients
+        // ask for by default) the little-endian float32 bytes in base64.
+        data: inputs.map((_, index) => ({
+          object: 'embedding',
+          index,
+          embedding:
+            r.body.encoding_format === 'base64'
+              ? Buffer.from(new Float32Array(EMBEDDING).buffer).toString('base64')
+              : EMBEDDING,
+        })),
         model,
         usage: { prompt_tokens: 8, total_tokens: 8 },
       });

@@ -111,6 +111,33 @@ describe('fake Gemini upstream, checked with @google/genai', () => {
     expect(second.text).to.include('"temp":21');
   });
 
+  it('signs Gemini 3 function calls and wants the signature back, as the SDK sends it', async () => {
+    const tools: Tool[] = [{ functionDeclarations: [{ name: 'ping' }] }];
+    const first = await client().models.generateContent({
+      model: 'gemini-3-pro-preview',
+      contents: 'ping?',
+      config: { tools },
+    });
+    const content = first.candidates![0]!.content!;
+    expect(content.parts![0]!.thoughtSignature).to.match(/^sig-ping-/);
+    const answer = { role: 'user', parts: [{ functionResponse: { name: 'ping', response: { ok: true } } }] };
+    const second = await client().models.generateContent({
+      model: 'gemini-3-pro-preview',
+      contents: [{ role: 'user', parts: [{ text: 'ping?' }] }, content, answer],
+      config: { tools },
+    });
+    expect(second.text).to.include('"ok":true');
+    const unsigned = { role: 'model', parts: [{ functionCall: { name: 'ping', args: {} } }] };
+    const err = await client()
+      .models.generateContent({
+        model: 'gemini-3-pro-preview',
+        contents: [{ role: 'user', parts: [{ text: 'ping?' }] }, unsigned, answer],
+        config: { tools },
+      })
+      .catch((e: unknown) => e);
+    expect((err as ApiError).status).to.equal(400);
+  });
+
   it('refuses function responses that do not answer the calls before them', async () => {
     const err = await client()
       .models.generateContent({

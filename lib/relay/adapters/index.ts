@@ -40,6 +40,11 @@ export class AdapterRegistry {
     return s;
   }
 
+  /** Every type with its settings as a JSON Schema (defaults included): what a channel form asks for. */
+  describe(): { type: string; settingsSchema: unknown }[] {
+    return [...this.byType.values()].map((a) => ({ type: a.type, settingsSchema: settingsJsonSchema(a) }));
+  }
+
   /** Validates a channel's type and settings for a write; the settings with defaults filled in. */
   validate(type: string, settings: Record<string, unknown>): Record<string, unknown> {
     const adapter = this.byType.get(type);

@@ -14,6 +14,7 @@ import {
   type StreamOptions,
 } from '../provider-adapter.js';
 import { readGeminiError } from './gemini-errors.js';
+import { THOUGHT_SIGNATURE } from './gemini-request.js';
 
 /**
  * Gemini answers (`GenerateContentResponse`, whole or as SSE events) as OpenAI chat answers:
@@ -23,6 +24,7 @@ import { readGeminiError } from './gemini-errors.js';
 interface Part {
   text?: string;
   thought?: boolean;
+  thoughtSignature?: string;
   functionCall?: { name?: string; args?: unknown; id?: string };
 }
 
@@ -83,8 +85,10 @@ export function geminiUsage(u: UsageMetadata | undefined): NormalizedUsage | und
 }
 
 function callOf(p: Part): { id: string; name: string; args: string } {
+  const id = p.functionCall!.id ?? newId('call_');
   return {
-    id: p.functionCall!.id ?? newId('call_'),
+    // The call's thought signature rides in its id, the one field a client sends back as it got it.
+    id: p.thoughtSignature ? `${id}${THOUGHT_SIGNATURE}${p.thoughtSignature}` : id,
     name: p.functionCall!.name ?? '',
     args: JSON.stringify(p.functionCall!.args ?? {}),
   };

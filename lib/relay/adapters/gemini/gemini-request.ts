@@ -19,6 +19,13 @@ import type { GeminiSettings } from './gemini-settings.js';
  * bodies (https://ai.google.dev/api/generate-content).
  */
 
+/**
+ * Joins a tool call's id and the `thoughtSignature` Gemini put on the call. Thinking models
+ * (Gemini 3) require the signature back on the call in the next turn; an OpenAI client keeps
+ * only the id, so the signature travels in it: `call_…__thought__<signature>`.
+ */
+export const THOUGHT_SIGNATURE = '__thought__';
+
 /** `reasoning_effort` → `thinkingConfig.thinkingBudget` (tokens; 0 turns thinking off). */
 const THINKING_BUDGET: Record<string, number> = {
   none: 0,
@@ -141,11 +148,13 @@ function contents(body: Json): { system: Json | undefined; contents: Content[] }
         });
         (m.tool_calls ?? []).forEach((call, j) => {
           callNames.set(call.id, call.function.name);
+          const signature = call.id.split(THOUGHT_SIGNATURE)[1];
           parts.push({
             functionCall: {
               name: call.function.name,
               args: toolArguments(call, `messages[${i}].tool_calls[${j}]`),
             },
+            ...(signature ? { thoughtSignature: signature } : {}),
           });
         });
         push('model', parts);
