@@ -67,6 +67,8 @@ export interface ChannelHealthHooks {
 export interface ChannelTypes {
   /** The settings as the adapter of `type` reads them (defaults filled in); a `BadRequestError` for an unknown type or bad settings. */
   validate(type: string, settings: Record<string, unknown>): Record<string, unknown>;
+  /** Every type with its settings as a JSON Schema. */
+  describe(): { type: string; settingsSchema: unknown }[];
 }
 
 const noHealth: ChannelHealthHooks = { views: async () => new Map(), reset: async () => {} };
@@ -95,6 +97,11 @@ export class ChannelService {
   /** Channel health is built on this service (it re-enables channels): it is attached once both exist. */
   attachHealth(health: ChannelHealthHooks): void {
     this.health = health;
+  }
+
+  /** The channel types this gateway serves, each with the JSON Schema of its `settings`. */
+  channelTypes() {
+    return this.types.describe().map((t) => ({ type: t.type, settings_schema: t.settingsSchema }));
   }
 
   async list(f: ListChannelsInput) {
