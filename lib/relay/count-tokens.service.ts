@@ -50,7 +50,7 @@ export class CountTokensService {
         if (answer) return answer;
       }
     }
-    return { json: { input_tokens: estimateMessagesTokens(body) } };
+    return { json: { input_tokens: await estimateMessagesTokens(body) } };
   }
 
   /** The channel's count; undefined when it could not answer (the next one, or the estimate, then). */

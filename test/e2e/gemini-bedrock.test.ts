@@ -754,7 +754,8 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
         }),
       );
       expect(g.status).to.equal(400);
-      expect(g.message).to.include('invalid argument');
+      // The gateway's own words: an upstream's text never reaches the client.
+      expect(g.message).to.include('refused the request as invalid').and.not.to.include('invalid argument');
       expect(gemini.calls.filter((c) => c.label === 'invg2')).to.have.length(0);
 
       await gw.channel({
@@ -780,7 +781,7 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
         }),
       );
       expect(b.status).to.equal(400);
-      expect(b.message).to.include('not valid');
+      expect(b.message).to.include('refused the request as invalid').and.not.to.include('not valid');
       expect(gemini.calls.filter((c) => c.label === 'invb2')).to.have.length(0);
     });
 

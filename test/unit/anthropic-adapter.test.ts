@@ -627,7 +627,7 @@ describe('Anthropic adapter', () => {
       expect(() => d.end()).to.throw(UpstreamStreamError, /before message_stop/);
     });
 
-    it('a stream cut before message_delta bills its input counts and the delivered text counted locally', () => {
+    it('a stream cut before message_delta bills its input counts and an estimate of the delivered text', () => {
       const d = adapter.streamDecoder(req({ messages: [] }, { stream: true }), {
         clientWantsUsage: false,
         keepText: 1000,
@@ -655,7 +655,8 @@ describe('Anthropic adapter', () => {
       );
       expect(() => d.end()).to.throw(UpstreamStreamError);
       expect(d.usage).to.deep.include({ promptTokens: 60, cachedTokens: 30, cacheWriteTokens: 20 });
-      expect(d.usage!.completionTokens).to.equal(6);
+      // 27 characters at 4 a token.
+      expect(d.usage!.completionTokens).to.equal(7);
     });
 
     it('the response_format tool streams as content', () => {

@@ -332,9 +332,9 @@ describe('/v1/messages format', () => {
   });
 
   describe('count_tokens estimate', () => {
-    it('counts text, tools and images, and grows with the prompt', () => {
-      const small = estimateMessagesTokens({ messages: [{ role: 'user', content: 'hello' }] });
-      const big = estimateMessagesTokens({
+    it('counts text, tools and images, and grows with the prompt', async () => {
+      const small = await estimateMessagesTokens({ messages: [{ role: 'user', content: 'hello' }] });
+      const big = await estimateMessagesTokens({
         system: 'You are a helpful assistant.',
         messages: [
           {

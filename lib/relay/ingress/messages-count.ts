@@ -11,7 +11,7 @@ export const PDF_TOKENS_PER_75KB = 1600;
 const PER_TURN = 4;
 const TOOLS_OVERHEAD = 300;
 
-function blockTokens(b: unknown): number {
+async function blockTokens(b: unknown): Promise<number> {
   if (typeof b === 'string') return countTextTokens(b);
   if (!isObj(b)) return 0;
   switch (b.type) {
@@ -28,10 +28,12 @@ function blockTokens(b: unknown): number {
     }
     case 'tool_use':
       return countTextTokens(String(b.name ?? '') + JSON.stringify(b.input ?? {}));
-    case 'tool_result':
-      return Array.isArray(b.content)
-        ? b.content.reduce((n: number, c) => n + blockTokens(c), 0)
-        : blockTokens(b.content ?? '');
+    case 'tool_result': {
+      if (!Array.isArray(b.content)) return blockTokens(b.content ?? '');
+      let n = 0;
+      for (const c of b.content) n += await blockTokens(c);
+      return n;
+    }
     case 'thinking':
       return countTextTokens(String(b.thinking ?? ''));
     default:
@@ -44,18 +46,18 @@ function blockTokens(b: unknown): number {
  * model is not served by a Claude channel (which counts exactly). It uses OpenAI's tokenizer,
  * which counts Claude's text within roughly 10–20 %, and fixed figures for images and PDFs.
  */
-export function estimateMessagesTokens(body: Json): number {
+export async function estimateMessagesTokens(body: Json): Promise<number> {
   let n = 0;
   const sys = body.system;
-  if (typeof sys === 'string') n += countTextTokens(sys);
-  else if (Array.isArray(sys)) for (const b of sys) n += blockTokens(b);
+  if (typeof sys === 'string') n += await countTextTokens(sys);
+  else if (Array.isArray(sys)) for (const b of sys) n += await blockTokens(b);
   for (const m of Array.isArray(body.messages) ? body.messages : []) {
     if (!isObj(m)) continue;
     n += PER_TURN;
-    if (typeof m.content === 'string') n += countTextTokens(m.content);
-    else if (Array.isArray(m.content)) for (const b of m.content) n += blockTokens(b);
+    if (typeof m.content === 'string') n += await countTextTokens(m.content);
+    else if (Array.isArray(m.content)) for (const b of m.content) n += await blockTokens(b);
   }
   if (Array.isArray(body.tools) && body.tools.length > 0)
-    n += TOOLS_OVERHEAD + countTextTokens(JSON.stringify(body.tools));
+    n += TOOLS_OVERHEAD + (await countTextTokens(JSON.stringify(body.tools)));
   return n;
 }

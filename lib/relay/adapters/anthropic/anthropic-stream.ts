@@ -4,7 +4,7 @@ import {
   type StreamDecoder,
   type StreamOptions,
 } from '../provider-adapter.js';
-import { countTextTokens } from '../../../billing/token-counter.js';
+import { CHARS_PER_TOKEN_ESTIMATE } from '../../../billing/token-counter.js';
 import { streamErrorInfo } from './anthropic-errors.js';
 import { finishReason, normalizeUsage, openAiUsage } from './message-to-chat.js';
 import { SseReader, type SseEvent } from './sse-reader.js';
@@ -50,13 +50,15 @@ abstract class ClaudeStream implements StreamDecoder {
 
   /**
    * The input counts of `message_start` and the output count of `message_delta`. A stream cut
-   * before `message_delta` has only the input counts: its output is the delivered text counted
-   * locally.
+   * before `message_delta` has only the input counts: its output is estimated from the delivered
+   * text (a token per {@link CHARS_PER_TOKEN_ESTIMATE} characters; this getter cannot wait for
+   * the tokenizer, which yields to the event loop).
    */
   get usage(): NormalizedUsage | undefined {
     const u = this.usageReader.usage;
     if (!u || this.usageReader.final || this.keepText === 0) return u;
-    return { ...u, completionTokens: Math.max(u.completionTokens, countTextTokens(this.text)) };
+    const estimate = Math.ceil(this.text.length / CHARS_PER_TOKEN_ESTIMATE);
+    return { ...u, completionTokens: Math.max(u.completionTokens, estimate) };
   }
 
   /** What the relay counts locally when no usage came at all (as OpenAI chunk events). */
