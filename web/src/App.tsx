@@ -1,0 +1,157 @@
+import {
+  Alert,
+  AppShell,
+  Burger,
+  Button,
+  Center,
+  Group,
+  Loader,
+  NavLink,
+  SegmentedControl,
+  Text,
+} from '@mantine/core';
+import { useDisclosure } from '@mantine/hooks';
+import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
+import { HashRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router';
+import { get } from './api';
+import { useAuth } from './auth';
+import { useI18n } from './i18n';
+import { SignIn } from './pages/SignIn';
+
+// Every page is its own chunk: the first load is the shell and the sign-in page only.
+const Dashboard = lazy(() => import('./pages/Dashboard'));
+const Channels = lazy(() => import('./pages/Channels'));
+const Tokens = lazy(() => import('./pages/Tokens'));
+const Users = lazy(() => import('./pages/Users'));
+const Prices = lazy(() => import('./pages/Prices'));
+const Logs = lazy(() => import('./pages/Logs'));
+const Cluster = lazy(() => import('./pages/Cluster'));
+const Playground = lazy(() => import('./pages/Playground'));
+const Account = lazy(() => import('./pages/Account'));
+
+interface NavItem {
+  path: string;
+  label: string;
+  admin?: boolean;
+  element: ReactNode;
+}
+
+const NAV: NavItem[] = [
+  { path: '/', label: 'Dashboard', element: <Dashboard /> },
+  { path: '/channels', label: 'Channels', admin: true, element: <Channels /> },
+  { path: '/tokens', label: 'Tokens', element: <Tokens /> },
+  { path: '/users', label: 'Users', admin: true, element: <Users /> },
+  { path: '/prices', label: 'Prices & groups', element: <Prices /> },
+  { path: '/logs', label: 'Usage log', element: <Logs /> },
+  { path: '/cluster', label: 'Cluster', admin: true, element: <Cluster /> },
+  { path: '/playground', label: 'Playground', element: <Playground /> },
+  { path: '/account', label: 'Account', element: <Account /> },
+];
+
+export function App() {
+  const { user } = useAuth();
+  if (user === undefined) {
+    return (
+      <Center h="100vh">
+        <Loader aria-label="Loading" />
+      </Center>
+    );
+  }
+  if (user === null) return <SignIn />;
+  return (
+    <HashRouter>
+      <Shell />
+    </HashRouter>
+  );
+}
+
+/** Where this node stands: a replica takes no writes, and the console says so on every page. */
+function ReplicaNotice() {
+  const { t } = useI18n();
+  const [role, setRole] = useState<string | null>(null);
+  useEffect(() => {
+    get<{ role: string }>('/api/status')
+      .then((s) => setRole(s.role))
+      .catch(() => setRole(null));
+  }, []);
+  if (role !== 'slave') return null;
+  return (
+    <Alert color="yellow" mb="md" title={t('Read-only replica')}>
+      {t('This node is a replica: changes are refused here. Open the console on the master to make them.')}
+    </Alert>
+  );
+}
+
+function Shell() {
+  const { user, signOut, isAdmin } = useAuth();
+  const { t, lang, setLang } = useI18n();
+  const [opened, { toggle, close }] = useDisclosure();
+  const location = useLocation();
+  useEffect(close, [location.pathname, close]);
+  const items = NAV.filter((n) => !n.admin || isAdmin);
+  return (
+    <AppShell
+      header={{ height: 56 }}
+      navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }}
+      padding="md"
+    >
+      <AppShell.Header>
+        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
+          <Group gap="sm" wrap="nowrap">
+            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label={t('Menu')} />
+            <Text fw={700} size="lg">
+              Switchyard
+            </Text>
+          </Group>
+          <Group gap="sm" wrap="nowrap">
+            <SegmentedControl
+              size="xs"
+              aria-label={t('Language')}
+              value={lang}
+              onChange={(v) => setLang(v as 'en' | 'zh')}
+              data={[
+                { value: 'en', label: 'English' },
+                { value: 'zh', label: '中文' },
+              ]}
+            />
+            <Text size="sm" data-testid="whoami">
+              {user!.username} · {t(user!.role)}
+            </Text>
+            <Button variant="default" size="xs" onClick={() => void signOut()}>
+              {t('Sign out')}
+            </Button>
+          </Group>
+        </Group>
+      </AppShell.Header>
+      <AppShell.Navbar p="xs" component="nav" aria-label={t('Main')}>
+        {items.map((n) => (
+          <NavLink
+            key={n.path}
+            component={Link}
+            to={n.path}
+            label={t(n.label)}
+            active={location.pathname === n.path}
+          />
+        ))}
+        {isAdmin && <NavLink href="/admin/queues" label={t('Queues')} target="_blank" rel="noopener" />}
+      </AppShell.Navbar>
+      <AppShell.Main>
+        <ReplicaNotice />
+        <Suspense
+          fallback={
+            <Center p="xl">
+              <Loader aria-label={t('Loading')} />
+            </Center>
+          }
+        >
+          <Routes>
+            {items.map((n) => (
+              <Route key={n.path} path={n.path} element={n.element} />
+            ))}
+            <Route path="*" element={<Navigate to="/" replace />} />
+          </Routes>
+        </Suspense>
+      </AppShell.Main>
+    </AppShell>
+  );
+}

@@ -1,0 +1,236 @@
+import { Card, Group, Paper, SegmentedControl, SimpleGrid, Table, Text, Title } from '@mantine/core';
+import { useMemo, useState } from 'react';
+import {
+  Area,
+  AreaChart,
+  CartesianGrid,
+  Line,
+  LineChart,
+  ResponsiveContainer,
+  Tooltip,
+  XAxis,
+  YAxis,
+} from 'recharts';
+import { get } from '../api';
+import { useT } from '../i18n';
+import { formatInt, formatUsd, unitsToUsd } from '../money';
+import { ErrorAlert, PageTitle, useLoad } from '../ui';
+
+interface Point {
+  t: string;
+  requests: number;
+  tokens: number;
+  quota: number;
+  errors: number;
+}
+
+interface TopItem {
+  id?: number | string | null;
+  name?: string | null;
+  model?: string | null;
+  requests: number;
+  tokens?: number;
+  quota: number;
+  [k: string]: unknown;
+}
+
+interface DashboardAnswer {
+  series: Point[];
+  top_models: TopItem[];
+  top_channels: TopItem[];
+  top_tokens: TopItem[];
+}
+
+const RANGES: Record<string, { hours: number; bucket: 'hour' | 'day' }> = {
+  '24h': { hours: 24, bucket: 'hour' },
+  '7d': { hours: 24 * 7, bucket: 'day' },
+  '30d': { hours: 24 * 30, bucket: 'day' },
+};
+
+export default function Dashboard() {
+  const t = useT();
+  const [range, setRange] = useState('24h');
+  const { data, error } = useLoad(() => {
+    const r = RANGES[range]!;
+    const to = new Date();
+    const from = new Date(to.getTime() - r.hours * 3600_000);
+    return get<DashboardAnswer>('/api/dashboard', {
+      from: from.toISOString(),
+      to: to.toISOString(),
+      bucket: r.bucket,
+    });
+  }, [range]);
+
+  const bucket = RANGES[range]!.bucket;
+  const points = useMemo(
+    () =>
+      (data?.series ?? []).map((p) => ({
+        ...p,
+        label:
+          bucket === 'hour'
+            ? new Date(p.t).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+            : new Date(p.t).toLocaleDateString(),
+        spend: unitsToUsd(p.quota),
+        error_rate: p.requests > 0 ? (100 * p.errors) / p.requests : 0,
+      })),
+    [data, bucket],
+  );
+  const totals = useMemo(() => {
+    const s = { requests: 0, tokens: 0, quota: 0, errors: 0 };
+    for (const p of data?.series ?? []) {
+      s.requests += p.requests;
+      s.tokens += p.tokens;
+      s.quota += p.quota;
+      s.errors += p.errors;
+    }
+    return s;
+  }, [data]);
+
+  return (
+    <>
+      <PageTitle
+        right={
+          <SegmentedControl
+            aria-label={t('Time range')}
+            value={range}
+            onChange={setRange}
+            data={[
+              { value: '24h', label: t('24 hours') },
+              { value: '7d', label: t('7 days') },
+              { value: '30d', label: t('30 days') },
+            ]}
+          />
+        }
+      >
+        {t('Dashboard')}
+      </PageTitle>
+      <ErrorAlert error={error} />
+      <SimpleGrid cols={{ base: 2, md: 4 }} mb="md">
+        <Stat label={t('Requests')} value={formatInt(totals.requests)} testId="stat-requests" />
+        <Stat label={t('Tokens')} value={formatInt(totals.tokens)} testId="stat-tokens" />
+        <Stat label={t('Spend')} value={formatUsd(totals.quota, 4)} testId="stat-spend" />
+        <Stat
+          label={t('Error rate')}
+          value={totals.requests > 0 ? `${((100 * totals.errors) / totals.requests).toFixed(2)}%` : '—'}
+          testId="stat-errors"
+        />
+      </SimpleGrid>
+      <SimpleGrid cols={{ base: 1, lg: 2 }} mb="md">
+        <ChartCard title={t('Requests')}>
+          <AreaChart data={points}>
+            <CartesianGrid strokeDasharray="3 3" />
+            <XAxis dataKey="label" fontSize={12} />
+            <YAxis allowDecimals={false} fontSize={12} />
+            <Tooltip />
+            <Area type="monotone" dataKey="requests" name={t('Requests')} stroke="#364fc7" fill="#bac8ff" />
+          </AreaChart>
+        </ChartCard>
+        <ChartCard title={t('Tokens')}>
+          <AreaChart data={points}>
+            <CartesianGrid strokeDasharray="3 3" />
+            <XAxis dataKey="label" fontSize={12} />
+            <YAxis fontSize={12} />
+            <Tooltip />
+            <Area type="monotone" dataKey="tokens" name={t('Tokens')} stroke="#087f5b" fill="#96f2d7" />
+          </AreaChart>
+        </ChartCard>
+        <ChartCard title={t('Spend (US$)')}>
+          <LineChart data={points}>
+            <CartesianGrid strokeDasharray="3 3" />
+            <XAxis dataKey="label" fontSize={12} />
+            <YAxis fontSize={12} />
+            <Tooltip formatter={(v) => `$${Number(v).toFixed(6)}`} />
+            <Line type="monotone" dataKey="spend" name={t('Spend')} stroke="#e8590c" dot={false} />
+          </LineChart>
+        </ChartCard>
+        <ChartCard title={t('Error rate (%)')}>
+          <LineChart data={points}>
+            <CartesianGrid strokeDasharray="3 3" />
+            <XAxis dataKey="label" fontSize={12} />
+            <YAxis fontSize={12} unit="%" />
+            <Tooltip formatter={(v) => `${Number(v).toFixed(2)}%`} />
+            <Line type="monotone" dataKey="error_rate" name={t('Error rate')} stroke="#c92a2a" dot={false} />
+          </LineChart>
+        </ChartCard>
+      </SimpleGrid>
+      <SimpleGrid cols={{ base: 1, lg: 3 }}>
+        <TopTable title={t('Top models')} items={data?.top_models ?? []} testId="top-models" />
+        <TopTable title={t('Top channels')} items={data?.top_channels ?? []} testId="top-channels" />
+        <TopTable title={t('Top tokens')} items={data?.top_tokens ?? []} testId="top-tokens" />
+      </SimpleGrid>
+    </>
+  );
+}
+
+function Stat({ label, value, testId }: { label: string; value: string; testId: string }) {
+  return (
+    <Card withBorder padding="md">
+      <Text size="sm" c="dimmed">
+        {label}
+      </Text>
+      <Text size="xl" fw={700} data-testid={testId}>
+        {value}
+      </Text>
+    </Card>
+  );
+}
+
+function ChartCard({ title, children }: { title: string; children: React.ReactElement }) {
+  return (
+    <Paper withBorder p="md">
+      <Title order={3} size="h5" mb="sm">
+        {title}
+      </Title>
+      <div style={{ width: '100%', height: 220 }}>
+        <ResponsiveContainer>{children}</ResponsiveContainer>
+      </div>
+    </Paper>
+  );
+}
+
+function itemName(i: TopItem): string {
+  const name =
+    i.name ?? i.model ?? (i.token_name as string | undefined) ?? (i.channel_name as string | undefined);
+  if (name) return i.id !== undefined && i.id !== null && i.id !== name ? `${name} (#${i.id})` : String(name);
+  return i.id !== undefined && i.id !== null ? `#${i.id}` : '—';
+}
+
+function TopTable({ title, items, testId }: { title: string; items: TopItem[]; testId: string }) {
+  const t = useT();
+  return (
+    <Paper withBorder p="md">
+      <Group justify="space-between" mb="xs">
+        <Title order={3} size="h5">
+          {title}
+        </Title>
+      </Group>
+      <Table verticalSpacing={4} data-testid={testId} aria-label={title}>
+        <Table.Thead>
+          <Table.Tr>
+            <Table.Th>{t('Name')}</Table.Th>
+            <Table.Th ta="right">{t('Requests')}</Table.Th>
+            <Table.Th ta="right">{t('Spend')}</Table.Th>
+          </Table.Tr>
+        </Table.Thead>
+        <Table.Tbody>
+          {items.map((i, n) => (
+            <Table.Tr key={n}>
+              <Table.Td>{itemName(i)}</Table.Td>
+              <Table.Td ta="right">{formatInt(i.requests)}</Table.Td>
+              <Table.Td ta="right">{formatUsd(i.quota, 4)}</Table.Td>
+            </Table.Tr>
+          ))}
+          {items.length === 0 && (
+            <Table.Tr>
+              <Table.Td colSpan={3}>
+                <Text c="dimmed" size="sm">
+                  {t('Nothing in this range')}
+                </Text>
+              </Table.Td>
+            </Table.Tr>
+          )}
+        </Table.Tbody>
+      </Table>
+    </Paper>
+  );
+}
