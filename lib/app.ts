@@ -7,6 +7,16 @@ import { TokenService } from './admin/token.service.js';
 import { UserService } from './admin/user.service.js';
 import { PricingService } from './admin/pricing.service.js';
 import { UsageService } from './admin/usage.service.js';
+import { LoginService } from './auth/login.service.js';
+import {
+  FailoverAttemptStore,
+  LoginThrottle,
+  MemoryAttemptStore,
+  RedisAttemptStore,
+} from './auth/login-throttle.js';
+import { SessionService } from './auth/session.service.js';
+import { SessionRepository } from './db/repositories/session.repository.js';
+import { PasswordHasher } from './security/passwords.js';
 import { wireBilling, type BillingParts } from './billing/billing-wiring.js';
 import type { Redis } from 'ioredis';
 import { ConfigResyncProcessor } from '../jobs/config-resync.processor.js';
@@ -342,7 +352,20 @@ export class Gateway {
 
     this.status = new NodeStatus(config.role, config.nodeId, Date.now(), this.sync, stateRepo, this.cluster);
     this.touches = new TokenTouches(tokenRepo, this.logger.child({ component: 'token-touches' }));
-    this.users = new UserService(userRepo, accessRepo, writer, billing.balances);
+    const passwords = new PasswordHasher(config.console.passwordMinLength);
+    const sessions = new SessionService(new SessionRepository(this.db), userRepo, {
+      idleMs: config.console.sessionIdleMs,
+      maxAgeMs: config.console.sessionMaxAgeMs,
+    });
+    const attempts = cluster
+      ? new FailoverAttemptStore(
+          new RedisAttemptStore(cluster.command, config.redisPrefix),
+          new MemoryAttemptStore(),
+          () => cluster.command.status === 'ready',
+        )
+      : new MemoryAttemptStore();
+    const adminAuth = new AdminAuthService(userRepo, accessRepo, config.adminToken);
+    this.users = new UserService(userRepo, accessRepo, writer, billing.balances, passwords, sessions);
     const relay = new RelayService(
       () => this.sync.routing,
       adapters,
@@ -371,7 +394,16 @@ export class Gateway {
       logger: this.logger,
       metrics: this.metrics,
       status: this.status,
-      adminAuth: new AdminAuthService(userRepo, accessRepo, config.adminToken),
+      adminAuth,
+      sessions,
+      login: new LoginService(
+        userRepo,
+        adminAuth,
+        passwords,
+        sessions,
+        new LoginThrottle(attempts, config.console.loginMaxAttempts, config.console.loginWindowMs),
+      ),
+      userRecords: userRepo,
       channels: channelService,
       channelHealth: healthService,
       tokens: new TokenService(tokenRepo, userRepo, writer, billing.balances),

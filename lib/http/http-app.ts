@@ -1,6 +1,9 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { AdminAuthService } from '../admin/admin-auth.service.js';
+import type { LoginService } from '../auth/login.service.js';
+import type { SessionService } from '../auth/session.service.js';
+import type { UserRepository } from '../db/repositories/user.repository.js';
 import type { ChannelService } from '../admin/channel.service.js';
 import type { ChannelHealthService } from '../admin/channel-health.service.js';
 import type { PricingService } from '../admin/pricing.service.js';
@@ -28,12 +31,16 @@ import { channelRoutes } from './routes/channel.routes.js';
 import { systemRoutes } from './routes/system.routes.js';
 import { tokenRoutes } from './routes/token.routes.js';
 import { userRoutes } from './routes/user.routes.js';
+import { authRoutes, publicAuthRoutes } from './routes/auth.routes.js';
 
 export interface HttpAppDeps {
   logger: Logger;
   metrics: Metrics;
   status: NodeStatus;
   adminAuth: AdminAuthService;
+  sessions: SessionService;
+  login: LoginService;
+  userRecords: UserRepository;
   channels: ChannelService;
   channelHealth: ChannelHealthService;
   tokens: TokenService;
@@ -69,7 +76,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     app.use(
       '/admin/queues',
       limitAdmin,
-      adminAuth(deps.adminAuth, { basicChallenge: true }),
+      adminAuth(deps.adminAuth, deps.sessions, { basicChallenge: true }),
       (_req, res, next) => {
         requireRole(actorOf(res), 'admin');
         next();
@@ -81,7 +88,8 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   const api = express.Router();
   api.use(limitAdmin);
   api.use(express.json({ limit: '1mb' }));
-  api.use(adminAuth(deps.adminAuth));
+  api.use('/auth', publicAuthRoutes(deps.login, deps.sessions));
+  api.use(adminAuth(deps.adminAuth, deps.sessions));
   if (deps.role === 'slave') {
     // Replicas serve admin reads; every write goes to the master.
     api.use((req, _res, next) => {
@@ -89,6 +97,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       else next(new ReplicaReadOnlyError(deps.masterUrl));
     });
   }
+  api.use('/auth', authRoutes(deps.userRecords));
   api.get('/cluster', async (_req, res) => {
     res.json(await deps.status.clusterReport());
   });
@@ -99,7 +108,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   });
   api.use('/channels', channelRoutes(deps.channels, deps.channelHealth));
   api.use('/tokens', tokenRoutes(deps.tokens));
-  api.use('/users', userRoutes(deps.users));
+  api.use('/users', userRoutes(deps.users, deps.sessions));
   api.use(billingRoutes(deps.pricing, deps.usage));
   app.use('/api', api);
 

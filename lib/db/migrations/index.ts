@@ -15,6 +15,9 @@ import * as addTimeoutsToChannels from './20261122001300_add-timeouts-to-channel
 import * as addTestModelToChannels from './20261122001400_add-test-model-to-channels.js';
 import * as addStatusChangedAtToChannels from './20261122001500_add-status-changed-at-to-channels.js';
 import * as createChannelTests from './20261122001600_create-channel-tests.js';
+import * as addPasswordHashToUsers from './20261129003100_add-password-hash-to-users.js';
+import * as createSessions from './20261129003200_create-sessions.js';
+import * as addPricingToUsageLogs from './20261129003300_add-pricing-to-usage-logs.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -39,6 +42,9 @@ const migrations: [string, Migration][] = [
   ['20261122001400_add-test-model-to-channels', addTestModelToChannels],
   ['20261122001500_add-status-changed-at-to-channels', addStatusChangedAtToChannels],
   ['20261122001600_create-channel-tests', createChannelTests],
+  ['20261129003100_add-password-hash-to-users', addPasswordHashToUsers],
+  ['20261129003200_create-sessions', createSessions],
+  ['20261129003300_add-pricing-to-usage-logs', addPricingToUsageLogs],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
