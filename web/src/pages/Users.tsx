@@ -17,7 +17,7 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState, type FormEvent } from 'react';
-import { del, get, patch, post, put, type Page } from '../api';
+import { del, get, patch, post, put, setCsrfToken, type Page } from '../api';
 import { useAuth } from '../auth';
 import { useT } from '../i18n';
 import { formatInt, formatUsd, usdToUnits } from '../money';
@@ -205,10 +205,7 @@ function UserForm({ user, onClose, onSaved }: { user: UserRow | null; onClose():
     };
     try {
       if (user) await patch(`/api/users/${user.id}`, body);
-      else {
-        const created = await post<{ data: UserRow }>('/api/users', body);
-        if (password) await put(`/api/users/${created.data.id}/password`, { password });
-      }
+      else await post('/api/users', password ? { ...body, password } : body);
       onSaved();
     } catch (err) {
       setError(err);
@@ -327,10 +324,12 @@ export function SetPassword({
       return;
     }
     try {
-      await put(
+      const r = await put<{ csrf_token: string | null }>(
         `/api/users/${userId}/password`,
         own ? { password, current_password: current } : { password },
       );
+      // Changing one's own password ends every session and opens a new one for this browser.
+      if (r.csrf_token) setCsrfToken(r.csrf_token);
       setDone(true);
       setCurrent('');
       setPassword('');
