@@ -122,7 +122,7 @@ describe('web console (Chromium)', function () {
     expect(tokenKey).to.match(/^sk-/);
     await shown.getByTestId('copy-key').click();
     await shown.getByRole('button', { name: 'Copied' }).waitFor();
-    expect(await page.evaluate(() => navigator.clipboard.readText())).to.equal(tokenKey);
+    expect(await page.evaluate(() => (globalThis as any).navigator.clipboard.readText() as Promise<string>)).to.equal(tokenKey);
     await screenshot(page, '05-token-created');
     await shown.getByRole('button', { name: 'Done' }).click();
     const row = page.locator('tr', { hasText: 'console-token' });
@@ -239,7 +239,7 @@ describe('web console (Chromium)', function () {
         headers: { ...headers, 'x-csrf-token': me.csrf_token },
         body,
       });
-      return [{ status: a.status, body: await a.json() }, { status: b.status }];
+      return [{ status: a.status, body: (await a.json()) as any }, { status: b.status }];
     });
     expect(without.status).to.equal(403);
     expect(without.body.error.message).to.match(/csrf/i);
