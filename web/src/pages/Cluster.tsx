@@ -1,5 +1,5 @@
 import { Anchor, Badge, Group, Paper, Switch, Table, Text, Title } from '@mantine/core';
-import { useEffect } from 'react';
+import { useEffect, useState } from 'react';
 import { get } from '../api';
 import { useT } from '../i18n';
 import { ErrorAlert, PageTitle, StatusBadge, Time, useLoad } from '../ui';
@@ -56,18 +56,20 @@ const Flag = ({ on, label }: { on: boolean | null | undefined; label: string }) 
 /** Every node's view of the configuration, refreshed every 2 s, and the latest config changes. */
 export default function Cluster() {
   const t = useT();
+  const [live, setLive] = useState(true);
   const cluster = useLoad(() => get<ClusterAnswer>('/api/cluster'), []);
   const changes = useLoad(() => get<{ data: Change[] }>('/api/cluster/changes', { limit: 20 }), []);
   const { reload: reloadCluster } = cluster;
   const { reload: reloadChanges } = changes;
   useEffect(() => {
+    if (!live) return;
     const timer = setInterval(() => {
       if (document.visibilityState !== 'visible') return;
       void reloadCluster();
       void reloadChanges();
     }, 2000);
     return () => clearInterval(timer);
-  }, [reloadCluster, reloadChanges]);
+  }, [live, reloadCluster, reloadChanges]);
 
   const nodes = cluster.data?.nodes ?? [];
   const digests = new Set(nodes.map((n) => n.routing_digest).filter((d): d is string => !!d));
@@ -76,7 +78,7 @@ export default function Cluster() {
       <PageTitle
         right={
           <Group>
-            <Switch label={t('Refreshing every 2 s')} checked readOnly aria-readonly />
+            <Switch label={t('Refreshing every 2 s')} checked={live} onChange={(e) => setLive(e.currentTarget.checked)} />
             <Anchor href="/admin/queues" target="_blank" rel="noopener">
               {t('Queue dashboard')}
             </Anchor>
@@ -89,7 +91,7 @@ export default function Cluster() {
       <Text mb="sm" data-testid="db-version">
         {t('Database config version')}: <b>{cluster.data?.db_version ?? '—'}</b> · {t('epoch')}{' '}
         {cluster.data?.epoch ?? '—'}
-        {digests.size > 0 && (
+        {nodes.length > 1 && digests.size > 0 && (
           <>
             {' '}
             ·{' '}
