@@ -59,6 +59,8 @@ import { RelayHttpHandler } from './http/relay-handler.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
 import { createAdapters } from './relay/adapters/index.js';
+import { createIngressFormats } from './relay/ingress/index.js';
+import { UpstreamCaller } from './relay/upstream-call.js';
 import { RelayAuth } from './relay/relay-auth.js';
 import { RelayService } from './relay/relay.service.js';
 import { TokenTouches } from './relay/token-touches.js';
@@ -75,6 +77,8 @@ export interface GatewayOptions {
   random?: Random;
   /** Tests: skip default process metrics (they are global to prom-client). */
   defaultMetrics?: boolean;
+  /** Tests: the built web console's folder (default: web/dist in the package). */
+  consoleDir?: string;
 }
 
 /**
@@ -173,6 +177,7 @@ export class Gateway {
     ));
     this.upstream = new UpstreamClient(config.upstream);
     const adapters = createAdapters();
+    const calls = new UpstreamCaller(this.upstream, config.upstream.totalTimeoutMs);
     const decrypt = (enc: string) => {
       try {
         return secrets.decrypt(enc);
@@ -183,14 +188,14 @@ export class Gateway {
       }
     };
     // The channel service shows each channel's health, and the health service re-enables channels.
-    const channelService: ChannelService = new ChannelService(channelRepo, writer, secrets, {
+    const channelService: ChannelService = new ChannelService(channelRepo, writer, secrets, adapters, {
       views: (ids) => healthService.views(ids),
       reset: (id) => channelHealth.reset(id),
     });
     const healthService: ChannelHealthService = new ChannelHealthService(
       channelService,
       new ChannelTestRepository(this.db),
-      new ChannelTester(this.upstream, adapters, decrypt, {
+      new ChannelTester(this.upstream, calls, adapters, decrypt, {
         timeoutMs: config.resilience.channelTestTimeoutMs,
         autoDisableOn: config.resilience.autoDisableOn,
       }),
@@ -369,7 +374,7 @@ export class Gateway {
     const relay = new RelayService(
       () => this.sync.routing,
       adapters,
-      this.upstream,
+      calls,
       this.metrics,
       this.logger.child({ component: 'relay' }),
       {
@@ -409,16 +414,18 @@ export class Gateway {
       tokens: new TokenService(tokenRepo, userRepo, writer, billing.balances),
       users: this.users,
       pricing: new PricingService(priceRepo, groupRepo, writer),
-      usage: new UsageService(usageRepo),
+      usage: new UsageService(usageRepo, channelRepo, tokenRepo),
       hits: billing.store,
       adminRateLimit: config.billing.adminRateLimit,
       trustProxy: config.trustProxy,
       role: config.role,
       masterUrl: config.masterUrl,
+      consoleDir: opts.consoleDir,
       queues: this.jobs ? [this.jobs.queue, this.jobs.billingQueue, this.jobs.masterQueue] : [],
     });
     const relayHandler = new RelayHttpHandler({
       auth: new RelayAuth(identities, this.touches),
+      ingress: createIngressFormats(),
       relay,
       billing: billing.service,
       routing: () => this.sync.routing,

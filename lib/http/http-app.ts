@@ -13,6 +13,7 @@ import type { UserService } from '../admin/user.service.js';
 import type { NodeStatus } from '../cfg/node-status.js';
 import type { Metrics } from '../obs/metrics.js';
 import { accessLog } from './middleware/access-log.js';
+import { consoleStatic } from './console-static.js';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -53,6 +54,8 @@ export interface HttpAppDeps {
   trustProxy: boolean | number | string;
   role: NodeRole;
   masterUrl: string | undefined;
+  /** Tests: the built console's folder (default: web/dist in the package). */
+  consoleDir?: string;
   /** BullMQ queues shown in bull-board at /admin/queues (cluster mode). */
   queues: Queue[];
 }
@@ -101,6 +104,11 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   api.get('/cluster', async (_req, res) => {
     res.json(await deps.status.clusterReport());
   });
+  api.get('/cluster/changes', async (req, res) => {
+    requireRole(actorOf(res), 'admin');
+    const limit = parseInput(z.coerce.number().int().min(1).max(1000).default(50), req.query.limit);
+    res.json({ data: await deps.status.recentChanges(limit) });
+  });
   api.get('/cluster/applies', async (req, res) => {
     requireRole(actorOf(res), 'admin');
     const after = parseInput(z.coerce.number().int().min(0).default(0), req.query.after);
@@ -111,6 +119,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   api.use('/users', userRoutes(deps.users, deps.sessions));
   api.use(billingRoutes(deps.pricing, deps.usage));
   app.use('/api', api);
+  app.use(consoleStatic(deps.consoleDir));
 
   app.use(notFoundHandler());
   app.use(errorHandler(deps.logger.child({ component: 'http' })));

@@ -19,6 +19,7 @@ import { pathToFileURL } from 'node:url';
  *   nocredit 429 insufficient_quota (an account out of credit)
  *   nousage stream without a usage chunk even when asked
  *   badjson answers 200 with a body that is not JSON
+ *   403     403 permission denied                  cached answers with 4 of the prompt tokens cached
  * `GET …/v1/models` lists `<label>-model-a` and `<label>-model-b` (after the mode's error, if any).
  */
 export interface FakeRequest {
@@ -47,6 +48,8 @@ export interface FakeUpstream {
 
 export const SLOW_MS = 300;
 const USAGE = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+const CACHED_USAGE = { ...USAGE, prompt_tokens_details: { cached_tokens: 4 } };
+const usageFor = (mode: string) => (mode === 'cached' ? CACHED_USAGE : USAGE);
 
 export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {}): Promise<FakeUpstream> {
   const record = opts.record !== false;
@@ -108,6 +111,14 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
         return refuseKey(res);
       case '401':
         return refuseKey(res);
+      case '403':
+        return sendJson(res, 403, {
+          error: {
+            message: 'You are not allowed to use this model',
+            type: 'invalid_request_error',
+            code: null,
+          },
+        });
       case '400':
         return sendJson(res, 400, {
           error: {
@@ -176,7 +187,7 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
         choices: isChat
           ? [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }]
           : [{ index: 0, text, finish_reason: 'stop' }],
-        usage: USAGE,
+        usage: usageFor(r.mode),
       });
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -210,7 +221,7 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       (r.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     if (wantsUsage && r.mode !== 'nousage') {
       res.write(
-        `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: USAGE })}\n\n`,
+        `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: usageFor(r.mode) })}\n\n`,
       );
     }
     res.end('data: [DONE]\n\n');

@@ -32,6 +32,10 @@ const USAGE_COLUMNS = [
   'status',
   'retries',
   'note',
+  'price_input',
+  'price_output',
+  'price_cached_input',
+  'group_ratio',
 ];
 
 interface SqliteStatements {
@@ -132,6 +136,10 @@ export class ChargeRepository {
           u.status,
           u.retries,
           u.note,
+          u.priceInput ?? null,
+          u.priceOutput ?? null,
+          u.priceCachedInput ?? null,
+          u.groupRatio ?? null,
         );
         if (written.changes > 0) fresh.push(e);
       }
