@@ -15,9 +15,14 @@ async function signInWithToken(page: Page, token: string): Promise<void> {
 
 /** Reads the Cluster page's node rows: role and applied version of each. */
 async function nodeRows(page: Page): Promise<{ role: string; version: number }[]> {
-  return page.getByTestId('cluster-node').evaluateAll((rows) =>
-    rows.map((r) => ({ role: r.getAttribute('data-role')!, version: Number(r.getAttribute('data-version')) })),
-  );
+  return page
+    .getByTestId('cluster-node')
+    .evaluateAll((rows) =>
+      rows.map((r) => ({
+        role: r.getAttribute('data-role')!,
+        version: Number(r.getAttribute('data-version')),
+      })),
+    );
 }
 
 /** The console of a master and a replica on MariaDB + Redis: the cluster's truth, and a change applied everywhere. */
@@ -54,7 +59,7 @@ describe('web console on a cluster (Chromium, master + 1 replica)', function () 
       const page = await ctx.newPage();
       await signInWithToken(page, CLUSTER_ADMIN_TOKEN);
       await page.getByRole('link', { name: 'Cluster' }).click();
-      await page.waitForFunction(() => document.querySelectorAll('[data-testid="cluster-node"]').length === 2);
+      await page.getByTestId('cluster-node').nth(1).waitFor();
       expect((await nodeRows(page)).map((n) => n.role).sort()).to.deep.equal(['master', 'slave']);
       const before = (await cluster.dbState()).version;
 
@@ -69,14 +74,18 @@ describe('web console on a cluster (Chromium, master + 1 replica)', function () 
       // The page refreshes itself (every 2 s): both nodes come to the database's new version.
       await page.waitForFunction(
         (v) => {
-          const rows = [...document.querySelectorAll('[data-testid="cluster-node"]')];
-          return rows.length === 2 && rows.every((r) => Number(r.getAttribute('data-version')) === v);
+          const rows = [...(globalThis as any).document.querySelectorAll('[data-testid="cluster-node"]')];
+          return rows.length === 2 && rows.every((r: any) => Number(r.getAttribute('data-version')) === v);
         },
         after,
         { timeout: 20_000 },
       );
       expect(await page.getByTestId('db-version').textContent()).to.contain(String(after));
-      await page.getByTestId('config-change').filter({ hasText: String(after) }).first().waitFor();
+      await page
+        .getByTestId('config-change')
+        .filter({ hasText: String(after) })
+        .first()
+        .waitFor();
       await screenshot(page, '20-cluster-after-disable');
       const status = await cluster.status(cluster.replicas[0]!);
       expect(status.version).to.equal(after);
@@ -104,7 +113,8 @@ describe('web console on a cluster (Chromium, master + 1 replica)', function () 
     }
   });
 
-  it('loaded nothing from outside the gateway', () => {
+  it('loaded nothing from outside the gateway, and broke none of its CSP', () => {
     expect(tb.external).to.deep.equal([]);
+    expect(tb.cspViolations, tb.cspViolations.join('\n')).to.deep.equal([]);
   });
 });

@@ -122,7 +122,9 @@ describe('web console (Chromium)', function () {
     expect(tokenKey).to.match(/^sk-/);
     await shown.getByTestId('copy-key').click();
     await shown.getByRole('button', { name: 'Copied' }).waitFor();
-    expect(await page.evaluate(() => (globalThis as any).navigator.clipboard.readText() as Promise<string>)).to.equal(tokenKey);
+    expect(
+      await page.evaluate(() => (globalThis as any).navigator.clipboard.readText() as Promise<string>),
+    ).to.equal(tokenKey);
     await screenshot(page, '05-token-created');
     await shown.getByRole('button', { name: 'Done' }).click();
     const row = page.locator('tr', { hasText: 'console-token' });
@@ -256,7 +258,8 @@ describe('web console (Chromium)', function () {
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
   });
 
-  it('loaded nothing from outside the gateway', () => {
+  it('loaded nothing from outside the gateway, and broke none of its CSP', () => {
     expect(tb.external).to.deep.equal([]);
+    expect(tb.cspViolations, tb.cspViolations.join('\n')).to.deep.equal([]);
   });
 });

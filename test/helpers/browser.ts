@@ -17,6 +17,8 @@ export interface TestBrowser {
   context(baseUrl: string): Promise<BrowserContext>;
   /** Every request a page tried to make to another origin (refused); the console must make none. */
   external: string[];
+  /** Every Content-Security-Policy violation a page reported; the console must cause none. */
+  cspViolations: string[];
   close(): Promise<void>;
 }
 
@@ -46,9 +48,11 @@ export async function launchBrowser(): Promise<TestBrowser> {
     ],
   });
   const external: string[] = [];
+  const cspViolations: string[] = [];
   return {
     browser,
     external,
+    cspViolations,
     async context(baseUrl) {
       const ctx = await browser.newContext({
         baseURL: baseUrl,
@@ -57,6 +61,10 @@ export async function launchBrowser(): Promise<TestBrowser> {
       });
       await ctx.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: baseUrl });
       ctx.setDefaultTimeout(15_000);
+      ctx.on('console', (msg) => {
+        if (msg.type() === 'error' && /Content Security Policy/i.test(msg.text()))
+          cspViolations.push(msg.text());
+      });
       // Anything but the gateway under test is refused: the console must need nothing from outside.
       const origin = new URL(baseUrl).origin;
       await ctx.route(

@@ -1,16 +1,4 @@
-import {
-  Alert,
-  AppShell,
-  Burger,
-  Button,
-  Center,
-  Group,
-  Loader,
-  NavLink,
-  SegmentedControl,
-  Text,
-} from '@mantine/core';
-import { useDisclosure } from '@mantine/hooks';
+import { Alert, Button, Center, Group, Loader, NavLink, SegmentedControl, Text } from '@mantine/core';
 import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 import { HashRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router';
 import { get } from './api';
@@ -85,73 +73,68 @@ function ReplicaNotice() {
 function Shell() {
   const { user, signOut, isAdmin } = useAuth();
   const { t, lang, setLang } = useI18n();
-  const [opened, { toggle, close }] = useDisclosure();
   const location = useLocation();
-  useEffect(close, [location.pathname, close]);
   const items = NAV.filter((n) => !n.admin || isAdmin);
   return (
-    <AppShell
-      header={{ height: 56 }}
-      navbar={{ width: 220, breakpoint: 'sm', collapsed: { mobile: !opened } }}
-      padding="md"
-    >
-      <AppShell.Header>
-        <Group h="100%" px="md" justify="space-between" wrap="nowrap">
-          <Group gap="sm" wrap="nowrap">
-            <Burger opened={opened} onClick={toggle} hiddenFrom="sm" size="sm" aria-label={t('Menu')} />
-            <Text fw={700} size="lg">
-              Switchyard
-            </Text>
-          </Group>
-          <Group gap="sm" wrap="nowrap">
-            <SegmentedControl
-              size="xs"
-              aria-label={t('Language')}
-              value={lang}
-              onChange={(v) => setLang(v as 'en' | 'zh')}
-              data={[
-                { value: 'en', label: 'English' },
-                { value: 'zh', label: '中文' },
-              ]}
-            />
-            <Text size="sm" data-testid="whoami">
-              {user!.username} · {t(user!.role)}
-            </Text>
-            <Button variant="default" size="xs" onClick={() => void signOut()}>
-              {t('Sign out')}
-            </Button>
-          </Group>
-        </Group>
-      </AppShell.Header>
-      <AppShell.Navbar p="xs" component="nav" aria-label={t('Main')}>
-        {items.map((n) => (
-          <NavLink
-            key={n.path}
-            component={Link}
-            to={n.path}
-            label={t(n.label)}
-            active={location.pathname === n.path}
+    <>
+      <a href="#main" className="sy-skip">
+        {t('Skip to content')}
+      </a>
+      <header className="sy-header">
+        <Text fw={700} size="lg">
+          Switchyard
+        </Text>
+        <Group gap="sm" wrap="nowrap">
+          <SegmentedControl
+            size="xs"
+            aria-label={t('Language')}
+            value={lang}
+            onChange={(v) => setLang(v as 'en' | 'zh')}
+            data={[
+              { value: 'en', label: 'English' },
+              { value: 'zh', label: '中文' },
+            ]}
           />
-        ))}
-        {isAdmin && <NavLink href="/admin/queues" label={t('Queues')} target="_blank" rel="noopener" />}
-      </AppShell.Navbar>
-      <AppShell.Main>
-        <ReplicaNotice />
-        <Suspense
-          fallback={
-            <Center p="xl">
-              <Loader aria-label={t('Loading')} />
-            </Center>
-          }
-        >
-          <Routes>
-            {items.map((n) => (
-              <Route key={n.path} path={n.path} element={n.element} />
-            ))}
-            <Route path="*" element={<Navigate to="/" replace />} />
-          </Routes>
-        </Suspense>
-      </AppShell.Main>
-    </AppShell>
+          <Text size="sm" data-testid="whoami" className="sy-hide-narrow">
+            {user!.username} · {t(user!.role)}
+          </Text>
+          <Button variant="default" size="xs" onClick={() => void signOut()}>
+            {t('Sign out')}
+          </Button>
+        </Group>
+      </header>
+      <div className="sy-body">
+        <nav className="sy-nav" aria-label={t('Main')}>
+          {items.map((n) => (
+            <NavLink
+              key={n.path}
+              component={Link}
+              to={n.path}
+              label={t(n.label)}
+              active={location.pathname === n.path}
+              aria-current={location.pathname === n.path ? 'page' : undefined}
+            />
+          ))}
+          {isAdmin && <NavLink href="/admin/queues" label={t('Queues')} target="_blank" rel="noopener" />}
+        </nav>
+        <main className="sy-main" id="main" tabIndex={-1}>
+          <ReplicaNotice />
+          <Suspense
+            fallback={
+              <Center p="xl">
+                <Loader aria-label={t('Loading')} />
+              </Center>
+            }
+          >
+            <Routes>
+              {items.map((n) => (
+                <Route key={n.path} path={n.path} element={n.element} />
+              ))}
+              <Route path="*" element={<Navigate to="/" replace />} />
+            </Routes>
+          </Suspense>
+        </main>
+      </div>
+    </>
   );
 }

@@ -1,23 +1,32 @@
 import './styles';
-import { createTheme, MantineProvider } from '@mantine/core';
+import { createTheme, MantineProvider, Modal } from '@mantine/core';
 import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { App } from './App';
 import { AuthProvider } from './auth';
 import { I18nProvider } from './i18n';
 
+// The same theme as theme.css (which the page uses); components read colours from here too.
 // System fonts only: the console loads nothing from outside the gateway.
 const theme = createTheme({
   primaryColor: 'indigo',
-  // Darker shades than Mantine's default for text-on-colour contrast (WCAG AA).
   primaryShade: 8,
-  fontFamily:
-    'system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "PingFang SC", "Microsoft YaHei", sans-serif',
+  // A modal's scroll lock writes a <style> element (the CSP allows none): the page may scroll behind it.
+  components: {
+    Modal: Modal.extend({ defaultProps: { lockScroll: false } }),
+    ModalRoot: Modal.Root.extend({ defaultProps: { lockScroll: false } }),
+  },
 });
 
 createRoot(document.getElementById('root')!).render(
   <StrictMode>
-    <MantineProvider theme={theme} defaultColorScheme="light">
+    {/* No generated <style> elements (the CSP allows none): theme.css holds the theme's variables. */}
+    <MantineProvider
+      theme={theme}
+      defaultColorScheme="light"
+      withCssVariables={false}
+      withGlobalClasses={false}
+    >
       <I18nProvider>
         <AuthProvider>
           <App />

@@ -13,6 +13,7 @@ export const zh: Record<string, string> = {
   Queues: '队列',
   Menu: '菜单',
   Main: '主导航',
+  'Skip to content': '跳到正文',
   Language: '语言',
   Loading: '加载中',
   'Sign out': '退出登录',

@@ -1,6 +1,7 @@
-import { Paper, SimpleGrid, Stack, Text, Title } from '@mantine/core';
+import { Paper, Stack, Text, Title } from '@mantine/core';
 import { get } from '../api';
 import { useAuth } from '../auth';
+import { Columns } from '../Columns';
 import { useT } from '../i18n';
 import { formatInt, formatUsd } from '../money';
 import { ErrorAlert, PageTitle, useLoad } from '../ui';
@@ -25,7 +26,7 @@ export default function Account() {
     <>
       <PageTitle>{t('Account')}</PageTitle>
       <ErrorAlert error={error} />
-      <SimpleGrid cols={{ base: 1, md: 2 }}>
+      <Columns cols={2}>
         <Paper withBorder p="md">
           <Stack gap={4}>
             <Title order={3} size="h4">
@@ -55,7 +56,7 @@ export default function Account() {
           </Title>
           <SetPassword userId={user!.id} name={user!.username} own />
         </Paper>
-      </SimpleGrid>
+      </Columns>
       {isAdmin && (
         <Paper withBorder p="md" mt="md">
           <Title order={3} size="h4" mb="sm">

@@ -6,7 +6,6 @@ import {
   NumberInput,
   PasswordInput,
   Select,
-  SimpleGrid,
   Stack,
   TagsInput,
   Text,
@@ -15,6 +14,7 @@ import {
 import { useState, type FormEvent } from 'react';
 import { get, patch, post } from '../api';
 import { CHANNEL_TYPES, typeSpec } from '../channelTypes';
+import { Columns } from '../Columns';
 import { useT } from '../i18n';
 import { ErrorAlert } from '../ui';
 
@@ -156,7 +156,7 @@ export function ChannelForm({
     >
       <form onSubmit={(e) => void submit(e)}>
         <Stack gap="sm">
-          <SimpleGrid cols={{ base: 1, sm: 2 }}>
+          <Columns cols={2}>
             <Select
               label={t('Type')}
               value={type}
@@ -170,7 +170,7 @@ export function ChannelForm({
               onChange={(e) => setName(e.currentTarget.value)}
               required
             />
-          </SimpleGrid>
+          </Columns>
           <TextInput
             label={t('Base URL')}
             description={
@@ -183,7 +183,7 @@ export function ChannelForm({
             required={spec.baseUrlRequired}
           />
           {spec.keyParts ? (
-            <SimpleGrid cols={{ base: 1, sm: 2 }}>
+            <Columns cols={2}>
               {spec.keyParts.map((f, i) => (
                 <PasswordInput
                   key={f.name}
@@ -198,7 +198,7 @@ export function ChannelForm({
                   autoComplete="off"
                 />
               ))}
-            </SimpleGrid>
+            </Columns>
           ) : (
             <PasswordInput
               label={t(spec.keyLabel)}
@@ -214,7 +214,7 @@ export function ChannelForm({
             />
           )}
           {spec.settings.length > 0 && (
-            <SimpleGrid cols={{ base: 1, sm: 2 }}>
+            <Columns cols={2}>
               {spec.settings.map((f) => (
                 <TextInput
                   key={f.name}
@@ -229,7 +229,7 @@ export function ChannelForm({
                   }}
                 />
               ))}
-            </SimpleGrid>
+            </Columns>
           )}
           <TagsInput
             label={t('Models')}
@@ -272,7 +272,7 @@ export function ChannelForm({
             </Text>
           )}
           <TagsInput label={t('Groups')} value={groups} onChange={setGroups} />
-          <SimpleGrid cols={{ base: 1, sm: 3 }}>
+          <Columns cols={3}>
             <NumberInput label={t('Priority')} value={priority} onChange={setPriority} allowDecimal={false} />
             <NumberInput
               label={t('Weight')}
@@ -289,7 +289,7 @@ export function ChannelForm({
               allowDecimal={false}
               placeholder={t('global')}
             />
-          </SimpleGrid>
+          </Columns>
           <TextInput
             label={t('Test model')}
             value={testModel}

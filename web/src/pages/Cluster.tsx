@@ -78,7 +78,11 @@ export default function Cluster() {
       <PageTitle
         right={
           <Group>
-            <Switch label={t('Refreshing every 2 s')} checked={live} onChange={(e) => setLive(e.currentTarget.checked)} />
+            <Switch
+              label={t('Refreshing every 2 s')}
+              checked={live}
+              onChange={(e) => setLive(e.currentTarget.checked)}
+            />
             <Anchor href="/admin/queues" target="_blank" rel="noopener">
               {t('Queue dashboard')}
             </Anchor>

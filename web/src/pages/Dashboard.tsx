@@ -1,4 +1,4 @@
-import { Card, Group, Paper, SegmentedControl, SimpleGrid, Table, Text, Title } from '@mantine/core';
+import { Card, Group, Paper, SegmentedControl, Table, Text, Title } from '@mantine/core';
 import { useMemo, useState } from 'react';
 import {
   Area,
@@ -12,6 +12,7 @@ import {
   YAxis,
 } from 'recharts';
 import { get } from '../api';
+import { Columns } from '../Columns';
 import { useT } from '../i18n';
 import { formatInt, formatUsd, unitsToUsd } from '../money';
 import { ErrorAlert, PageTitle, useLoad } from '../ui';
@@ -105,7 +106,7 @@ export default function Dashboard() {
         {t('Dashboard')}
       </PageTitle>
       <ErrorAlert error={error} />
-      <SimpleGrid cols={{ base: 2, md: 4 }} mb="md">
+      <Columns cols={4} mb="md">
         <Stat label={t('Requests')} value={formatInt(totals.requests)} testId="stat-requests" />
         <Stat label={t('Tokens')} value={formatInt(totals.tokens)} testId="stat-tokens" />
         <Stat label={t('Spend')} value={formatUsd(totals.quota, 4)} testId="stat-spend" />
@@ -114,8 +115,8 @@ export default function Dashboard() {
           value={totals.requests > 0 ? `${((100 * totals.errors) / totals.requests).toFixed(2)}%` : '—'}
           testId="stat-errors"
         />
-      </SimpleGrid>
-      <SimpleGrid cols={{ base: 1, lg: 2 }} mb="md">
+      </Columns>
+      <Columns cols={2} mb="md">
         <ChartCard title={t('Requests')}>
           <AreaChart data={points}>
             <CartesianGrid strokeDasharray="3 3" />
@@ -152,12 +153,12 @@ export default function Dashboard() {
             <Line type="monotone" dataKey="error_rate" name={t('Error rate')} stroke="#c92a2a" dot={false} />
           </LineChart>
         </ChartCard>
-      </SimpleGrid>
-      <SimpleGrid cols={{ base: 1, lg: 3 }}>
+      </Columns>
+      <Columns cols={3}>
         <TopTable title={t('Top models')} items={data?.top_models ?? []} testId="top-models" />
         <TopTable title={t('Top channels')} items={data?.top_channels ?? []} testId="top-channels" />
         <TopTable title={t('Top tokens')} items={data?.top_tokens ?? []} testId="top-tokens" />
-      </SimpleGrid>
+      </Columns>
     </>
   );
 }

@@ -8,7 +8,6 @@ import {
   NumberInput,
   Pagination,
   Select,
-  SimpleGrid,
   Stack,
   Table,
   TagsInput,
@@ -19,6 +18,7 @@ import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState, type FormEvent } from 'react';
 import { del, get, patch, post, type Page } from '../api';
 import { useAuth } from '../auth';
+import { Columns } from '../Columns';
 import { useT } from '../i18n';
 import { formatInt, formatUsd, usdToUnits } from '../money';
 import { rememberKey } from '../recentKeys';
@@ -376,7 +376,7 @@ function TokenForm({
             onChange={(e) => setName(e.currentTarget.value)}
             required
           />
-          <SimpleGrid cols={{ base: 1, sm: 2 }}>
+          <Columns cols={2}>
             <NumberInput
               label={t('Quota (US$)')}
               description={
@@ -396,7 +396,7 @@ function TokenForm({
               value={expires}
               onChange={(e) => setExpires(e.currentTarget.value)}
             />
-          </SimpleGrid>
+          </Columns>
           <TagsInput
             label={t('Models')}
             description={t('Empty: every model')}
@@ -409,7 +409,7 @@ function TokenForm({
             value={subnets}
             onChange={setSubnets}
           />
-          <SimpleGrid cols={{ base: 1, sm: 2 }}>
+          <Columns cols={2}>
             <NumberInput
               label={t('Requests per minute')}
               value={rpm}
@@ -424,7 +424,7 @@ function TokenForm({
               min={1}
               allowDecimal={false}
             />
-          </SimpleGrid>
+          </Columns>
           {isAdmin && !token && (
             <NumberInput
               label={t('For user ID')}

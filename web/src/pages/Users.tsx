@@ -9,7 +9,6 @@ import {
   Pagination,
   PasswordInput,
   Select,
-  SimpleGrid,
   Stack,
   Table,
   Text,
@@ -19,6 +18,7 @@ import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState, type FormEvent } from 'react';
 import { del, get, patch, post, put, setCsrfToken, type Page } from '../api';
 import { useAuth } from '../auth';
+import { Columns } from '../Columns';
 import { useT } from '../i18n';
 import { formatInt, formatUsd, usdToUnits } from '../money';
 import { ErrorAlert, PageTitle, StatusBadge, Time, useLoad } from '../ui';
@@ -225,7 +225,7 @@ function UserForm({ user, onClose, onSaved }: { user: UserRow | null; onClose():
             onChange={(e) => setUsername(e.currentTarget.value)}
             required
           />
-          <SimpleGrid cols={2}>
+          <Columns cols={2}>
             <Select
               label={t('Role')}
               value={role}
@@ -240,7 +240,7 @@ function UserForm({ user, onClose, onSaved }: { user: UserRow | null; onClose():
               data={['enabled', 'disabled'].map((s) => ({ value: s, label: t(s) }))}
               allowDeselect={false}
             />
-          </SimpleGrid>
+          </Columns>
           <TextInput
             label={t('Group')}
             value={group}
@@ -259,7 +259,7 @@ function UserForm({ user, onClose, onSaved }: { user: UserRow | null; onClose():
             min={0}
             decimalScale={6}
           />
-          <SimpleGrid cols={2}>
+          <Columns cols={2}>
             <NumberInput
               label={t('Requests per minute')}
               value={rpm}
@@ -274,7 +274,7 @@ function UserForm({ user, onClose, onSaved }: { user: UserRow | null; onClose():
               min={1}
               allowDecimal={false}
             />
-          </SimpleGrid>
+          </Columns>
           {!user && (
             <PasswordInput
               label={t('Password')}
