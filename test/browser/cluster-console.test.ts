@@ -15,14 +15,12 @@ async function signInWithToken(page: Page, token: string): Promise<void> {
 
 /** Reads the Cluster page's node rows: role and applied version of each. */
 async function nodeRows(page: Page): Promise<{ role: string; version: number }[]> {
-  return page
-    .getByTestId('cluster-node')
-    .evaluateAll((rows) =>
-      rows.map((r) => ({
-        role: r.getAttribute('data-role')!,
-        version: Number(r.getAttribute('data-version')),
-      })),
-    );
+  return page.getByTestId('cluster-node').evaluateAll((rows) =>
+    rows.map((r) => ({
+      role: r.getAttribute('data-role')!,
+      version: Number(r.getAttribute('data-version')),
+    })),
+  );
 }
 
 /** The console of a master and a replica on MariaDB + Redis: the cluster's truth, and a change applied everywhere. */

@@ -100,6 +100,29 @@ describe('web console (Chromium)', function () {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
     await screenshot(page, '04-channels');
 
+    // An Azure channel: its own settings form, sent as `settings`; then disabled with a bulk action.
+    await page.getByTestId('new-channel').click();
+    await dialog.getByLabel('Type').click();
+    await page.getByRole('option', { name: 'Azure OpenAI' }).click();
+    await dialog.getByLabel('Name').fill('azure-a');
+    await dialog.getByLabel('Base URL').fill('https://example-resource.openai.azure.com');
+    await dialog.getByLabel('API key').fill('azure-key-from-the-console');
+    await dialog.getByLabel('API version').fill('2024-10-21');
+    await dialog.getByLabel('The upstream serves the Responses API').check();
+    await dialog.getByLabel('Models').fill('gpt-azure-only');
+    await dialog.getByLabel('Models').press('Enter');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const azure = (await gw.admin('GET', '/api/channels?q=azure-a')).body.data[0];
+    expect(azure).to.deep.include({ type: 'azure', status: 'enabled' });
+    expect(azure.settings).to.deep.equal({ api_version: '2024-10-21', responses_api: true });
+    const azureRow = page.getByTestId(`channel-row-${azure.id}`);
+    await azureRow.getByRole('checkbox').check();
+    await page.getByRole('button', { name: 'Bulk action' }).click();
+    await page.getByRole('menuitem', { name: 'disable' }).click();
+    await azureRow.getByText('disabled').waitFor();
+    expect((await gw.admin('GET', `/api/channels/${azure.id}`)).body.data.status).to.equal('disabled');
+
     const stored = await gw.admin('GET', '/api/channels?q=fake-a');
     expect(stored.body.data[0]).to.deep.include({
       type: 'openai',
@@ -161,8 +184,11 @@ describe('web console (Chromium)', function () {
     expect(await row.getByTestId('log-charge').textContent()).to.equal('$0.00006');
     await row.getByRole('button', { name: 'Details' }).click();
     const dialog = page.getByRole('dialog');
-    await dialog.getByText('Upstream model').waitFor();
-    expect(await dialog.textContent()).to.contain('30 units');
+    await dialog.getByTestId('charge-formula').waitFor();
+    expect(await dialog.getByTestId('charge-formula').textContent()).to.contain(
+      'quota = ceil(((10 uncached prompt × $2 + 0 cached × $2 + 5 completion × $8) / 1M × 500000 quota per $ × ratio 1) = 30',
+    );
+    expect(await dialog.textContent()).to.contain('$0.00006 (30 units)');
     await screenshot(page, '08-usage-log-details');
     await page.keyboard.press('Escape');
     await screenshot(page, '09-usage-log');
@@ -174,8 +200,13 @@ describe('web console (Chromium)', function () {
       .getByTestId('stat-requests')
       .filter({ hasText: /^[1-9]/ })
       .waitFor();
-    expect(await page.getByTestId('stat-spend').textContent()).to.equal('$0.0001');
+    expect(await page.getByTestId('stat-spend').textContent()).to.equal('$0.00006');
     await page.getByTestId('top-models').getByText(MODEL).waitFor();
+    await page.getByTestId('top-channels').getByText('fake-a (#1)').waitFor();
+    await page
+      .getByTestId('top-tokens')
+      .getByText(/^console-token \(#\d+\)$/)
+      .waitFor();
     await page.locator('.recharts-surface').first().waitFor();
     await screenshot(page, '10-dashboard');
   });

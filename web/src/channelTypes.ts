@@ -9,16 +9,27 @@ export interface SettingField {
   description?: string;
   required?: boolean;
   secret?: boolean;
+  /** A text field (default) or a yes/no switch. */
+  kind?: 'text' | 'boolean';
 }
+
+const responsesApi: SettingField = {
+  name: 'responses_api',
+  label: 'The upstream serves the Responses API',
+  description: '/v1/responses passes through instead of being bridged through chat',
+  kind: 'boolean',
+};
 
 export interface ChannelTypeSpec {
   type: string;
   label: string;
-  /** Default base URL; null when the type derives it from its settings (Bedrock: the region). */
+  /** Default base URL; null when it depends on the account (Azure: the resource; Bedrock: the region). */
   baseUrl: string | null;
-  baseUrlRequired: boolean;
+  baseUrlPlaceholder?: string;
+  /** Bedrock: the base URL follows from the region. */
+  baseUrlFromRegion?: (region: string) => string;
   keyLabel: string;
-  /** Bedrock: two secrets (access key id and secret) joined into the key as `id:secret`. */
+  /** Bedrock: an access key id and its secret, joined into the key as `id:secret` (or an API key in `key`). */
   keyParts?: [SettingField, SettingField];
   settings: SettingField[];
 }
@@ -28,31 +39,29 @@ export const CHANNEL_TYPES: ChannelTypeSpec[] = [
     type: 'openai',
     label: 'OpenAI-compatible',
     baseUrl: 'https://api.openai.com',
-    baseUrlRequired: true,
     keyLabel: 'API key',
-    settings: [],
+    settings: [responsesApi],
   },
   {
     type: 'azure',
     label: 'Azure OpenAI',
     baseUrl: null,
-    baseUrlRequired: true,
+    baseUrlPlaceholder: 'https://NAME.openai.azure.com',
     keyLabel: 'API key',
     settings: [
       {
         name: 'api_version',
         label: 'API version',
         placeholder: '2024-10-21',
-        required: true,
-        description: 'The api-version query parameter of every request',
+        description: 'The api-version of the deployments API (a date), or v1 for the v1 API',
       },
+      responsesApi,
     ],
   },
   {
     type: 'anthropic',
     label: 'Anthropic',
     baseUrl: 'https://api.anthropic.com',
-    baseUrlRequired: true,
     keyLabel: 'API key',
     settings: [
       {
@@ -66,7 +75,6 @@ export const CHANNEL_TYPES: ChannelTypeSpec[] = [
     type: 'gemini',
     label: 'Google Gemini',
     baseUrl: 'https://generativelanguage.googleapis.com',
-    baseUrlRequired: true,
     keyLabel: 'API key',
     settings: [{ name: 'api_version', label: 'API version', placeholder: 'v1beta' }],
   },
@@ -74,11 +82,12 @@ export const CHANNEL_TYPES: ChannelTypeSpec[] = [
     type: 'bedrock',
     label: 'AWS Bedrock',
     baseUrl: null,
-    baseUrlRequired: false,
-    keyLabel: 'AWS credentials',
+    baseUrlPlaceholder: 'https://bedrock-runtime.us-east-1.amazonaws.com',
+    baseUrlFromRegion: (region) => `https://bedrock-runtime.${region}.amazonaws.com`,
+    keyLabel: 'Bedrock API key (instead of an access key)',
     keyParts: [
-      { name: 'access_key_id', label: 'Access key ID', placeholder: 'AKIA…', required: true },
-      { name: 'secret_access_key', label: 'Secret access key', required: true, secret: true },
+      { name: 'access_key_id', label: 'Access key ID', placeholder: 'AKIA…' },
+      { name: 'secret_access_key', label: 'Secret access key', secret: true },
     ],
     settings: [{ name: 'region', label: 'Region', placeholder: 'us-east-1', required: true }],
   },

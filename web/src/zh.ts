@@ -119,16 +119,24 @@ export const zh: Record<string, string> = {
   'AWS Bedrock': 'AWS Bedrock',
   'Base URL': 'Base URL',
   'Everything before /v1, e.g. https://api.openai.com': '/v1 之前的部分，例如 https://api.openai.com',
-  'Optional: derived from the region when empty': '可选：留空则按区域生成',
   'API key': 'API 密钥',
-  'AWS credentials': 'AWS 凭证',
   'Access key ID': '访问密钥 ID',
   'Secret access key': '秘密访问密钥',
   'Now {masked}; leave empty to keep it': '当前 {masked}；留空则保持不变',
   'API version': 'API 版本',
-  'The api-version query parameter of every request': '每个请求的 api-version 查询参数',
   'anthropic-version header': 'anthropic-version 请求头',
   Region: '区域',
+  'The upstream serves the Responses API': '上游支持 Responses API',
+  '/v1/responses passes through instead of being bridged through chat':
+    '/v1/responses 直接透传，而不经 chat 转换',
+  'The api-version of the deployments API (a date), or v1 for the v1 API':
+    '部署 API 的 api-version（日期），或 v1 表示 v1 API',
+  'Bedrock API key (instead of an access key)': 'Bedrock API 密钥（代替访问密钥）',
+  'Filled in from the region; a VPC endpoint may go here instead': '按区域自动填写；也可以填 VPC 终端节点',
+  'Other settings': '其他设置',
+  'JSON: provider settings without a field above (e.g. Gemini safety_settings)':
+    'JSON：上面没有字段的供应商设置（例如 Gemini 的 safety_settings）',
+  'Other settings must be a JSON object': '其他设置必须是 JSON 对象',
   'Empty: the channel serves every model. Press Enter after each.':
     '留空：渠道服务所有模型。每个模型输入后按回车。',
   'Fetch upstream models': '获取上游模型',
@@ -251,6 +259,10 @@ export const zh: Record<string, string> = {
   'Routing digest': '路由摘要',
   'Recent config changes': '最近的配置变更',
   Entity: '对象',
+  'How it was computed': '计算过程',
+  'Price per 1M tokens': '每百万 token 价格',
+  'Group ratio': '分组倍率',
+  'Not priced': '未定价',
   Operation: '操作',
   // playground
   'A token created just now': '刚创建的令牌',

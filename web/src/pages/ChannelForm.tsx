@@ -7,6 +7,7 @@ import {
   PasswordInput,
   Select,
   Stack,
+  Switch,
   TagsInput,
   Text,
   TextInput,
@@ -55,11 +56,12 @@ export function ChannelForm({
   const [baseUrl, setBaseUrl] = useState(channel?.base_url ?? spec.baseUrl ?? '');
   const [key, setKey] = useState('');
   const [keyParts, setKeyParts] = useState<[string, string]>(['', '']);
-  const initialSettings = (channel?.settings ?? {}) as Record<string, unknown>;
-  const [settings, setSettings] = useState<Record<string, string>>(() => {
-    const out: Record<string, string> = {};
-    for (const [k, v] of Object.entries(initialSettings)) if (typeof v === 'string') out[k] = v;
-    return out;
+  const [settings, setSettings] = useState<Record<string, unknown>>(() => ({ ...(channel?.settings ?? {}) }));
+  // Settings the form has no field for (e.g. Gemini's safety_settings), edited as JSON.
+  const known = new Set(spec.settings.map((f) => f.name));
+  const [otherSettings, setOtherSettings] = useState(() => {
+    const rest = Object.fromEntries(Object.entries(channel?.settings ?? {}).filter(([k]) => !known.has(k)));
+    return Object.keys(rest).length > 0 ? JSON.stringify(rest, null, 2) : '';
   });
   const [models, setModels] = useState<string[]>(channel?.models ?? []);
   const [groups, setGroups] = useState<string[]>(channel?.groups ?? ['default']);
@@ -121,20 +123,29 @@ export function ChannelForm({
       test_model: testModel.trim() || null,
       first_byte_timeout_ms: firstByte === '' ? null : Number(firstByte),
     };
-    if (baseUrl.trim() || spec.baseUrlRequired) body.base_url = baseUrl.trim();
-    const composedKey = spec.keyParts
-      ? keyParts[0].trim() && keyParts[1].trim()
+    body.base_url = baseUrl.trim();
+    // Bedrock: an access key is `id:secret`; a Bedrock API key goes as it is.
+    const composedKey =
+      spec.keyParts && keyParts[0].trim() && keyParts[1].trim()
         ? `${keyParts[0].trim()}:${keyParts[1].trim()}`
-        : ''
-      : key.trim();
+        : key.trim();
     if (composedKey) body.key = composedKey;
-    const typeSettings: Record<string, string> = {};
-    for (const f of spec.settings) {
-      const v = settings[f.name]?.trim();
-      if (v) typeSettings[f.name] = v;
+    let extra: Record<string, unknown> = {};
+    if (otherSettings.trim()) {
+      try {
+        extra = JSON.parse(otherSettings) as Record<string, unknown>;
+      } catch {
+        setError(new Error(t('Other settings must be a JSON object')));
+        return;
+      }
     }
-    // `settings` goes only to types that have any (an OpenAI channel has none).
-    if (spec.settings.length > 0) body.settings = typeSettings;
+    const typeSettings: Record<string, unknown> = { ...extra };
+    for (const f of spec.settings) {
+      const v = settings[f.name];
+      if (typeof v === 'string' ? v.trim() : v !== undefined && v !== null)
+        typeSettings[f.name] = typeof v === 'string' ? v.trim() : v;
+    }
+    body.settings = typeSettings;
     setBusy(true);
     try {
       if (channel) await patch(`/api/channels/${channel.id}`, body);
@@ -174,15 +185,16 @@ export function ChannelForm({
           <TextInput
             label={t('Base URL')}
             description={
-              spec.baseUrlRequired
-                ? t('Everything before /v1, e.g. https://api.openai.com')
-                : t('Optional: derived from the region when empty')
+              spec.baseUrlFromRegion
+                ? t('Filled in from the region; a VPC endpoint may go here instead')
+                : t('Everything before /v1, e.g. https://api.openai.com')
             }
+            placeholder={spec.baseUrlPlaceholder ?? spec.baseUrl ?? undefined}
             value={baseUrl}
             onChange={(e) => setBaseUrl(e.currentTarget.value)}
-            required={spec.baseUrlRequired}
+            required
           />
-          {spec.keyParts ? (
+          {spec.keyParts && (
             <Columns cols={2}>
               {spec.keyParts.map((f, i) => (
                 <PasswordInput
@@ -194,43 +206,67 @@ export function ChannelForm({
                     const v = e.currentTarget.value;
                     setKeyParts((p) => (i === 0 ? [v, p[1]] : [p[0], v]));
                   }}
-                  required={!channel}
                   autoComplete="off"
                 />
               ))}
             </Columns>
-          ) : (
-            <PasswordInput
-              label={t(spec.keyLabel)}
-              description={
-                channel
-                  ? t('Now {masked}; leave empty to keep it', { masked: channel.key_masked })
-                  : undefined
-              }
-              value={key}
-              onChange={(e) => setKey(e.currentTarget.value)}
-              required={!channel}
-              autoComplete="off"
-            />
           )}
+          <PasswordInput
+            label={t(spec.keyLabel)}
+            description={
+              channel ? t('Now {masked}; leave empty to keep it', { masked: channel.key_masked }) : undefined
+            }
+            value={key}
+            onChange={(e) => setKey(e.currentTarget.value)}
+            required={!channel && !(spec.keyParts && keyParts[0] && keyParts[1])}
+            autoComplete="off"
+          />
           {spec.settings.length > 0 && (
             <Columns cols={2}>
-              {spec.settings.map((f) => (
-                <TextInput
-                  key={f.name}
-                  label={t(f.label)}
-                  description={f.description ? t(f.description) : undefined}
-                  placeholder={f.placeholder}
-                  required={f.required}
-                  value={settings[f.name] ?? ''}
-                  onChange={(e) => {
-                    const v = e.currentTarget.value;
-                    setSettings((s) => ({ ...s, [f.name]: v }));
-                  }}
-                />
-              ))}
+              {spec.settings.map((f) =>
+                f.kind === 'boolean' ? (
+                  <Switch
+                    key={f.name}
+                    label={t(f.label)}
+                    description={f.description ? t(f.description) : undefined}
+                    checked={settings[f.name] === true}
+                    onChange={(e) => {
+                      const v = e.currentTarget.checked;
+                      setSettings((s) => ({ ...s, [f.name]: v }));
+                    }}
+                  />
+                ) : (
+                  <TextInput
+                    key={f.name}
+                    label={t(f.label)}
+                    description={f.description ? t(f.description) : undefined}
+                    placeholder={f.placeholder}
+                    required={f.required}
+                    value={typeof settings[f.name] === 'string' ? (settings[f.name] as string) : ''}
+                    onChange={(e) => {
+                      const v = e.currentTarget.value;
+                      setSettings((s) => ({ ...s, [f.name]: v }));
+                      if (f.name === 'region' && spec.baseUrlFromRegion) {
+                        const from = spec.baseUrlFromRegion;
+                        const before =
+                          typeof settings.region === 'string' ? from(String(settings.region)) : '';
+                        if (!baseUrl || baseUrl === before) setBaseUrl(v ? from(v) : '');
+                      }
+                    }}
+                  />
+                ),
+              )}
             </Columns>
           )}
+          <JsonInput
+            label={t('Other settings')}
+            description={t('JSON: provider settings without a field above (e.g. Gemini safety_settings)')}
+            value={otherSettings}
+            onChange={setOtherSettings}
+            autosize
+            minRows={1}
+            placeholder="{}"
+          />
           <TagsInput
             label={t('Models')}
             description={t('Empty: the channel serves every model. Press Enter after each.')}

@@ -31,11 +31,10 @@ interface ClusterAnswer {
 
 interface Change {
   version: number;
-  entity: string;
-  entity_id?: string | number | null;
+  kind: string;
+  entity_id: string | number | null;
   op: string;
-  at?: string;
-  created_at?: string;
+  at: string;
 }
 
 const Flag = ({ on, label }: { on: boolean | null | undefined; label: string }) =>
@@ -199,15 +198,15 @@ export default function Cluster() {
           </Table.Thead>
           <Table.Tbody>
             {(changes.data?.data ?? []).map((c) => (
-              <Table.Tr key={`${c.version}-${c.entity}-${c.entity_id ?? ''}`} data-testid="config-change">
+              <Table.Tr key={`${c.version}-${c.kind}-${c.entity_id ?? ''}`} data-testid="config-change">
                 <Table.Td>{c.version}</Table.Td>
                 <Table.Td>
-                  {c.entity}
-                  {c.entity_id !== undefined && c.entity_id !== null ? ` #${c.entity_id}` : ''}
+                  {c.kind}
+                  {c.entity_id !== null ? ` ${c.entity_id}` : ''}
                 </Table.Td>
                 <Table.Td>{c.op}</Table.Td>
                 <Table.Td>
-                  <Time at={c.at ?? c.created_at} />
+                  <Time at={c.at} />
                 </Table.Td>
               </Table.Tr>
             ))}

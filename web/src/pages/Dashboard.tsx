@@ -25,14 +25,14 @@ interface Point {
   errors: number;
 }
 
+/** A top list row: `model` (models), `channel_id` + `name` (channels), `token_id` + `name` (tokens). */
 interface TopItem {
-  id?: number | string | null;
+  model?: string;
+  channel_id?: number;
+  token_id?: number;
   name?: string | null;
-  model?: string | null;
   requests: number;
-  tokens?: number;
   quota: number;
-  [k: string]: unknown;
 }
 
 interface DashboardAnswer {
@@ -109,7 +109,7 @@ export default function Dashboard() {
       <Columns cols={4} mb="md">
         <Stat label={t('Requests')} value={formatInt(totals.requests)} testId="stat-requests" />
         <Stat label={t('Tokens')} value={formatInt(totals.tokens)} testId="stat-tokens" />
-        <Stat label={t('Spend')} value={formatUsd(totals.quota, 4)} testId="stat-spend" />
+        <Stat label={t('Spend')} value={formatUsd(totals.quota)} testId="stat-spend" />
         <Stat
           label={t('Error rate')}
           value={totals.requests > 0 ? `${((100 * totals.errors) / totals.requests).toFixed(2)}%` : '—'}
@@ -123,7 +123,14 @@ export default function Dashboard() {
             <XAxis dataKey="label" fontSize={12} />
             <YAxis allowDecimals={false} fontSize={12} />
             <Tooltip />
-            <Area type="monotone" dataKey="requests" name={t('Requests')} stroke="#364fc7" fill="#bac8ff" />
+            <Area
+              isAnimationActive={false}
+              type="monotone"
+              dataKey="requests"
+              name={t('Requests')}
+              stroke="#364fc7"
+              fill="#bac8ff"
+            />
           </AreaChart>
         </ChartCard>
         <ChartCard title={t('Tokens')}>
@@ -132,7 +139,14 @@ export default function Dashboard() {
             <XAxis dataKey="label" fontSize={12} />
             <YAxis fontSize={12} />
             <Tooltip />
-            <Area type="monotone" dataKey="tokens" name={t('Tokens')} stroke="#087f5b" fill="#96f2d7" />
+            <Area
+              isAnimationActive={false}
+              type="monotone"
+              dataKey="tokens"
+              name={t('Tokens')}
+              stroke="#087f5b"
+              fill="#96f2d7"
+            />
           </AreaChart>
         </ChartCard>
         <ChartCard title={t('Spend (US$)')}>
@@ -141,7 +155,14 @@ export default function Dashboard() {
             <XAxis dataKey="label" fontSize={12} />
             <YAxis fontSize={12} />
             <Tooltip formatter={(v) => `$${Number(v).toFixed(6)}`} />
-            <Line type="monotone" dataKey="spend" name={t('Spend')} stroke="#e8590c" dot={false} />
+            <Line
+              isAnimationActive={false}
+              type="monotone"
+              dataKey="spend"
+              name={t('Spend')}
+              stroke="#e8590c"
+              dot={false}
+            />
           </LineChart>
         </ChartCard>
         <ChartCard title={t('Error rate (%)')}>
@@ -150,7 +171,14 @@ export default function Dashboard() {
             <XAxis dataKey="label" fontSize={12} />
             <YAxis fontSize={12} unit="%" />
             <Tooltip formatter={(v) => `${Number(v).toFixed(2)}%`} />
-            <Line type="monotone" dataKey="error_rate" name={t('Error rate')} stroke="#c92a2a" dot={false} />
+            <Line
+              isAnimationActive={false}
+              type="monotone"
+              dataKey="error_rate"
+              name={t('Error rate')}
+              stroke="#c92a2a"
+              dot={false}
+            />
           </LineChart>
         </ChartCard>
       </Columns>
@@ -190,10 +218,10 @@ function ChartCard({ title, children }: { title: string; children: React.ReactEl
 }
 
 function itemName(i: TopItem): string {
-  const name =
-    i.name ?? i.model ?? (i.token_name as string | undefined) ?? (i.channel_name as string | undefined);
-  if (name) return i.id !== undefined && i.id !== null && i.id !== name ? `${name} (#${i.id})` : String(name);
-  return i.id !== undefined && i.id !== null ? `#${i.id}` : '—';
+  if (i.model !== undefined) return i.model;
+  const id = i.channel_id ?? i.token_id;
+  if (i.name) return `${i.name} (#${id})`;
+  return id !== undefined ? `#${id}` : '—';
 }
 
 function TopTable({ title, items, testId }: { title: string; items: TopItem[]; testId: string }) {

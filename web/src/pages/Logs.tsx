@@ -239,23 +239,63 @@ function LogDetails({ row, onClose }: { row: UsageRow; onClose(): void }) {
           <Text fw={700} mt="md" mb={4}>
             {t('How the charge was computed')}
           </Text>
-          <ChargeView charge={charge} />
+          <ChargeView charge={charge as Charge} />
         </>
       )}
     </Modal>
   );
 }
 
-function ChargeView({ charge }: { charge: unknown }) {
-  if (typeof charge === 'string') return <Text data-testid="charge-formula">{charge}</Text>;
-  if (typeof charge === 'object' && charge !== null) {
-    const c = charge as Record<string, unknown>;
-    return (
-      <div data-testid="charge-formula">
-        {typeof c.formula === 'string' && <Text mb={4}>{c.formula}</Text>}
-        <Code block>{JSON.stringify(charge, null, 2)}</Code>
-      </div>
-    );
-  }
-  return <Text>{String(charge)}</Text>;
+interface Charge {
+  quota: number;
+  usd?: number;
+  priced: boolean;
+  price_per_1m?: { input: number; output: number; cached_input: number | null };
+  group_ratio?: number;
+  tokens?: { prompt: number; cached: number; uncached_prompt: number; completion: number };
+  explanation: string;
+}
+
+/** How the charge was computed: the prices and group ratio recorded with the request, and the formula. */
+function ChargeView({ charge }: { charge: Charge }) {
+  const t = useT();
+  return (
+    <div data-testid="charge-formula">
+      {charge.priced && charge.price_per_1m && (
+        <Table verticalSpacing={2} mb="xs" aria-label={t('How it was computed')}>
+          <Table.Tbody>
+            <Table.Tr>
+              <Table.Th w={220}>{t('Price per 1M tokens')}</Table.Th>
+              <Table.Td>
+                {t('Input')} ${charge.price_per_1m.input} · {t('Cached input')}{' '}
+                {charge.price_per_1m.cached_input === null ? '—' : `$${charge.price_per_1m.cached_input}`} ·{' '}
+                {t('Output')} ${charge.price_per_1m.output}
+              </Table.Td>
+            </Table.Tr>
+            <Table.Tr>
+              <Table.Th>{t('Group ratio')}</Table.Th>
+              <Table.Td>×{charge.group_ratio}</Table.Td>
+            </Table.Tr>
+            {charge.tokens && (
+              <Table.Tr>
+                <Table.Th>{t('Tokens in / out')}</Table.Th>
+                <Table.Td>
+                  {formatInt(charge.tokens.uncached_prompt)} + {formatInt(charge.tokens.cached)} (
+                  {t('Cached tokens')}) / {formatInt(charge.tokens.completion)}
+                </Table.Td>
+              </Table.Tr>
+            )}
+            <Table.Tr>
+              <Table.Th>{t('Charge')}</Table.Th>
+              <Table.Td>
+                {formatUsd(charge.quota)} ({formatInt(charge.quota)} {t('units')})
+              </Table.Td>
+            </Table.Tr>
+          </Table.Tbody>
+        </Table>
+      )}
+      {!charge.priced && <Text size="sm">{t('Not priced')}</Text>}
+      <Code block>{charge.explanation}</Code>
+    </div>
+  );
 }
