@@ -77,8 +77,13 @@ export class ChannelService {
     private readonly writer: VersionedWriter,
     private readonly secrets: SecretBox,
     private readonly types: ChannelTypes,
-    private readonly health: ChannelHealthHooks = noHealth,
+    private health: ChannelHealthHooks = noHealth,
   ) {}
+
+  /** Channel health is built on this service (it re-enables channels): it is attached once both exist. */
+  attachHealth(health: ChannelHealthHooks): void {
+    this.health = health;
+  }
 
   async list(f: ListChannelsInput) {
     const { rows, total } = await this.channels.list({ ...f, perPage: f.per_page });

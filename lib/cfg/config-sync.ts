@@ -56,6 +56,12 @@ export function lagBehind(reference: ConfigState | undefined, epoch: string, app
 const CATCH_UP_BATCH = 1000;
 const RECENT_APPLIES = 5000;
 
+/** What the sync asks of the rest of the node. */
+export interface SyncHooks {
+  /** A resync found the probe without a version: put one back (the database's). */
+  versionMissing?: (state: ConfigState) => Promise<void>;
+}
+
 /**
  * A node's view of config: the routing index (L1 for channels), the identity cache (L1 for
  * tokens and users), and the version and epoch they reflect. Applies changes strictly in version
@@ -84,10 +90,7 @@ export class ConfigSync {
     private readonly decrypt: (keyEnc: string) => string,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-    private readonly hooks: {
-      /** A resync found the probe without a version: put one back (the database's). */
-      versionMissing?: (state: ConfigState) => Promise<void>;
-    } = {},
+    private readonly hooks: SyncHooks = {},
   ) {}
 
   get routing(): RoutingIndex {

@@ -84,6 +84,9 @@ export class RelayHttpHandler {
     } else if (req.method === 'GET' && path.startsWith('/v1/models/')) {
       route = '/v1/models/:model';
       work = this.getModel(req, res, safeDecode(path.slice('/v1/models/'.length)), log);
+    } else if (path.startsWith('/v1/responses/') && this.deps.ingress.has('responses')) {
+      route = '/v1/responses/:id';
+      work = this.storedResponse(req, log);
     } else {
       work = Promise.reject(
         new NotFoundError(`Unknown route ${req.method} ${path}`, { code: 'unknown_url' }),
@@ -112,7 +115,7 @@ export class RelayHttpHandler {
     let ingress: RelayRequest['ingress'];
     if (format) {
       format.validate(body);
-      ingress = { format, chat: format.toChat(body) };
+      ingress = { format, chat: format.toChat(body), unbridgeable: format.bridgeProblem?.(body) };
     }
     const relayed: RelayRequest = { requestId, endpoint, body, ingress, caller: who, res, log };
     const billing = this.deps.billing;
@@ -170,6 +173,20 @@ export class RelayHttpHandler {
       });
     }
     sendJson(res, 200, { id, object: 'model', created: this.created, owned_by: 'switchyard' });
+  }
+
+  /**
+   * `GET`/`DELETE /v1/responses/{id}`, `…/cancel`, `…/input_items`: the gateway keeps no
+   * response, so there is none to fetch; said plainly (after the key is checked) rather than as
+   * an unknown route.
+   */
+  private async storedResponse(req: IncomingMessage, log: RelayLogFields): Promise<void> {
+    this.requireReady();
+    await this.caller(req, log);
+    throw new BadRequestError(
+      'This gateway does not store responses: a response cannot be retrieved, cancelled or deleted, and previous_response_id is not supported. Send the whole conversation in `input` instead.',
+      { code: 'responses_not_stored' },
+    );
   }
 
   private requireReady(): void {

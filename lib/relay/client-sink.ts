@@ -69,11 +69,13 @@ export class BridgeSink implements ClientSink {
     private readonly format: IngressFormat,
     private readonly model: string,
     private readonly id: string,
+    /** The client's body (a format may echo its settings in the answer). */
+    private readonly request?: Record<string, unknown>,
   ) {}
 
   whole(status: number, answer: DecodedAnswer): void {
     const json = answer.json ?? (JSON.parse(answer.body.toString()) as Record<string, unknown>);
-    const body = JSON.stringify(this.format.fromChat(json, answer.usage, this.model));
+    const body = JSON.stringify(this.format.fromChat(json, answer.usage, this.model, this.request));
     this.res.statusCode = status;
     this.res.setHeader('content-type', 'application/json');
     this.res.setHeader('content-length', Buffer.byteLength(body));
@@ -82,7 +84,7 @@ export class BridgeSink implements ClientSink {
 
   start(): void {
     startSse(this.res);
-    this.encoder = this.format.streamEncoder(this.model, this.id);
+    this.encoder = this.format.streamEncoder(this.model, this.id, this.request);
   }
 
   write(chunk: string | Buffer): boolean {

@@ -46,7 +46,12 @@ export interface RelayRequest {
   /** The client's JSON body, in the endpoint's format; `model` is a non-empty string. */
   body: Record<string, unknown> & { model: string };
   /** For `messages` and `responses`: the format, and the body as an OpenAI chat request (the bridge sends it; local counts read it). */
-  ingress?: { format: IngressFormat; chat: ChatRequest };
+  ingress?: {
+    format: IngressFormat;
+    chat: ChatRequest;
+    /** Set when the request cannot be bridged (see `IngressFormat.bridgeProblem`): channels that would bridge it are passed over. */
+    unbridgeable?: AppError;
+  };
   caller: RelayCaller;
   res: import('node:http').ServerResponse;
   log: RelayLogFields;
@@ -170,6 +175,13 @@ export class RelayService {
         const channel = selectChannel(tiers, tried, this.opts.random, health);
         if (!channel) break;
         tried.add(channel.id);
+        const unbridgeable = this.unbridgeableOn(req, channel);
+        if (unbridgeable) {
+          // Not an attempt and not the channel's failure: the request needs a native channel.
+          last ??= { retry: true, reason: 'unsupported', error: unbridgeable };
+          n--;
+          continue;
+        }
         if (n > 0) this.metrics.relayRetries.inc();
         outcome.attempts = req.log.attempts = n + 1;
         outcome.channelId = req.log.channelId = channel.id;
@@ -220,6 +232,16 @@ export class RelayService {
     } finally {
       res.off('close', onClose);
     }
+  }
+
+  /** The reason to pass a channel over: it would bridge a request that cannot be bridged. */
+  private unbridgeableOn(req: RelayRequest, channel: RoutedChannel): AppError | undefined {
+    const unbridgeable = req.ingress?.unbridgeable;
+    const adapter = unbridgeable && this.adapters.get(channel.type);
+    if (!adapter) return undefined;
+    return adapter.endpoints(this.adapters.settingsOf(adapter, channel)).has(req.endpoint)
+      ? undefined
+      : unbridgeable;
   }
 
   private failed(outcome: RelayOutcome, error: AppError): RelayOutcome {
@@ -280,7 +302,7 @@ export class RelayService {
     const failed = await this.upstream.head(call, this.opts.autoDisableOn);
     if (failed) return failed;
     const sink: ClientSink = bridged
-      ? new BridgeSink(req.res, req.ingress!.format, req.body.model, `chatcmpl-${req.requestId}`)
+      ? new BridgeSink(req.res, req.ingress!.format, req.body.model, `chatcmpl-${req.requestId}`, req.body)
       : new DirectSink(req.res);
     return stream ? this.pipeStream(req, call, sink, state, bridged) : this.whole(req, call, sink, state);
   }

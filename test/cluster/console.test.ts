@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { CLUSTER_ADMIN_TOKEN, startCluster, type TestCluster } from '../helpers/cluster.js';
 import { callWithCookie, postLogin, signIn } from '../helpers/console-session.js';
+import { waitFor } from '../helpers/wait.js';
 
 /** The console's sign-in across a master and a replica on MariaDB + Redis. */
 describe('console sessions in a cluster (master + 1 replica)', function () {
@@ -64,6 +65,31 @@ describe('console sessions in a cluster (master + 1 replica)', function () {
     expect(set.status).to.equal(200);
     const after = await callWithCookie(cluster.replicas[0]!.url, s.cookie, 'GET', '/api/tokens');
     expect(after.status).to.equal(401);
+  });
+
+  it('GET /api/cluster shows each node’s routing digest against the database’s, and its Redis connection', async () => {
+    const created = await cluster.admin(cluster.master, 'POST', '/api/channels', {
+      name: 'digest-check',
+      base_url: 'http://127.0.0.1:9',
+      key: 'sk-digest-0123456789',
+      models: ['m'],
+    });
+    expect(created.status).to.equal(201);
+    const { digest } = await cluster.dbState();
+    let report: any;
+    await waitFor(
+      async () => {
+        report = (await cluster.admin(cluster.replicas[0]!, 'GET', '/api/cluster')).body;
+        return report.nodes.length === 2 && report.nodes.every((n: any) => n.routing_matches_db === true);
+      },
+      5000,
+      'both nodes reporting the database’s routing digest',
+    );
+    expect(report.db_routing_digest).to.equal(digest);
+    for (const n of report.nodes) {
+      expect(n).to.include({ routing_digest: digest, redis_connected: true, pubsub_connected: true });
+      expect(n.routing_channels).to.be.a('number');
+    }
   });
 
   it('counts failed attempts cluster-wide (in Redis): two on the master and one on the replica lock the username', async () => {

@@ -287,6 +287,29 @@ describe('console API: dashboard buckets, bulk channel actions, config changes',
     ]);
     expect(Date.parse(r.body.data[0].at)).to.be.closeTo(Date.now(), 10_000);
     expect((await gw.admin('GET', '/api/cluster/changes?limit=0')).status).to.equal(400);
+    // The node's routing digest is compared with the database's.
+    const report = (await gw.admin('GET', '/api/cluster')).body;
+    expect(report.db_routing_digest).to.match(/^[0-9a-f]{40}$/);
+    expect(report.nodes[0]).to.include({
+      routing_digest: report.db_routing_digest,
+      routing_matches_db: true,
+    });
+    // A channel written straight to the database (no versioned write) is not in this node's routing yet.
+    await gw.gateway.db('channels').insert({
+      name: 'sneaked-in',
+      type: 'openai',
+      base_url: 'http://127.0.0.1:9',
+      key_enc: 'x',
+      key_masked: 'x',
+      models: '[]',
+      groups: '["default"]',
+      model_mapping: '{}',
+      version: v,
+      created_at: Date.now(),
+      updated_at: Date.now(),
+    });
+    const after = (await gw.admin('GET', '/api/cluster')).body;
+    expect(after.nodes[0].routing_matches_db).to.equal(false);
     await gw.admin('POST', '/api/users', { username: 'u', password: PASSWORD });
     const u = await signIn(gw.url, { username: 'u', password: PASSWORD });
     expect((await u.call('GET', '/api/cluster/changes')).status).to.equal(403);

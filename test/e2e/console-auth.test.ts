@@ -34,6 +34,12 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       expect(JSON.stringify(row)).not.to.contain(PASSWORD);
       const user = await gw.admin('GET', `/api/users/${id}`);
       expect(JSON.stringify(user.body)).not.to.contain('argon2');
+      expect(user.body.data.has_password).to.equal(true);
+      const list = await gw.admin('GET', '/api/users');
+      expect(list.body.data.map((u: any) => [u.username, u.has_password])).to.deep.equal([
+        ['root', false],
+        ['alice', true],
+      ]);
       const s = await signIn(gw.url, { username: 'alice', password: PASSWORD });
       expect(s.user).to.deep.equal({ id, username: 'alice', role: 'user', group: 'default' });
       expect(s.csrf).to.match(/^[A-Za-z0-9_-]{43}$/);
@@ -138,7 +144,8 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       const none = await s.call('POST', '/api/tokens', { name: 'x' }, { csrf: false });
       expect(none.status).to.equal(403);
       expect(none.body.error).to.include({ type: 'permission_error', code: 'csrf_failed' });
-      const wrong = await s.call('POST', '/api/tokens', { name: 'x' }, { csrf: `${s.csrf.slice(0, -1)}A` });
+      const altered = s.csrf.slice(0, -1) + (s.csrf.endsWith('A') ? 'B' : 'A');
+      const wrong = await s.call('POST', '/api/tokens', { name: 'x' }, { csrf: altered });
       expect(wrong.status).to.equal(403);
       const del = await s.call('DELETE', '/api/tokens/1', undefined, { csrf: false });
       expect(del.status).to.equal(403);

@@ -113,6 +113,12 @@ function toRow(v: Partial<ChannelValues>): Record<string, unknown> {
 export class ChannelRepository {
   constructor(private readonly db: Db) {}
 
+  /** Every channel's id and version (what a node's routing digest is compared with). */
+  async versions(): Promise<[number, number][]> {
+    const rows = (await this.db('channels').select('id', 'version')) as { id: unknown; version: unknown }[];
+    return rows.map((r) => [num(r.id), num(r.version)]);
+  }
+
   /** The names of the rows in `ids` (those that still exist). */
   async namesByIds(ids: number[]): Promise<Map<number, string>> {
     if (ids.length === 0) return new Map();

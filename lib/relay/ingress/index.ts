@@ -1,4 +1,5 @@
 import type { IngressEndpoint, IngressFormat } from './ingress-format.js';
+import { responsesFormat } from './responses.format.js';
 
 /**
  * The client-facing formats other than OpenAI's, by endpoint. A format listed here gets its
@@ -6,5 +7,5 @@ import type { IngressEndpoint, IngressFormat } from './ingress-format.js';
  * speak it.
  */
 export function createIngressFormats(): ReadonlyMap<IngressEndpoint, IngressFormat> {
-  return new Map<IngressEndpoint, IngressFormat>();
+  return new Map<IngressEndpoint, IngressFormat>([['responses', responsesFormat]]);
 }

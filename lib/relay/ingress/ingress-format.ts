@@ -1,3 +1,4 @@
+import type { AppError } from '../../errors/app.error.js';
 import type { NormalizedUsage } from '../adapters/provider-adapter.js';
 
 /** The endpoints whose request format is not OpenAI chat, bridged through chat when a channel does not speak them. */
@@ -28,10 +29,25 @@ export interface IngressFormat {
   validate(body: Record<string, unknown>): void;
   /** The client's body as an OpenAI chat request. */
   toChat(body: Record<string, unknown>): ChatRequest;
-  /** A whole OpenAI chat completion (parsed) into the client's answer body. */
-  fromChat(completion: Record<string, unknown>, usage: NormalizedUsage | undefined, model: string): unknown;
-  /** A stream encoder for one bridged answer. */
-  streamEncoder(model: string, id: string): IngressStreamEncoder;
+  /**
+   * Why this (valid) request cannot be bridged through chat: it uses what only a channel that
+   * speaks the format natively serves (the Responses API's built-in tools). Such a request passes
+   * through to native channels and passes the others over; with none left, the client gets this
+   * error. Undefined (or no method): it can be bridged, and `toChat` is the whole request.
+   */
+  bridgeProblem?(body: Record<string, unknown>): AppError | undefined;
+  /**
+   * A whole OpenAI chat completion (parsed) into the client's answer body. `request` is the
+   * client's body, for formats whose answer echoes the request's settings (the Responses API).
+   */
+  fromChat(
+    completion: Record<string, unknown>,
+    usage: NormalizedUsage | undefined,
+    model: string,
+    request?: Record<string, unknown>,
+  ): unknown;
+  /** A stream encoder for one bridged answer (`request`: as for `fromChat`). */
+  streamEncoder(model: string, id: string, request?: Record<string, unknown>): IngressStreamEncoder;
   /** The client's error body for a gateway error. */
   errorBody(err: { status: number; type: string; code: string | null; message: string }): unknown;
 }
