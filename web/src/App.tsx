@@ -1,6 +1,6 @@
 import { Alert, Button, Center, Group, Loader, NavLink, SegmentedControl, Text } from '@mantine/core';
 import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
-import { HashRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router';
+import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router';
 import { get } from './api';
 import { useAuth } from './auth';
 import { useI18n } from './i18n';
@@ -47,9 +47,9 @@ export function App() {
   }
   if (user === null) return <SignIn />;
   return (
-    <HashRouter>
+    <BrowserRouter>
       <Shell />
-    </HashRouter>
+    </BrowserRouter>
   );
 }
 

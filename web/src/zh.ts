@@ -93,7 +93,6 @@ export const zh: Record<string, string> = {
   'Bulk action': '批量操作',
   enable: '启用',
   disable: '禁用',
-  test: '测试',
   delete: '删除',
   'Delete the selected channels?': '删除所选渠道？',
   '{n} channels: {action} done': '{n} 个渠道：{action}完成',

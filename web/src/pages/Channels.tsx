@@ -122,10 +122,21 @@ export default function Channels() {
 
   async function bulk(action: string) {
     const ids = [...selected];
-    await run(t('{n} channels: {action} done', { n: ids.length, action: t(action) }), async () => {
-      await post('/api/channels/bulk', { ids, action });
+    setActionError(null);
+    setNotice(null);
+    try {
+      const r = await post<{ data: { done: number[]; failed: { id: number; message: string }[] } }>(
+        '/api/channels/bulk',
+        { ids, action },
+      );
       setSelected(new Set());
-    });
+      setNotice(t('{n} channels: {action} done', { n: r.data.done.length, action: t(action) }));
+      if (r.data.failed.length > 0)
+        setActionError(new Error(r.data.failed.map((f) => `#${f.id}: ${f.message}`).join('; ')));
+      await reload();
+    } catch (err) {
+      setActionError(err);
+    }
   }
 
   const allOnPage = rows.length > 0 && rows.every((r) => selected.has(r.id));
@@ -194,7 +205,6 @@ export default function Channels() {
           <Menu.Dropdown>
             <Menu.Item onClick={() => void bulk('enable')}>{t('enable')}</Menu.Item>
             <Menu.Item onClick={() => void bulk('disable')}>{t('disable')}</Menu.Item>
-            <Menu.Item onClick={() => void bulk('test')}>{t('test')}</Menu.Item>
             <Menu.Item
               color="red"
               onClick={() => window.confirm(t('Delete the selected channels?')) && void bulk('delete')}
