@@ -13,7 +13,7 @@ import type { RedisBillingStore } from './redis-billing.store.js';
 
 /**
  * A cluster node's billing: Redis, and while Redis is away the local store on the database, so
- * the relay keeps serving (DESIGN: a DEGRADED node serves). What the database was charged in
+ * the relay keeps serving (a DEGRADED node serves: docs/billing.md, "Where balances live"). What the database was charged in
  * that time is owed to the Redis balances and paid as soon as Redis answers again.
  * Trade-off while degraded: rate limits count per node, and balances are the database's,
  * re-read every few seconds.

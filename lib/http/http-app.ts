@@ -100,7 +100,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       else next(new ReplicaReadOnlyError(deps.masterUrl));
     });
   }
-  api.use('/auth', authRoutes(deps.userRecords));
+  api.use('/auth', authRoutes(deps.userRecords, { role: deps.role, masterUrl: deps.masterUrl }));
   api.get('/cluster', async (_req, res) => {
     res.json(await deps.status.clusterReport());
   });

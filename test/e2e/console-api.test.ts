@@ -273,6 +273,25 @@ describe('console API: dashboard buckets, bulk channel actions, config changes',
     ).to.equal(200);
   });
 
+  it('GET /api/channels/types lists each provider type with the JSON Schema of its settings', async () => {
+    const r = await gw.admin('GET', '/api/channels/types');
+    expect(r.status).to.equal(200);
+    const byType = new Map(r.body.data.map((t: any) => [t.type, t.settings_schema]));
+    expect([...byType.keys()]).to.include.members(['openai', 'azure']);
+    for (const schema of byType.values()) expect(schema).to.include({ type: 'object' });
+    // Every type listed is one a channel can be created with (its settings defaults accepted).
+    for (const [type, schema] of byType) {
+      if ((schema as any).required?.length) continue;
+      const ch = await gw.channel({
+        name: `t-${type}`,
+        type,
+        base_url: 'https://example.com',
+        models: ['m'],
+      });
+      expect(ch.type).to.equal(type);
+    }
+  });
+
   it('GET /api/cluster/changes lists the newest config changes first (admins only)', async () => {
     const ch = await gw.channel({ name: 'x', base_url: 'http://127.0.0.1:9', models: ['m'] });
     await gw.admin('PUT', '/api/prices/m', { input: 1, output: 1 });

@@ -51,6 +51,7 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       expect(me.status).to.equal(200);
       expect(me.body.user).to.include({ id, username: 'alice', role: 'user' });
       expect(me.body.csrf_token).to.equal(s.csrf);
+      expect(me.body).to.deep.include({ node: { role: 'single', master_url: null }, quota_per_usd: 500_000 });
     });
 
     it('refuses a wrong password or unknown user with 401 in the OpenAI shape, and a weak password with 400', async () => {

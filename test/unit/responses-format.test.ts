@@ -87,7 +87,6 @@ describe('Responses API format (bridged through chat)', () => {
         temperature: 0.2,
         top_p: 0.9,
         user: 'u-1',
-        metadata: { a: 'b' },
         stream: true,
         max_completion_tokens: 50,
       });
