@@ -26,7 +26,8 @@ describe('web console (Chromium)', function () {
 
   before(async () => {
     upstream = await startFakeUpstream();
-    gw = await startTestGateway();
+    // No scheduled channel tests: the Azure and Bedrock channels made here must never be called.
+    gw = await startTestGateway({ env: { CHANNEL_TEST_EVERY: '0' } });
     // $2 in / $8 out per 1M: the fake's 10 + 5 tokens cost 10×2 + 5×8 = 60 µ$ = 30 quota units.
     expect((await gw.admin('PUT', `/api/prices/${MODEL}`, { input: 2, output: 8 })).status).to.equal(200);
     for (const u of [
@@ -105,7 +106,7 @@ describe('web console (Chromium)', function () {
     await dialog.getByLabel('Type').click();
     await page.getByRole('option', { name: 'Azure OpenAI' }).click();
     await dialog.getByLabel('Name').fill('azure-a');
-    await dialog.getByLabel('Base URL').fill('https://example-resource.openai.azure.com');
+    await dialog.getByLabel('Base URL').fill('https://azure-resource.invalid');
     await dialog.getByLabel('API key').fill('azure-key-from-the-console');
     await dialog.getByLabel('API version').fill('2024-10-21');
     await dialog.getByLabel('The upstream serves the Responses API').check();
@@ -116,11 +117,38 @@ describe('web console (Chromium)', function () {
     const azure = (await gw.admin('GET', '/api/channels?q=azure-a')).body.data[0];
     expect(azure).to.deep.include({ type: 'azure', status: 'enabled' });
     expect(azure.settings).to.deep.equal({ api_version: '2024-10-21', responses_api: true });
-    const azureRow = page.getByTestId(`channel-row-${azure.id}`);
-    await azureRow.getByRole('checkbox').check();
+    // A Bedrock channel: the region fills in the base URL; the access key id and secret make the key.
+    await page.getByTestId('new-channel').click();
+    await dialog.getByLabel('Type').click();
+    await page.getByRole('option', { name: 'AWS Bedrock' }).click();
+    await dialog.getByLabel('Name').fill('bedrock-a');
+    await dialog.getByLabel('Region').fill('us-west-2');
+    expect(await dialog.getByLabel('Base URL').inputValue()).to.equal(
+      'https://bedrock-runtime.us-west-2.amazonaws.com',
+    );
+    await dialog.getByLabel('Access key ID').fill('AKIAIOSFODNN7EXAMPLE');
+    await dialog.getByLabel('Secret access key').fill('wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY');
+    await dialog.getByLabel('Models').fill('bedrock-only-model');
+    await dialog.getByLabel('Models').press('Enter');
+    await screenshot(page, '03-channel-form-bedrock');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const bedrock = (await gw.admin('GET', '/api/channels?q=bedrock-a')).body.data[0];
+    expect(bedrock).to.deep.include({
+      type: 'bedrock',
+      base_url: 'https://bedrock-runtime.us-west-2.amazonaws.com',
+      settings: { region: 'us-west-2' },
+    });
+    // The key is ID:SECRET: masked, it shows the id's start and the secret's end.
+    expect(bedrock.key_masked).to.equal('AKI…EKEY');
+
+    for (const id of [azure.id, bedrock.id])
+      await page.getByTestId(`channel-row-${id}`).getByRole('checkbox').check();
     await page.getByRole('button', { name: 'Bulk action' }).click();
     await page.getByRole('menuitem', { name: 'disable' }).click();
-    await azureRow.getByText('disabled').waitFor();
+    await page.getByTestId(`channel-row-${bedrock.id}`).getByText('disabled').waitFor();
+    await page.getByTestId(`channel-row-${azure.id}`).getByText('disabled').waitFor();
+    expect((await gw.admin('GET', `/api/channels/${bedrock.id}`)).body.data.status).to.equal('disabled');
     expect((await gw.admin('GET', `/api/channels/${azure.id}`)).body.data.status).to.equal('disabled');
 
     const stored = await gw.admin('GET', '/api/channels?q=fake-a');
