@@ -99,6 +99,7 @@ describe('web console on a cluster (Chromium, master + 1 replica)', function () 
       const page = await ctx.newPage();
       await signInWithToken(page, CLUSTER_ADMIN_TOKEN);
       await page.getByText('Read-only replica').waitFor();
+      await page.getByTestId('replica-notice').getByText(`:${cluster.master.port}`).waitFor();
       await page.getByRole('link', { name: 'Channels' }).click();
       const row = page.getByTestId(`channel-row-${channelId}`);
       await row.getByRole('button', { name: 'Enable' }).click();

@@ -237,6 +237,18 @@ describe('web console (Chromium)', function () {
       .waitFor();
     await page.locator('.recharts-surface').first().waitFor();
     await screenshot(page, '10-dashboard');
+    // A custom range around now holds the request; one that ended an hour ago does not.
+    const local = (ms: number) => {
+      const d = new Date(ms);
+      const p = (n: number) => String(n).padStart(2, '0');
+      return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+    };
+    await page.getByText('Custom').click();
+    await page.getByLabel('From', { exact: true }).fill(local(Date.now() - 3 * 3600_000));
+    await page.getByLabel('To', { exact: true }).fill(local(Date.now() - 3600_000));
+    await page.getByTestId('stat-requests').filter({ hasText: /^0$/ }).waitFor();
+    await page.getByLabel('To', { exact: true }).fill(local(Date.now() + 3600_000));
+    await page.getByTestId('stat-requests').filter({ hasText: /^1$/ }).waitFor();
   });
 
   it('shows the other admin pages (users, prices & groups, cluster, account) and switches to Chinese', async () => {

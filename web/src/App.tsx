@@ -53,19 +53,35 @@ export function App() {
   );
 }
 
-/** Where this node stands: a replica takes no writes, and the console says so on every page. */
+/**
+ * Where this node stands: a replica takes no writes, and the console says so on every page, with
+ * the master's host name and port as its heartbeat gives them.
+ */
 function ReplicaNotice() {
   const { t } = useI18n();
-  const [role, setRole] = useState<string | null>(null);
+  const [replica, setReplica] = useState<{ master: string | null } | null>(null);
   useEffect(() => {
     get<{ role: string }>('/api/status')
-      .then((s) => setRole(s.role))
-      .catch(() => setRole(null));
+      .then(async (s) => {
+        if (s.role !== 'slave') return;
+        const c = await get<{ nodes: { role: string; host?: string; port?: number }[] }>(
+          '/api/cluster',
+        ).catch(() => null);
+        const m = c?.nodes.find((n) => n.role === 'master');
+        setReplica({ master: m?.host && m.port ? `${m.host}:${m.port}` : null });
+      })
+      .catch(() => setReplica(null));
   }, []);
-  if (role !== 'slave') return null;
+  if (!replica) return null;
   return (
-    <Alert color="yellow" mb="md" title={t('Read-only replica')}>
+    <Alert color="yellow" mb="md" title={t('Read-only replica')} data-testid="replica-notice">
       {t('This node is a replica: changes are refused here. Open the console on the master to make them.')}
+      {replica.master && (
+        <>
+          {' '}
+          {t('The master (host:port as it reports itself):')} <code>{replica.master}</code>
+        </>
+      )}
     </Alert>
   );
 }

@@ -18,6 +18,7 @@ export const zh: Record<string, string> = {
   Loading: '加载中',
   'Sign out': '退出登录',
   'Read-only replica': '只读副本',
+  'The master (host:port as it reports itself):': '主节点（其自报的主机:端口）：',
   'This node is a replica: changes are refused here. Open the console on the master to make them.':
     '此节点是副本：这里不接受修改。请在主节点的控制台上操作。',
   // roles, statuses, kinds
@@ -287,6 +288,7 @@ export const zh: Record<string, string> = {
   '24 hours': '24 小时',
   '7 days': '7 天',
   '30 days': '30 天',
+  Custom: '自定义',
   Requests: '请求数',
   Spend: '花费',
   'Error rate': '错误率',

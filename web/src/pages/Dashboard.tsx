@@ -1,4 +1,4 @@
-import { Card, Group, Paper, SegmentedControl, Table, Text, Title } from '@mantine/core';
+import { Card, Group, Paper, SegmentedControl, Table, Text, TextInput, Title } from '@mantine/core';
 import { useMemo, useState } from 'react';
 import {
   Area,
@@ -51,7 +51,22 @@ const RANGES: Record<string, { hours: number; bucket: 'hour' | 'day' }> = {
 export default function Dashboard() {
   const t = useT();
   const [range, setRange] = useState('24h');
-  const { data, error } = useLoad(() => {
+  const [customFrom, setCustomFrom] = useState('');
+  const [customTo, setCustomTo] = useState('');
+  // A custom range goes by hour up to 3 days, by day beyond.
+  const customHours =
+    customFrom && customTo ? (new Date(customTo).getTime() - new Date(customFrom).getTime()) / 3600_000 : 0;
+  const bucket: 'hour' | 'day' =
+    range === 'custom' ? (customHours <= 72 ? 'hour' : 'day') : RANGES[range]!.bucket;
+  const { data, error } = useLoad(async () => {
+    if (range === 'custom') {
+      if (!(customHours > 0)) return undefined;
+      return get<DashboardAnswer>('/api/dashboard', {
+        from: new Date(customFrom).toISOString(),
+        to: new Date(customTo).toISOString(),
+        bucket,
+      });
+    }
     const r = RANGES[range]!;
     const to = new Date();
     const from = new Date(to.getTime() - r.hours * 3600_000);
@@ -60,9 +75,8 @@ export default function Dashboard() {
       to: to.toISOString(),
       bucket: r.bucket,
     });
-  }, [range]);
+  }, [range, customFrom, customTo]);
 
-  const bucket = RANGES[range]!.bucket;
   const points = useMemo(
     () =>
       (data?.series ?? []).map((p) => ({
@@ -91,16 +105,37 @@ export default function Dashboard() {
     <>
       <PageTitle
         right={
-          <SegmentedControl
-            aria-label={t('Time range')}
-            value={range}
-            onChange={setRange}
-            data={[
-              { value: '24h', label: t('24 hours') },
-              { value: '7d', label: t('7 days') },
-              { value: '30d', label: t('30 days') },
-            ]}
-          />
+          <Group align="end">
+            {range === 'custom' && (
+              <>
+                <TextInput
+                  type="datetime-local"
+                  size="xs"
+                  label={t('From')}
+                  value={customFrom}
+                  onChange={(e) => setCustomFrom(e.currentTarget.value)}
+                />
+                <TextInput
+                  type="datetime-local"
+                  size="xs"
+                  label={t('To')}
+                  value={customTo}
+                  onChange={(e) => setCustomTo(e.currentTarget.value)}
+                />
+              </>
+            )}
+            <SegmentedControl
+              aria-label={t('Time range')}
+              value={range}
+              onChange={setRange}
+              data={[
+                { value: '24h', label: t('24 hours') },
+                { value: '7d', label: t('7 days') },
+                { value: '30d', label: t('30 days') },
+                { value: 'custom', label: t('Custom') },
+              ]}
+            />
+          </Group>
         }
       >
         {t('Dashboard')}
