@@ -160,6 +160,12 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       expect(all.body.top_tokens).to.deep.equal([
         { token_id: aliceToken.id, name: 'alice-key', requests: 1, quota: 40 },
       ]);
+      // An admin may narrow it to one user.
+      const ofAlice = await gw.admin('GET', `/api/dashboard?user_id=${alice.user.id}`);
+      expect(sum(ofAlice.body.series, 'requests')).to.equal(1);
+      const ofBob = await gw.admin('GET', `/api/dashboard?user_id=${bob.user.id}`);
+      expect(sum(ofBob.body.series, 'requests')).to.equal(0);
+      expect((await gw.admin('GET', '/api/dashboard?top=0')).status).to.equal(400);
       const a = await alice.call('GET', '/api/dashboard?bucket=day');
       expect(a.status).to.equal(200);
       expect(a.body.series).to.have.length.within(30, 31);

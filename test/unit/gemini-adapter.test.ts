@@ -98,6 +98,17 @@ describe('Gemini adapter', () => {
       expect(models.headers['x-goog-api-key']).to.equal('AIza-secret');
     });
 
+    it('takes a base URL pasted with its version as it is, and another api_version from the settings', async () => {
+      const versioned = { ...channel, basePath: '/v1beta' } as RoutedChannel;
+      const p = await adapter.prepare({ ...req({ messages: [user('hi')] }), channel: versioned });
+      expect(p.path).to.equal('/v1beta/models/gemini-2.5-flash:generateContent');
+      const v1 = await adapter.prepare({
+        ...req({ messages: [user('hi')] }),
+        settings: { api_version: 'v1' },
+      });
+      expect(v1.path).to.equal('/v1/models/gemini-2.5-flash:generateContent');
+    });
+
     it('translates roles, merges consecutive turns, and sends tool results by the name of their call', () => {
       const body = generateContentBody(
         {

@@ -37,7 +37,12 @@ export class GeminiAdapter implements ProviderAdapter<GeminiSettings> {
     return this.served;
   }
 
+  /**
+   * `base_url` + `/{api_version}`. A base URL pasted with its version already on
+   * (`…googleapis.com/v1beta`) is taken as it is rather than doubled.
+   */
   private base(channel: RoutedChannel, settings: GeminiSettings): string {
+    if (/\/v\d+(?:(?:alpha|beta)\d*)?$/.test(channel.basePath)) return channel.basePath;
     return `${channel.basePath}/${settings.api_version}`;
   }
 
