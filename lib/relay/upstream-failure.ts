@@ -111,7 +111,7 @@ export function upstreamFailure(
     retry,
     reason,
     kind: reason === 'status_429' ? 'rate_limited' : retry ? 'fault' : undefined,
-    retryAfterMs: reason === 'status_429' ? retryAfter : undefined,
+    retryAfterMs: reason === 'status_429' ? (retryAfter ?? e.retryAfterMs) : undefined,
     error: new UpstreamError(
       status,
       `Upstream error ${status} (channel ${channelId}): ${e.message || 'no message'}`,
