@@ -74,6 +74,8 @@ export interface UpstreamErrorInfo {
   message: string;
   code: string | null;
   type: string | null;
+  /** The request field the error is about, when the provider names one. */
+  param?: string | null;
   /**
    * The provider's own verdict when its status alone would mislead (Gemini's 400
    * `API_KEY_INVALID` is an unusable account, Azure's 400 content filter is the client's, an
