@@ -41,6 +41,13 @@ export class BalanceService {
           { param: 'delta' },
         );
       }
+      // Balances stay exact integers (2^53) in every store: a delta past that is refused, not rounded.
+      if (Math.abs(row.quota + delta) > Number.MAX_SAFE_INTEGER) {
+        throw new BadRequestError(
+          `This ${who}'s quota would become ${row.quota + delta}, beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), the largest exact balance`,
+          { param: 'delta', code: 'quota_out_of_range' },
+        );
+      }
       await this.repo(who).addQuota(trx, id, delta);
       await this.log(trx, who, id, delta > 0 ? 'topup' : 'adjust', delta, by, note);
       return { who, id, quota: row.quota + delta, delta };
