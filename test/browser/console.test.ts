@@ -261,6 +261,31 @@ describe('web console (Chromium)', function () {
     await page.getByRole('link', { name: 'Cluster' }).click();
     await page.getByTestId('cluster-node').first().waitFor();
     await screenshot(page, '13-cluster');
+    // Contrast (WCAG AA, 4.5:1 for text): a link, the primary button, secondary text, on white.
+    // (A string: the test runner's transpiler would add helpers the page does not have.)
+    const ratios = (await page.evaluate(`(() => {
+      const lum = (css) => {
+        const [r, g, b] = css.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map((v) => {
+          const c = v / 255;
+          return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const ratio = (a, b) => {
+        const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+        return (x + 0.05) / (y + 0.05);
+      };
+      const white = 'rgb(255, 255, 255)';
+      const link = document.querySelector('main a[href="/admin/queues"]');
+      const track = document.querySelector('main .mantine-Switch-track');
+      const dimmed = document.querySelector('[data-testid="cluster-node"] .mantine-Text-root[data-size="xs"]');
+      return {
+        link: ratio(getComputedStyle(link).color, white),
+        primary: ratio(getComputedStyle(track).backgroundColor, white),
+        dimmed: ratio(getComputedStyle(dimmed).color, white),
+      };
+    })()`)) as Record<string, number>;
+    for (const [what, r] of Object.entries(ratios)) expect(r, what).to.be.at.least(4.5);
     await page.getByRole('link', { name: 'Account' }).click();
     await page.getByTestId('my-quota').waitFor();
     await screenshot(page, '14-account');
