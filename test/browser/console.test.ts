@@ -296,6 +296,55 @@ describe('web console (Chromium)', function () {
     await page.getByRole('link', { name: 'Channels' }).waitFor();
   });
 
+  it('works from the keyboard: skip link, navigation, a dialog opened with Enter and closed with Escape', async () => {
+    await page.goto('/');
+    await page.getByTestId('whoami').waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).to.equal('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement.id')).to.equal('main');
+    // Tab through the header and the navigation to "Tokens", then open it with Enter.
+    let reached = false;
+    for (let i = 0; i < 30 && !reached; i++) {
+      await page.keyboard.press('Shift+Tab');
+      reached = (await page.evaluate('document.activeElement.textContent')) === 'Tokens';
+    }
+    expect(reached).to.equal(true);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Tokens', level: 2 }).waitFor();
+    await page.getByRole('button', { name: 'New token' }).focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    // Focus is in the dialog (trapped there), and Escape closes it.
+    expect(await page.evaluate('!!document.activeElement.closest("[role=dialog]")')).to.equal(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
+  it('creates a user with a password on the Users page, who can then sign in', async () => {
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('button', { name: 'New user' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Username').fill('carol');
+    await dialog.getByLabel(/^Password/).fill('carol-console-password-1');
+    await dialog.getByLabel('Quota (US$)').fill('1.5');
+    await dialog.getByText('= 750,000 quota units').waitFor();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const row = page.locator('tr', { hasText: 'carol' });
+    await row.waitFor();
+    expect(await row.textContent()).to.contain('$1.5');
+    const ctx = await tb.context(gw.url);
+    try {
+      const p = await ctx.newPage();
+      await signInWithPassword(p, 'carol', 'carol-console-password-1');
+      expect(await p.getByTestId('whoami').textContent()).to.contain('carol');
+    } finally {
+      await ctx.close();
+    }
+  });
+
   it('a user sees only its own tokens, and no admin page', async () => {
     const a = await gw.admin('GET', '/api/users?q=alice');
     const b = await gw.admin('GET', '/api/users?q=bob');
