@@ -63,7 +63,7 @@ export class UsageFlushProcessor {
         written += r.written;
         deadLettered += r.dead;
       }
-      await store.ackCharges(batch.map((c) => c.streamId));
+      await store.ackCharges(batch);
       flushed += batch.length;
       if (batch.length < BATCH || Date.now() - started > BUDGET_MS) break;
     }

@@ -42,8 +42,9 @@ export class BalanceService {
         );
       }
       await this.repo(who).addQuota(trx, id, delta);
+      const rev = (await this.repo(who).quotasAtRev([id], trx)).get(id)?.rev ?? 0;
       await this.log(trx, who, id, delta > 0 ? 'topup' : 'adjust', delta, by, note);
-      return { who, id, quota: row.quota + delta, delta };
+      return { who, id, quota: row.quota + delta, delta, changeId: randomUUID(), rev } satisfies QuotaChange;
     });
     await this.apply(change);
     return { quota: change.quota };
@@ -65,8 +66,9 @@ export class BalanceService {
     const row = await this.repo(who).quotaForUpdate(trx, id);
     if (!row || row.quota === quota) return undefined;
     const delta = row.quota !== null && quota !== null ? quota - row.quota : null;
+    const rev = await this.repo(who).bumpQuotaRev(trx, id);
     await this.log(trx, who, id, 'adjust', delta ?? 0, by, `quota set to ${quota ?? 'unlimited'}`);
-    return { who, id, quota, delta };
+    return { who, id, quota, delta, changeId: randomUUID(), rev };
   }
 
   /** Brings the live balance in line with a committed change; a failure is logged (the store heals it). */

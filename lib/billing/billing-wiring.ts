@@ -7,7 +7,7 @@ import type { UserRepository } from '../db/repositories/user.repository.js';
 import type { Metrics } from '../obs/metrics.js';
 import { BalanceService } from './balance.service.js';
 import { BillingService, type BillingOptions } from './billing.service.js';
-import type { BillingStore, ChargeEntry, QuotaSource } from './billing-store.js';
+import type { BillingStore, ChargeEntry, QuotaSource, StoredQuotaSource } from './billing-store.js';
 import { ChargeRepository } from '../db/repositories/charge.repository.js';
 import { ChargeWriter } from './charge-writer.js';
 import { FailoverBillingStore } from './failover-billing.store.js';
@@ -50,22 +50,26 @@ export function wireBilling(deps: {
   redis?: { client: Redis; prefix: string; holder: string; ready: () => boolean };
 }): BillingParts {
   const charges = new ChargeRepository(deps.db, deps.usage, deps.tokens, deps.users);
-  const writer = new ChargeWriter(charges, deps.logger.child({ component: 'charges' }));
-  const loadQuota: QuotaSource = async (who, id) => {
-    const row = await (who === 'token' ? deps.tokens : deps.users).quotaOf(id);
-    return row === undefined ? undefined : row.quota;
-  };
-  const record = (entry: ChargeEntry) => writer.push(entry);
+  const storedQuota: StoredQuotaSource = (who, id) =>
+    (who === 'token' ? deps.tokens : deps.users).quotaOf(id);
+  const loadQuota: QuotaSource = async (who, id) => (await storedQuota(who, id))?.quota;
   let store: BillingStore;
   let redisStore: RedisBillingStore | undefined;
   let failover: FailoverBillingStore | undefined;
+  // The cluster's local path tells the failover store what it wrote (with the rows' revisions).
+  const writer = new ChargeWriter(
+    charges,
+    deps.logger.child({ component: 'charges' }),
+    undefined,
+    deps.redis ? (batch, written) => failover?.charged(batch, written) : undefined,
+  );
+  const record = (entry: ChargeEntry) => writer.push(entry);
   if (deps.redis) {
-    redisStore = new RedisBillingStore(deps.redis.client, deps.redis.prefix, deps.redis.holder, loadQuota);
+    redisStore = new RedisBillingStore(deps.redis.client, deps.redis.prefix, deps.redis.holder, storedQuota);
     failover = new FailoverBillingStore(
       redisStore,
       new LocalBillingStore(loadQuota, record, DEGRADED_BALANCE_REFRESH_MS),
       deps.redis.ready,
-      loadQuota,
       deps.logger.child({ component: 'billing' }),
     );
     store = failover;
@@ -97,7 +101,7 @@ export function wireBilling(deps: {
     start() {
       if (!failover) return;
       timer = setInterval(() => {
-        if (failover.owedBalances > 0) void failover.repay();
+        if (failover.owed > 0) void failover.repay();
       }, REPAY_EVERY_MS);
       timer.unref();
     },
@@ -105,7 +109,7 @@ export function wireBilling(deps: {
       if (timer) clearInterval(timer);
       await service.drain();
       await writer.stop();
-      if (failover && failover.owedBalances > 0) await failover.repay();
+      if (failover && failover.owed > 0) await failover.repay();
     },
   };
 }

@@ -15,6 +15,9 @@ import * as addTimeoutsToChannels from './20261122001300_add-timeouts-to-channel
 import * as addTestModelToChannels from './20261122001400_add-test-model-to-channels.js';
 import * as addStatusChangedAtToChannels from './20261122001500_add-status-changed-at-to-channels.js';
 import * as createChannelTests from './20261122001600_create-channel-tests.js';
+import * as addQuotaRevToTokens from './20261129004100_add-quota-rev-to-tokens.js';
+import * as addQuotaRevToUsers from './20261129004200_add-quota-rev-to-users.js';
+import * as createIdempotencyKeys from './20261129004300_create-idempotency-keys.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -39,6 +42,9 @@ const migrations: [string, Migration][] = [
   ['20261122001400_add-test-model-to-channels', addTestModelToChannels],
   ['20261122001500_add-status-changed-at-to-channels', addStatusChangedAtToChannels],
   ['20261122001600_create-channel-tests', createChannelTests],
+  ['20261129004100_add-quota-rev-to-tokens', addQuotaRevToTokens],
+  ['20261129004200_add-quota-rev-to-users', addQuotaRevToUsers],
+  ['20261129004300_create-idempotency-keys', createIdempotencyKeys],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
