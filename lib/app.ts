@@ -7,6 +7,7 @@ import { TokenService } from './admin/token.service.js';
 import { UserService } from './admin/user.service.js';
 import { PricingService } from './admin/pricing.service.js';
 import { UsageService } from './admin/usage.service.js';
+import { BalanceReconciler } from './billing/balance-reconciler.js';
 import { wireBilling, type BillingParts } from './billing/billing-wiring.js';
 import type { Redis } from 'ioredis';
 import { ConfigResyncProcessor } from '../jobs/config-resync.processor.js';
@@ -307,6 +308,15 @@ export class Gateway {
         charges: billing.charges,
         heartbeats,
         holdTtlMs: config.billing.holdTtlMs,
+        reconciler: new BalanceReconciler(
+          billing.redisStore!,
+          this.db,
+          tokenRepo,
+          userRepo,
+          usageRepo,
+          this.metrics,
+          this.logger.child({ component: 'billing-reconcile' }),
+        ),
         metrics: this.metrics,
         logger: this.logger.child({ component: 'job:usage-flush' }),
       });

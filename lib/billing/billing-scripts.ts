@@ -27,3 +27,4 @@ export const REPAY = script('repay');
 export const ACK = script('ack');
 export const RECONCILE = script('reconcile');
 export const HIT = script('hit');
+export const UNLOCK = script('unlock');

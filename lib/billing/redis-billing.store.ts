@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { ACK, ADMIT, CHANGE, HIT, LOAD, REAP, RECONCILE, REPAY, SETTLE } from './billing-scripts.js';
+import { ACK, ADMIT, CHANGE, HIT, LOAD, REAP, RECONCILE, REPAY, SETTLE, UNLOCK } from './billing-scripts.js';
 import {
   WINDOW_SECONDS,
   type Admission,
@@ -29,6 +30,7 @@ type Scripted = Redis & {
   syRepay(...args: (string | number)[]): Promise<number>;
   syAck(...args: (string | number)[]): Promise<number>;
   syReconcile(key: string, quota: string, rev: number): Promise<string[]>;
+  syUnlock(key: string, token: string): Promise<number>;
   syHit(key: string, now: number, win: number, limit: number): Promise<[number, number]>;
 };
 
@@ -103,6 +105,7 @@ export class RedisBillingStore implements BillingStore {
       redis.defineCommand('syRepay', { numberOfKeys: 3, lua: REPAY });
       redis.defineCommand('syAck', { numberOfKeys: 1, lua: ACK });
       redis.defineCommand('syReconcile', { numberOfKeys: 1, lua: RECONCILE });
+      redis.defineCommand('syUnlock', { numberOfKeys: 1, lua: UNLOCK });
       redis.defineCommand('syHit', { numberOfKeys: 1, lua: HIT });
     }
     this.redis = redis as Scripted;
@@ -279,6 +282,22 @@ export class RedisBillingStore implements BillingStore {
       if (m) balances.push({ who: (m[1] === 't' ? 'token' : 'user') as BalanceOwner, id: Number(m[2]) });
     }
     return { cursor: next, balances };
+  }
+
+  /**
+   * Runs `work` while this process holds the usage-flush lock (one flush and reconciliation at
+   * a time in the cluster: a scheduled job may start on another node before the last run ends).
+   * Returns undefined, without running it, when another run holds the lock.
+   */
+  async withFlushLock<T>(ttlMs: number, work: () => Promise<T>): Promise<T | undefined> {
+    const key = `${this.prefix}:bill:flushlock`;
+    const token = `${this.holder}/${randomUUID()}`;
+    if ((await this.redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return undefined;
+    try {
+      return await work();
+    } finally {
+      await this.redis.syUnlock(key, token).catch(() => 0);
+    }
   }
 
   /** Forgets ids in `done` older than `keepMs` (Redis time): how long a late or repeated script stays harmless. */
