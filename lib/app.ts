@@ -20,6 +20,8 @@ import { InvalidationPublisher } from './cfg/invalidation-publisher.js';
 import { InvalidationSubscriber } from './cfg/invalidation-subscriber.js';
 import { L2Store } from './cfg/l2-store.js';
 import { LayeredConfigSource, RedisVersionProbe } from './cfg/layered-config-source.js';
+import { NewestVersionProbe } from './cfg/newest-version-probe.js';
+import { ApplyLog } from './cfg/apply-log.js';
 import { NodeHeartbeats } from './cfg/node-heartbeat.js';
 import { createRedis, type RedisRole } from './redis/redis-client.js';
 import { RedisHealthShare } from './cfg/health-share.js';
@@ -229,9 +231,14 @@ export class Gateway {
       this.logger.child({ component: 'cfg-sync' }),
       {
         versionMissing: (state) => this.cluster?.redisLostItsState(state) ?? Promise.resolve(),
+        applyLog: config.configApplyLog > 0 ? new ApplyLog(config.configApplyLog) : undefined,
       },
     );
-    this.pollProbe = () => (this.cluster && !this.cluster.isRedisReady ? dbSource : (redisProbe ?? dbSource));
+    // Redis's version and the database's, so a change committed without a publish is seen
+    // within CONFIG_POLL_MS too; the database alone while Redis is away.
+    const newestProbe = redisProbe ? new NewestVersionProbe(redisProbe, dbSource) : undefined;
+    this.pollProbe = () =>
+      this.cluster && !this.cluster.isRedisReady ? dbSource : (newestProbe ?? dbSource);
     // In a cluster the master first publishes the change (L2, cfg:version, message), so the
     // replicas start applying it at once and its own apply below reads the entity from L2.
     if (cluster && config.role === 'master') {

@@ -37,6 +37,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   tokenCache: { size: number; ttlMs: number };
   configPollMs: number;
+  /** Applied versions kept for GET /api/cluster/applies (0: none). */
+  configApplyLog: number;
   /** 'single' without NODE_TYPE. */
   role: 'single' | 'master' | 'slave';
   redisUrl: string | undefined;
@@ -116,6 +118,7 @@ export function loadConfig(
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     tokenCache: { size: v.TOKEN_CACHE_SIZE, ttlMs: v.TOKEN_CACHE_TTL_MS },
     configPollMs: v.CONFIG_POLL_MS,
+    configApplyLog: v.CONFIG_APPLY_LOG,
     role: v.NODE_TYPE ?? 'single',
     redisUrl: v.REDIS_URL,
     redisPrefix: v.REDIS_PREFIX,

@@ -240,6 +240,12 @@ export const envDeclarations = {
     doc: 'How often a node compares its config version with the database (±20% jitter): the bound for picking up writes made elsewhere.',
     schema: int(100, 3_600_000),
   }),
+  CONFIG_APPLY_LOG: declare({
+    name: 'CONFIG_APPLY_LOG',
+    default: '0',
+    doc: 'How many of the last applied config versions a node keeps, with when it applied each, for GET /api/cluster/applies (the sync benchmark sets it); 0 keeps none.',
+    schema: int(0, 100_000),
+  }),
   RESYNC_EVERY: declare({
     name: 'RESYNC_EVERY',
     default: '30s',
