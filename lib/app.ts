@@ -115,6 +115,7 @@ export class Gateway {
       databaseUrl: config.databaseUrl,
       dataDir: config.dataDir,
       sqliteFile: opts.sqliteFile,
+      limits: config.dbLimits,
     });
 
     const sqliteFile = sqliteFileOf(this.db);

@@ -13,6 +13,8 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** MySQL/MariaDB time limits (DB_STATEMENT_TIMEOUT, DB_TRANSACTION_TIMEOUT). */
+  dbLimits: { statementTimeoutMs: number; transactionTimeoutMs: number };
   dataDir: string;
   nodeId: string;
   secretKey: string | undefined;
@@ -88,6 +90,7 @@ export function loadConfig(
     port: v.PORT,
     host: v.HOST,
     databaseUrl: v.DATABASE_URL,
+    dbLimits: { statementTimeoutMs: v.DB_STATEMENT_TIMEOUT, transactionTimeoutMs: v.DB_TRANSACTION_TIMEOUT },
     dataDir: v.DATA_DIR,
     nodeId: v.NODE_ID ?? `${os.hostname()}:${v.PORT}`,
     secretKey: v.SECRET_KEY,

@@ -66,6 +66,18 @@ export const envDeclarations = {
       .regex(/^mysql2?:\/\//, 'a mysql:// URL (unset it to use SQLite)')
       .optional(),
   }),
+  DB_STATEMENT_TIMEOUT: declare({
+    name: 'DB_STATEMENT_TIMEOUT',
+    default: '10s',
+    doc: 'MySQL/MariaDB: longest a statement may run (on the server, and waited for by the node, whose connection is then dropped).',
+    schema: duration,
+  }),
+  DB_TRANSACTION_TIMEOUT: declare({
+    name: 'DB_TRANSACTION_TIMEOUT',
+    default: '15s',
+    doc: 'MySQL/MariaDB: a transaction not done this long after its start is rolled back, never committed late.',
+    schema: duration,
+  }),
   NODE_TYPE: declare({
     name: 'NODE_TYPE',
     doc: 'Cluster role: master (takes admin writes) or slave (a read-only replica). Unset: a single node.',
