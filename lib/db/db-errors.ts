@@ -1,8 +1,13 @@
-/** True when a driver error is a unique-key violation (MySQL ER_DUP_ENTRY, SQLite UNIQUE constraint). */
+/** True when a driver error is a unique-key violation (MySQL ER_DUP_ENTRY, SQLite UNIQUE or PRIMARY KEY). */
 export function isUniqueViolation(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { code?: unknown; errno?: unknown };
-  return e.code === 'ER_DUP_ENTRY' || e.errno === 1062 || e.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  return (
+    e.code === 'ER_DUP_ENTRY' ||
+    e.errno === 1062 ||
+    e.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
 }
 
 /**
