@@ -9,7 +9,9 @@
  * connections, same small non-streaming chat completion) in alternating rounds and prints
  * requests/s, p50 and p99 per round, the medians, each gateway's ratio to the bare proxy, the
  * cost of billing (billing on / off in the same round), and RSS under load. Env: BENCH_SECONDS
- * (8), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_MODES (single,cluster).
+ * (8), BENCH_ROUNDS (3), BENCH_CONNECTIONS (32), BENCH_MODES (single,cluster), BENCH_BASELINE (a
+ * git ref, e.g. the previous release: it is built in a temporary worktree and its gateways run
+ * in the same alternating rounds, so "this release / baseline" is measured per round).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
@@ -25,6 +27,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 8);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 32);
 const MODES = (process.env.BENCH_MODES ?? 'single,cluster').split(',');
+const BASELINE = process.env.BENCH_BASELINE;
 const MYSQL_URL = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306';
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const ADMIN = 'bench-admin-token-0123456789';
@@ -41,12 +44,13 @@ function start(
   args: string[],
   env: Record<string, string> = {},
   logFile?: string,
+  cwd = ROOT,
 ): Promise<{ child: ChildProcess; port: number }> {
   const out = logFile ? fs.openSync(logFile, 'a') : 'pipe';
   // The gateway runs as `npm start` runs it (compiled); the helpers run under tsx.
   const argv = args[0]!.endsWith('.js') ? args : ['--import', 'tsx', ...args];
   const child = spawn(process.execPath, argv, {
-    cwd: ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '', ...env },
     stdio: ['ignore', logFile ? out : 'pipe', 'inherit'],
   });
@@ -134,6 +138,7 @@ async function startGateway(
   upstreamPort: number,
   env: Record<string, string>,
   billing: boolean,
+  root = ROOT,
 ): Promise<Target> {
   const port = 3900 + Math.floor(Math.random() * 90) + children.length * 100;
   const gw = await start(
@@ -149,6 +154,7 @@ async function startGateway(
       ...env,
     },
     path.join(dataDir, `${name}.log`),
+    root,
   );
   const url = `http://127.0.0.1:${port}`;
   await waitReady(`${url}/readyz`);
@@ -192,6 +198,7 @@ async function main() {
   const bare = await start(['bench/bare-proxy.ts', `127.0.0.1:${upstream.port}`]);
   execFileSync('npm', ['run', '-s', 'build'], { cwd: ROOT, stdio: 'inherit' });
 
+  const baseRoot = BASELINE ? buildBaseline(BASELINE, dataDir) : undefined;
   const targets: Target[] = [
     { name: 'bare', url: `http://127.0.0.1:${bare.port}/bench/ok/v1/chat/completions`, headers: {} },
   ];
@@ -201,6 +208,10 @@ async function main() {
       targets.push(
         await startGateway(`single${billing ? '+billing' : ''}`, dataDir, upstream.port, {}, billing),
       );
+      if (baseRoot) {
+        const name = `single${billing ? '+billing' : ''}@base`;
+        targets.push(await startGateway(name, dataDir, upstream.port, {}, billing, baseRoot));
+      }
     }
   }
   if (MODES.includes('cluster')) {
@@ -274,6 +285,14 @@ async function main() {
   for (const mode of MODES) {
     if (results.has(mode)) console.log(`  ${mode.padEnd(16)} ${show(ratios(`${mode}+billing`, mode))}`);
   }
+  if (baseRoot) {
+    console.log(`this release / baseline ${BASELINE} (same rounds)`);
+    for (const t of targets) {
+      if (!t.name.endsWith('@base')) continue;
+      const mine = t.name.slice(0, -'@base'.length);
+      console.log(`  ${mine.padEnd(16)} ${show(ratios(mine, t.name))}`);
+    }
+  }
   console.log('RSS under load (goal < 200 MB)');
   for (const t of targets.slice(1)) {
     const xs = rss.get(t.name)!;
@@ -286,6 +305,30 @@ async function main() {
   await new Promise((r) => setTimeout(r, 1000));
   for (const c of cleanups) await c();
   fs.rmSync(dataDir, { recursive: true, force: true });
+}
+
+/** Builds `ref` in a temporary git worktree (sharing this checkout's node_modules) and returns its root. */
+function buildBaseline(ref: string, dataDir: string): string {
+  const dir = path.join(dataDir, 'baseline');
+  execFileSync('git', ['worktree', 'add', '--detach', dir, ref], { cwd: ROOT, stdio: 'inherit' });
+  process.on('exit', () => {
+    try {
+      execFileSync('git', ['worktree', 'remove', '--force', dir], { cwd: ROOT, stdio: 'ignore' });
+    } catch {
+      // already gone with the data directory: forget it
+      execFileSync('git', ['worktree', 'prune'], { cwd: ROOT, stdio: 'ignore' });
+    }
+  });
+  fs.symlinkSync(path.join(ROOT, 'node_modules'), path.join(dir, 'node_modules'));
+  execFileSync(
+    process.execPath,
+    [path.join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'],
+    {
+      cwd: dir,
+      stdio: 'inherit',
+    },
+  );
+  return dir;
 }
 
 main().then(

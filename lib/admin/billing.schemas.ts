@@ -57,6 +57,15 @@ export const logsQuerySchema = z.object({
 /** GET /api/stats. */
 export const statsQuerySchema = z.object({ ...usageFilter, from: queryTime(), to: queryTime() });
 
+/** GET /api/dashboard: a time range (default: the last 24 h by hour, or 30 days by day). */
+export const dashboardQuerySchema = z.object({
+  from: queryTime(),
+  to: queryTime(),
+  bucket: z.enum(['hour', 'day']).default('hour'),
+  user_id: usageFilter.user_id,
+  top: z.coerce.number().int().min(1).max(50).default(10),
+});
+
 /** A query-string time: digits are Unix seconds, anything else an ISO 8601 time. */
 function queryTime() {
   return z
@@ -78,3 +87,4 @@ export type GroupInput = z.output<typeof groupSchema>;
 export type QuotaAdjustInput = z.output<typeof quotaAdjustSchema>;
 export type LogsQuery = z.output<typeof logsQuerySchema>;
 export type StatsQuery = z.output<typeof statsQuerySchema>;
+export type DashboardQuery = z.output<typeof dashboardQuerySchema>;

@@ -1,5 +1,12 @@
 import { z } from 'zod';
+import { CHANNEL_SORTS } from '../db/repositories/channel.repository.js';
 import { groupName, modelName, pagination } from './validation.js';
+
+/** `POST /api/channels/bulk`: up to 500 channels, one action. */
+export const bulkChannelsSchema = z.strictObject({
+  ids: z.array(z.number().int().positive()).min(1).max(500),
+  action: z.enum(['enable', 'disable', 'delete']),
+});
 
 const baseUrl = z
   .string()
@@ -17,7 +24,8 @@ const timeout = z.number().int().min(1).max(3_600_000).nullable();
 
 const fields = {
   name: z.string().trim().min(1).max(128),
-  type: z.enum(['openai']),
+  /** A registered adapter's type; the service checks it against the registry. */
+  type: z.string().trim().min(1).max(32),
   base_url: baseUrl,
   key: z.string().trim().min(1).max(4096),
   models: z.array(modelName).max(1000),
@@ -30,6 +38,8 @@ const fields = {
   first_byte_timeout_ms: timeout,
   idle_timeout_ms: timeout,
   test_model: modelName.nullable(),
+  /** Provider settings, validated by the adapter of `type`. */
+  settings: z.record(z.string(), z.unknown()),
 };
 
 export const createChannelSchema = z.strictObject({
@@ -45,6 +55,7 @@ export const createChannelSchema = z.strictObject({
   first_byte_timeout_ms: timeout.default(null),
   idle_timeout_ms: timeout.default(null),
   test_model: fields.test_model.default(null),
+  settings: fields.settings.default({}),
 });
 
 /** `POST /api/channels/:id/test`: the model to ask for (default: the channel's test model). */
@@ -56,8 +67,11 @@ export const listChannelsSchema = z.object({
   ...pagination,
   q: z.string().max(128).optional(),
   status: fields.status.optional(),
+  sort: z.enum(CHANNEL_SORTS).default('id'),
+  order: z.enum(['asc', 'desc']).default('asc'),
   group: groupName.optional(),
   model: modelName.optional(),
+  type: fields.type.optional(),
 });
 
 export const CHANNEL_READ_ONLY = [
@@ -74,4 +88,5 @@ export const CHANNEL_READ_ONLY = [
 export type CreateChannelInput = z.output<typeof createChannelSchema>;
 export type UpdateChannelInput = z.output<typeof updateChannelSchema>;
 export type TestChannelInput = z.output<typeof testChannelSchema>;
+export type BulkChannelsInput = z.output<typeof bulkChannelsSchema>;
 export type ListChannelsInput = z.output<typeof listChannelsSchema>;

@@ -9,7 +9,13 @@ import { ConflictError } from '../errors/conflict.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
 import { maskSecret } from '../security/keys.js';
 import type { SecretBox } from '../security/secret-box.js';
-import type { CreateChannelInput, ListChannelsInput, UpdateChannelInput } from './channel.schemas.js';
+import { AppError } from '../errors/app.error.js';
+import type {
+  BulkChannelsInput,
+  CreateChannelInput,
+  ListChannelsInput,
+  UpdateChannelInput,
+} from './channel.schemas.js';
 import { iso } from './validation.js';
 
 /** A channel as the admin API shows it: never the key, only `key_masked`. */
@@ -32,6 +38,7 @@ export function channelView(ch: ChannelRecord) {
     first_byte_timeout_ms: ch.firstByteTimeoutMs,
     idle_timeout_ms: ch.idleTimeoutMs,
     test_model: ch.testModel,
+    settings: ch.settings,
     version: ch.version,
     created_at: iso(ch.createdAt),
     updated_at: iso(ch.updatedAt),
@@ -55,6 +62,12 @@ export interface ChannelHealthHooks {
   reset(id: number): Promise<void>;
 }
 
+/** The channel types the relay serves, and their settings. */
+export interface ChannelTypes {
+  /** The settings as the adapter of `type` reads them (defaults filled in); a `BadRequestError` for an unknown type or bad settings. */
+  validate(type: string, settings: Record<string, unknown>): Record<string, unknown>;
+}
+
 const noHealth: ChannelHealthHooks = { views: async () => new Map(), reset: async () => {} };
 
 /** Channel administration: every write is a versioned config write. */
@@ -63,8 +76,14 @@ export class ChannelService {
     private readonly channels: ChannelRepository,
     private readonly writer: VersionedWriter,
     private readonly secrets: SecretBox,
-    private readonly health: ChannelHealthHooks = noHealth,
+    private readonly types: ChannelTypes,
+    private health: ChannelHealthHooks = noHealth,
   ) {}
+
+  /** Channel health is built on this service (it re-enables channels): it is attached once both exist. */
+  attachHealth(health: ChannelHealthHooks): void {
+    this.health = health;
+  }
 
   async list(f: ListChannelsInput) {
     const { rows, total } = await this.channels.list({ ...f, perPage: f.per_page });
@@ -110,6 +129,7 @@ export class ChannelService {
       firstByteTimeoutMs: input.first_byte_timeout_ms,
       idleTimeoutMs: input.idle_timeout_ms,
       testModel: input.test_model,
+      settings: this.types.validate(input.type, input.settings),
     };
     return this.writer.write('channel', async (trx, version) => {
       const id = await this.channels.insert(trx, values, version);
@@ -141,6 +161,10 @@ export class ChannelService {
     return this.writer.write('channel', async (trx, version) => {
       const current = await this.channels.findById(id, trx);
       if (!current) throw notFound(id);
+      if (input.type !== undefined || input.settings !== undefined) {
+        // A new type re-reads the stored settings; new settings are read by the (new) type.
+        values.settings = this.types.validate(input.type ?? current.type, input.settings ?? current.settings);
+      }
       if (input.status !== undefined && input.status !== current.status) {
         values.status = input.status;
         values.statusReason = null;
@@ -196,6 +220,33 @@ export class ChannelService {
       if (err instanceof AlreadyHandled) return false; // rolled back: no version used
       throw err;
     }
+  }
+
+  /**
+   * Enables, disables or deletes many channels: one versioned write per channel (so each node
+   * applies them as usual), in id order. A channel that fails (gone meanwhile) does not stop the
+   * others; the answer lists what was done and what failed, with why.
+   */
+  async bulk(input: BulkChannelsInput) {
+    const done: number[] = [];
+    const failed: { id: number; code: string | null; message: string }[] = [];
+    for (const id of [...new Set(input.ids)].sort((a, b) => a - b)) {
+      try {
+        if (input.action === 'delete') await this.delete(id);
+        else {
+          const status = input.action === 'enable' ? 'enabled' : 'disabled';
+          const current = await this.channels.findById(id);
+          if (!current) throw notFound(id);
+          // Already there: no write, no version.
+          if (current.status !== status) await this.update(id, { status });
+        }
+        done.push(id);
+      } catch (err) {
+        if (!(err instanceof AppError) || err.status >= 500) throw err;
+        failed.push({ id, code: err.code, message: err.message });
+      }
+    }
+    return { action: input.action, done, failed };
   }
 
   async delete(id: number): Promise<void> {

@@ -19,6 +19,8 @@ export const createUserSchema = z.strictObject({
   status: fields.status.default('enabled'),
   rpm_limit: fields.rpm_limit.default(null),
   tpm_limit: fields.tpm_limit.default(null),
+  /** The console password (checked against the policy by the service); none: token sign-in only. */
+  password: z.string().optional(),
 });
 
 export const updateUserSchema = z.strictObject(fields).partial();

@@ -7,7 +7,10 @@ import type { UserRecord, UserRepository, UserValues } from '../db/repositories/
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { ConflictError } from '../errors/conflict.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
+import { AuthenticationError } from '../errors/authentication.error.js';
 import { generateKey, hashKey, keyPrefix } from '../security/keys.js';
+import type { PasswordHasher } from '../security/passwords.js';
+import type { SetPasswordInput } from './auth.schemas.js';
 import { isAdmin, requireManages, requireMayGrant, requireRole, type Actor } from './actor.js';
 import type { CreateUserInput, ListUsersInput, UpdateUserInput } from './user.schemas.js';
 import { iso } from './validation.js';
@@ -47,6 +50,11 @@ class AlreadyBootstrapped extends ConflictError {
   }
 }
 
+/** Ends a user's console sessions (password or role change, disable). */
+export interface SessionRevoker {
+  revokeUser(userId: number): Promise<number>;
+}
+
 const notFound = (id: number) => new NotFoundError(`No user with id ${id}`, { param: 'id' });
 
 /** Users and their admin API access tokens. */
@@ -56,6 +64,8 @@ export class UserService {
     private readonly accessTokens: AccessTokenRepository,
     private readonly writer: VersionedWriter,
     private readonly balances: BalanceService,
+    private readonly passwords: PasswordHasher,
+    private readonly sessions: SessionRevoker,
     /** Money-moving calls sent with an Idempotency-Key run once per key. */
     private readonly once: IdempotentWrites = new IdempotentWrites(new IdempotencyKeyRepository()),
   ) {}
@@ -73,7 +83,34 @@ export class UserService {
   async create(actor: Actor, input: CreateUserInput) {
     requireRole(actor, 'admin');
     requireMayGrant(actor, input.role);
-    return this.insert(input);
+    if (input.password !== undefined) this.passwords.check(input.password);
+    const hash = input.password === undefined ? null : await this.passwords.hash(input.password);
+    return this.insert(input, hash);
+  }
+
+  /**
+   * Sets a user's console password. An admin sets the password of a user it manages; anyone sets
+   * its own, giving `current_password` when it has one. Every session of the user ends.
+   */
+  async setPassword(actor: Actor, id: number, input: SetPasswordInput): Promise<{ sessionsRevoked: number }> {
+    const target = await this.visible(actor, id);
+    if (target.id === actor.userId) {
+      const stored = await this.users.passwordHashOf(id);
+      if (stored) {
+        if (input.current_password === undefined)
+          throw new BadRequestError('current_password: give your current password to change it', {
+            param: 'current_password',
+          });
+        if (!(await this.passwords.verify(stored, input.current_password)))
+          throw new AuthenticationError('current_password is wrong', { code: 'invalid_credentials' });
+      }
+    } else {
+      requireRole(actor, 'admin');
+      requireManages(actor, target);
+    }
+    const hash = await this.passwords.hash(input.password);
+    if (!(await this.users.setPasswordHash(id, hash))) throw notFound(id);
+    return { sessionsRevoked: await this.sessions.revokeUser(id) };
   }
 
   /** Creates the first root user when the database has no user at all; undefined when one exists. */
@@ -134,6 +171,9 @@ export class UserService {
         throw err;
       });
     await this.balances.apply(change);
+    // A new role (or a disabled user) must not keep the rights of a session signed in before.
+    if ((input.role !== undefined && input.role !== target.role) || input.status === 'disabled')
+      await this.sessions.revokeUser(id);
     return view;
   }
 
@@ -201,9 +241,10 @@ export class UserService {
       throw new NotFoundError(`No access token with id ${id}`, { param: 'id' });
   }
 
-  private async insert(input: CreateUserInput) {
+  private async insert(input: CreateUserInput, passwordHash: string | null) {
     return this.writer.write('user', async (trx, version) => {
       const id = await this.users.insert(trx, userValues(input) as UserValues, version);
+      if (passwordHash) await this.users.setPasswordHash(id, passwordHash, trx);
       const row = (await this.users.findById(id, trx))!;
       return { entityId: id, op: 'upsert', result: userView(row), record: row };
     });

@@ -203,6 +203,10 @@ export class BillingService {
         status: o.status,
         retries: Math.max(0, (o.attempts ?? 1) - 1),
         note: t.price ? null : 'unpriced model: charged 0',
+        priceInput: t.price?.input ?? null,
+        priceOutput: t.price?.output ?? null,
+        priceCachedInput: t.price?.cachedInput ?? null,
+        groupRatio: t.price ? t.ratio : null,
       },
     });
   }

@@ -13,6 +13,8 @@ export interface TokenCounts {
   completionTokens: number;
   /** Of the prompt tokens, those the upstream served from its cache. */
   cachedTokens: number;
+  /** Of the prompt tokens, those the upstream wrote to its cache (Anthropic, Bedrock); charged as input. */
+  cacheWriteTokens?: number;
 }
 
 /**

@@ -47,6 +47,14 @@ export function lagBehind(reference: ConfigState | undefined, epoch: string, app
 
 const CATCH_UP_BATCH = 1000;
 
+/** What the sync asks of the rest of the node. */
+export interface SyncHooks {
+  /** A resync found the probe without a version: put one back (the database's). */
+  versionMissing?: (state: ConfigState) => Promise<void>;
+  /** Keeps when each version was applied (CONFIG_APPLY_LOG; none by default). */
+  applyLog?: ApplyLog;
+}
+
 /**
  * A node's view of config: the routing index (L1 for channels), the identity cache (L1 for
  * tokens and users), and the version and epoch they reflect. Applies changes strictly in version
@@ -74,12 +82,7 @@ export class ConfigSync {
     private readonly decrypt: (keyEnc: string) => string,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
-    private readonly hooks: {
-      /** A resync found the probe without a version: put one back (the database's). */
-      versionMissing?: (state: ConfigState) => Promise<void>;
-      /** Keeps when each version was applied (CONFIG_APPLY_LOG; none by default). */
-      applyLog?: ApplyLog;
-    } = {},
+    private readonly hooks: SyncHooks = {},
   ) {}
 
   get routing(): RoutingIndex {

@@ -33,6 +33,17 @@ export class NodeStatus {
   }
 
   /** When this node applied recent versions (the sync benchmark reads them). */
+  /** The newest config changes of the cluster (from the database's log), newest first. */
+  async recentChanges(limit: number) {
+    return (await this.state.recentChanges(limit)).map((c) => ({
+      version: c.version,
+      kind: c.kind,
+      entity_id: c.entityId,
+      op: c.op,
+      at: new Date(c.at).toISOString(),
+    }));
+  }
+
   appliesAfter(version: number) {
     return this.sync.appliesAfter(version);
   }

@@ -18,6 +18,8 @@ export interface RoutedChannel {
   version: number;
   /** The channel's own upstream timeouts (ms); absent ones are the global settings. */
   timeouts: { connectTimeoutMs?: number; firstByteTimeoutMs?: number; idleTimeoutMs?: number };
+  /** The channel's provider settings as stored; its adapter parses them. */
+  settings: Readonly<Record<string, unknown>>;
 }
 
 /** The channels of one priority within one (group, model), as a weighted list. */
@@ -73,6 +75,8 @@ export function routedChannel(ch: ChannelRecord, decrypt: (keyEnc: string) => st
     weight: ch.weight,
     version: ch.version,
     timeouts,
+    // Records from an older L2 entry may lack the field.
+    settings: ch.settings ?? {},
   };
 }
 

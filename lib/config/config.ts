@@ -59,6 +59,14 @@ export interface Config {
     usageFlushEveryMs: number;
     adminRateLimit: number;
   };
+  /** The web console's sign-in: password policy, session lifetimes, attempt limits. */
+  console: {
+    passwordMinLength: number;
+    sessionIdleMs: number;
+    sessionMaxAgeMs: number;
+    loginMaxAttempts: number;
+    loginWindowMs: number;
+  };
 }
 
 /**
@@ -138,6 +146,13 @@ export function loadConfig(
       holdTtlMs: v.QUOTA_HOLD_TTL,
       usageFlushEveryMs: v.USAGE_FLUSH_EVERY,
       adminRateLimit: v.ADMIN_RATE_LIMIT,
+    },
+    console: {
+      passwordMinLength: v.PASSWORD_MIN_LENGTH,
+      sessionIdleMs: v.SESSION_IDLE_TIMEOUT,
+      sessionMaxAgeMs: Math.max(v.SESSION_MAX_AGE, v.SESSION_IDLE_TIMEOUT),
+      loginMaxAttempts: v.LOGIN_MAX_ATTEMPTS,
+      loginWindowMs: v.LOGIN_WINDOW,
     },
   };
 }

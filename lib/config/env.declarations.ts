@@ -318,6 +318,36 @@ export const envDeclarations = {
     doc: 'Requests per minute one client IP may make to the admin API (/api, /admin), counted cluster-wide; 0 turns it off.',
     schema: int(0, 10_000_000),
   }),
+  PASSWORD_MIN_LENGTH: declare({
+    name: 'PASSWORD_MIN_LENGTH',
+    default: '10',
+    doc: 'Console sign-in: the shortest password a user may set (the longest is 256 characters).',
+    schema: int(8, 256),
+  }),
+  SESSION_IDLE_TIMEOUT: declare({
+    name: 'SESSION_IDLE_TIMEOUT',
+    default: '12h',
+    doc: 'Console sign-in: a session unused for this long ends (its last use is recorded about once a minute).',
+    schema: duration,
+  }),
+  SESSION_MAX_AGE: declare({
+    name: 'SESSION_MAX_AGE',
+    default: '168h',
+    doc: 'Console sign-in: a session ends this long after sign-in, however much it is used (default 7 days).',
+    schema: duration,
+  }),
+  LOGIN_MAX_ATTEMPTS: declare({
+    name: 'LOGIN_MAX_ATTEMPTS',
+    default: '10',
+    doc: 'Console sign-in: failed attempts allowed per client IP and per username within LOGIN_WINDOW (cluster-wide with Redis); then 429 until the window ends.',
+    schema: int(1, 1_000_000),
+  }),
+  LOGIN_WINDOW: declare({
+    name: 'LOGIN_WINDOW',
+    default: '15m',
+    doc: 'Console sign-in: the window over which failed attempts are counted.',
+    schema: duration,
+  }),
   TRUST_PROXY: declare({
     name: 'TRUST_PROXY',
     default: 'false',

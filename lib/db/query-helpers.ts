@@ -16,19 +16,27 @@ export async function mapUniqueViolation<T>(
   }
 }
 
-/** One page of a filtered query (ordered by id) and the total count of the filter. */
+/** One page of a filtered query (ordered by id, or by `order` then id) and the total count of the filter. */
 export async function paginate<R>(
   base: Knex.QueryBuilder,
   page: number,
   perPage: number,
   toRecord: (row: Record<string, unknown>) => R,
+  order?: { column: string; dir: 'asc' | 'desc' },
 ): Promise<{ rows: R[]; total: number }> {
+  const orderBy =
+    order && order.column !== 'id'
+      ? [
+          { column: order.column, order: order.dir },
+          { column: 'id', order: order.dir },
+        ]
+      : [{ column: 'id', order: order?.dir ?? 'asc' }];
   const [countRow, rows] = await Promise.all([
     base.clone().count({ n: '*' }).first(),
     base
       .clone()
       .select('*')
-      .orderBy('id', 'asc')
+      .orderBy(orderBy)
       .limit(perPage)
       .offset((page - 1) * perPage),
   ]);

@@ -1,6 +1,9 @@
 import express, { type Express } from 'express';
 import type { Logger } from 'pino';
 import type { AdminAuthService } from '../admin/admin-auth.service.js';
+import type { LoginService } from '../auth/login.service.js';
+import type { SessionService } from '../auth/session.service.js';
+import type { UserRepository } from '../db/repositories/user.repository.js';
 import type { ChannelService } from '../admin/channel.service.js';
 import type { ChannelHealthService } from '../admin/channel-health.service.js';
 import type { PricingService } from '../admin/pricing.service.js';
@@ -10,6 +13,7 @@ import type { UserService } from '../admin/user.service.js';
 import type { NodeStatus } from '../cfg/node-status.js';
 import type { Metrics } from '../obs/metrics.js';
 import { accessLog } from './middleware/access-log.js';
+import { consoleStatic } from './console-static.js';
 import { createBullBoard } from '@bull-board/api';
 import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
@@ -28,12 +32,16 @@ import { channelRoutes } from './routes/channel.routes.js';
 import { systemRoutes } from './routes/system.routes.js';
 import { tokenRoutes } from './routes/token.routes.js';
 import { userRoutes } from './routes/user.routes.js';
+import { authRoutes, publicAuthRoutes } from './routes/auth.routes.js';
 
 export interface HttpAppDeps {
   logger: Logger;
   metrics: Metrics;
   status: NodeStatus;
   adminAuth: AdminAuthService;
+  sessions: SessionService;
+  login: LoginService;
+  userRecords: UserRepository;
   channels: ChannelService;
   channelHealth: ChannelHealthService;
   tokens: TokenService;
@@ -46,6 +54,8 @@ export interface HttpAppDeps {
   trustProxy: boolean | number | string;
   role: NodeRole;
   masterUrl: string | undefined;
+  /** Tests: the built console's folder (default: web/dist in the package). */
+  consoleDir?: string;
   /** BullMQ queues shown in bull-board at /admin/queues (cluster mode). */
   queues: Queue[];
 }
@@ -69,7 +79,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     app.use(
       '/admin/queues',
       limitAdmin,
-      adminAuth(deps.adminAuth, { basicChallenge: true }),
+      adminAuth(deps.adminAuth, deps.sessions, { basicChallenge: true }),
       (_req, res, next) => {
         requireRole(actorOf(res), 'admin');
         next();
@@ -81,7 +91,8 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   const api = express.Router();
   api.use(limitAdmin);
   api.use(express.json({ limit: '1mb' }));
-  api.use(adminAuth(deps.adminAuth));
+  api.use('/auth', publicAuthRoutes(deps.login, deps.sessions));
+  api.use(adminAuth(deps.adminAuth, deps.sessions));
   if (deps.role === 'slave') {
     // Replicas serve admin reads; every write goes to the master.
     api.use((req, _res, next) => {
@@ -89,8 +100,14 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       else next(new ReplicaReadOnlyError(deps.masterUrl));
     });
   }
+  api.use('/auth', authRoutes(deps.userRecords));
   api.get('/cluster', async (_req, res) => {
     res.json(await deps.status.clusterReport());
+  });
+  api.get('/cluster/changes', async (req, res) => {
+    requireRole(actorOf(res), 'admin');
+    const limit = parseInput(z.coerce.number().int().min(1).max(1000).default(50), req.query.limit);
+    res.json({ data: await deps.status.recentChanges(limit) });
   });
   api.get('/cluster/applies', async (req, res) => {
     requireRole(actorOf(res), 'admin');
@@ -99,9 +116,10 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   });
   api.use('/channels', channelRoutes(deps.channels, deps.channelHealth));
   api.use('/tokens', tokenRoutes(deps.tokens));
-  api.use('/users', userRoutes(deps.users));
+  api.use('/users', userRoutes(deps.users, deps.sessions));
   api.use(billingRoutes(deps.pricing, deps.usage));
   app.use('/api', api);
+  app.use(consoleStatic(deps.consoleDir));
 
   app.use(notFoundHandler());
   app.use(errorHandler(deps.logger.child({ component: 'http' })));

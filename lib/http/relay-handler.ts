@@ -10,14 +10,17 @@ import { ServiceUnavailableError } from '../errors/service-unavailable.error.js'
 import type { Metrics } from '../obs/metrics.js';
 import type { Endpoint } from '../relay/adapters/provider-adapter.js';
 import { bearerKey, type RelayAuth, type RelayCaller } from '../relay/relay-auth.js';
-import type { RelayLogFields, RelayService } from '../relay/relay.service.js';
+import type { IngressEndpoint, IngressFormat } from '../relay/ingress/ingress-format.js';
+import type { RelayLogFields, RelayOutcome, RelayRequest, RelayService } from '../relay/relay.service.js';
 import { checkModelAllowed, modelAllowed } from '../relay/token-check.js';
 import { observeRequest } from './middleware/access-log.js';
-import { answerError, sendJson, toAppError } from './middleware/error-handler.js';
+import { answerError, sendJson } from './middleware/error-handler.js';
 import { assignRequestId } from './middleware/request-id.js';
 
 export interface RelayHandlerDeps {
   auth: RelayAuth;
+  /** Client-facing formats other than OpenAI's (`/v1/messages`, `/v1/responses`); a route without one is 404. */
+  ingress: ReadonlyMap<IngressEndpoint, IngressFormat>;
   relay: RelayService;
   billing: BillingService;
   routing: () => RoutingIndex;
@@ -34,6 +37,8 @@ const RELAY_POSTS: Record<string, Endpoint> = {
   '/v1/chat/completions': 'chat',
   '/v1/completions': 'completions',
   '/v1/embeddings': 'embeddings',
+  '/v1/messages': 'messages',
+  '/v1/responses': 'responses',
 };
 
 /**
@@ -65,7 +70,10 @@ export class RelayHttpHandler {
     const path = (req.url ?? '').split('?', 1)[0]!;
     let route = 'unmatched';
     observeRequest(this.logger, this.deps.metrics, req, res, () => route, requestId, log);
-    const endpoint = req.method === 'POST' ? RELAY_POSTS[path] : undefined;
+    let endpoint = req.method === 'POST' ? RELAY_POSTS[path] : undefined;
+    const ingress =
+      endpoint === 'messages' || endpoint === 'responses' ? this.deps.ingress.get(endpoint) : undefined;
+    if ((endpoint === 'messages' || endpoint === 'responses') && !ingress) endpoint = undefined;
     let work: Promise<void>;
     if (endpoint) {
       route = path;
@@ -76,12 +84,15 @@ export class RelayHttpHandler {
     } else if (req.method === 'GET' && path.startsWith('/v1/models/')) {
       route = '/v1/models/:model';
       work = this.getModel(req, res, safeDecode(path.slice('/v1/models/'.length)), log);
+    } else if (path.startsWith('/v1/responses/') && this.deps.ingress.has('responses')) {
+      route = '/v1/responses/:id';
+      work = this.storedResponse(req, log);
     } else {
       work = Promise.reject(
         new NotFoundError(`Unknown route ${req.method} ${path}`, { code: 'unknown_url' }),
       );
     }
-    work.catch((err: unknown) => this.fail(res, err, requestId));
+    work.catch((err: unknown) => this.fail(res, err, requestId, ingress));
   }
 
   private async relay(
@@ -99,40 +110,45 @@ export class RelayHttpHandler {
     log.model = body.model;
     log.stream = body.stream === true;
     checkModelAllowed(who.token, body.model);
+    const format =
+      endpoint === 'messages' || endpoint === 'responses' ? this.deps.ingress.get(endpoint) : undefined;
+    let ingress: RelayRequest['ingress'];
+    if (format) {
+      format.validate(body);
+      ingress = { format, chat: format.toChat(body), unbridgeable: format.bridgeProblem?.(body) };
+    }
+    const relayed: RelayRequest = { requestId, endpoint, body, ingress, caller: who, res, log };
     const billing = this.deps.billing;
     if (!billing.enabled) {
-      await this.deps.relay.relay({ requestId, endpoint, body, caller: who, res, log });
+      const outcome = await this.deps.relay.relay(relayed);
+      if (outcome.error) throw outcome.error;
       return;
     }
-    const ticket = await billing.admit({ requestId, caller: who, endpoint, body, bodyBytes: bytes });
+    const ticket = await billing.admit({
+      requestId,
+      caller: who,
+      endpoint: ingress ? 'chat' : endpoint,
+      body: ingress ? ingress.chat : body,
+      bodyBytes: bytes,
+    });
     for (const [name, value] of Object.entries(billing.rateLimitHeaders(ticket))) res.setHeader(name, value);
-    let status: number | undefined;
+    let outcome: RelayOutcome | undefined;
     try {
-      await this.deps.relay.relay({
-        requestId,
-        endpoint,
-        body,
-        caller: who,
-        res,
-        log,
-        startedAt: ticket.startedAt,
-        billed: true,
-      });
-    } catch (err) {
-      status = toAppError(err).status;
-      throw err;
+      outcome = await this.deps.relay.relay({ ...relayed, startedAt: ticket.startedAt, billed: true });
     } finally {
+      // A relay that threw (a bug, never an upstream's failure) settles as a 500 with nothing charged.
+      const o = outcome ?? { status: 500, attempts: 0 };
       log.usage = billing.settle(ticket, {
-        // A client that left before any answer: 499, as nginx logs it.
-        status: status ?? (log.counts || res.headersSent ? res.statusCode : 499),
-        counts: log.counts,
-        channelId: log.channelId,
-        upstreamModel: log.upstreamModel,
+        status: o.status,
+        counts: o.counts,
+        channelId: o.channelId,
+        upstreamModel: o.upstreamModel,
         stream: log.stream === true,
-        attempts: log.attempts,
-        ttftMs: log.ttftMs,
+        attempts: o.attempts,
+        ttftMs: o.ttftMs,
       });
     }
+    if (outcome.error) throw outcome.error;
   }
 
   private async listModels(req: IncomingMessage, res: ServerResponse, log: RelayLogFields) {
@@ -157,6 +173,20 @@ export class RelayHttpHandler {
       });
     }
     sendJson(res, 200, { id, object: 'model', created: this.created, owned_by: 'switchyard' });
+  }
+
+  /**
+   * `GET`/`DELETE /v1/responses/{id}`, `…/cancel`, `…/input_items`: the gateway keeps no
+   * response, so there is none to fetch; said plainly (after the key is checked) rather than as
+   * an unknown route.
+   */
+  private async storedResponse(req: IncomingMessage, log: RelayLogFields): Promise<void> {
+    this.requireReady();
+    await this.caller(req, log);
+    throw new BadRequestError(
+      'This gateway does not store responses: a response cannot be retrieved, cancelled or deleted, and previous_response_id is not supported. Send the whole conversation in `input` instead.',
+      { code: 'responses_not_stored' },
+    );
   }
 
   private requireReady(): void {
@@ -224,10 +254,10 @@ export class RelayHttpHandler {
     });
   }
 
-  private fail(res: ServerResponse, err: unknown, requestId: string): void {
+  private fail(res: ServerResponse, err: unknown, requestId: string, ingress?: IngressFormat): void {
     // A body we refused to read must not be parsed as the next request on this connection.
     if (err instanceof PayloadTooLargeError && !res.headersSent) res.setHeader('connection', 'close');
-    answerError(res, err, requestId, this.logger);
+    answerError(res, err, requestId, this.logger, ingress && ((e) => ingress.errorBody(e)));
   }
 }
 

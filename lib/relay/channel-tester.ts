@@ -1,10 +1,11 @@
 import { routedChannel, type RoutedChannel } from '../cfg/routing-index.js';
 import type { ChannelRecord } from '../db/repositories/channel.repository.js';
-import { upstreamModel } from '../routing/channel-selector.js';
-import type { ProviderAdapter } from './adapters/provider-adapter.js';
-import { classifyTransportError, type UpstreamClient } from './upstream-client.js';
-import { upstreamFailure, type AutoDisableRules } from './upstream-failure.js';
 import { UpstreamError } from '../errors/upstream.error.js';
+import { upstreamModel } from '../routing/channel-selector.js';
+import type { AdapterRegistry } from './adapters/index.js';
+import type { UpstreamCaller } from './upstream-call.js';
+import { classifyTransportError, type UpstreamClient } from './upstream-client.js';
+import { upstreamFailure, type AttemptFailure, type AutoDisableRules } from './upstream-failure.js';
 
 /** What one channel test found. */
 export interface ChannelTestResult {
@@ -23,12 +24,14 @@ const MAX_BODY = 1024 * 1024;
 
 /**
  * Sends a channel a tiny real request (a one-word chat completion, `max_tokens` 1) with its own
- * key, whatever its status, and reports whether it answered, how fast, and what it said.
+ * key, whatever its status, through the same adapter path as the relay, and reports whether it
+ * answered, how fast, and what it said.
  */
 export class ChannelTester {
   constructor(
     private readonly upstream: UpstreamClient,
-    private readonly adapters: ReadonlyMap<string, ProviderAdapter>,
+    private readonly calls: UpstreamCaller,
+    private readonly adapters: AdapterRegistry,
     private readonly decrypt: (keyEnc: string) => string,
     private readonly opts: { timeoutMs: number; autoDisableOn: AutoDisableRules },
   ) {}
@@ -72,80 +75,75 @@ export class ChannelTester {
       messages: [{ role: 'user', content: 'hi' }],
       max_tokens: 1,
     };
+    const settings = this.adapters.settingsOf(adapter, channel);
     const started = performance.now();
-    const exchange = this.upstream.send(
-      adapter.prepare(channel, 'chat', body),
-      channel.timeouts,
-      this.opts.timeoutMs,
-    );
     const done = (r: Omit<ChannelTestResult, 'latencyMs' | 'model'>): ChannelTestResult => ({
       ...r,
       model,
       latencyMs: Math.round(performance.now() - started),
     });
-    try {
-      await exchange.response;
-      const text = (await exchange.collect(MAX_BODY)).toString('utf8');
-      if (exchange.statusCode >= 400) {
-        const failure = this.failureOf(exchange.statusCode, text, ch.id, channel.apiKey);
-        return done({
-          ok: false,
-          status: exchange.statusCode,
-          unusable: failure.kind === 'unusable',
-          message: (failure.detail ?? failure.error.message).slice(0, 500),
-        });
-      }
-      try {
-        JSON.parse(text);
-      } catch {
-        return done({
-          ok: false,
-          status: exchange.statusCode,
-          unusable: false,
-          message: 'the answer is not JSON',
-        });
-      }
-      return done({ ok: true, status: exchange.statusCode, unusable: false, message: null });
-    } catch (err) {
-      const kind = classifyTransportError(err);
-      const message =
-        kind === 'budget'
-          ? `no answer within ${this.opts.timeoutMs} ms (CHANNEL_TEST_TIMEOUT)`
-          : `transport error: ${kind}`;
-      return done({ ok: false, status: null, unusable: false, message });
-    }
+    const failed = (f: AttemptFailure, status: number | null) =>
+      done({
+        ok: false,
+        status,
+        unusable: f.kind === 'unusable',
+        message: this.messageOf(f),
+      });
+    const call = await this.calls.open(
+      adapter,
+      { channel, settings, endpoint: 'chat', body, stream: false },
+      this.opts.timeoutMs,
+    );
+    if ('retry' in call) return failed(call, null);
+    const head = await this.calls.head(call, this.opts.autoDisableOn);
+    const status = call.exchange.statusCode || null;
+    if (head) return failed(head, status);
+    const answer = await this.calls.whole(call, MAX_BODY);
+    if ('retry' in answer) return failed(answer, status);
+    return done({ ok: true, status, unusable: false, message: null });
   }
 
-  /** The upstream's own model list (`GET /v1/models`), for an operator filling in `models`. */
+  /** The upstream's own model list, for an operator filling in `models`. */
   async upstreamModels(ch: ChannelRecord): Promise<string[]> {
     const adapter = this.adapters.get(ch.type);
     if (!adapter) throw new UpstreamError(502, `Channel type ${ch.type} is not supported`);
     const channel = routedChannel(ch, this.decrypt);
-    const exchange = this.upstream.send(adapter.listModels(channel), channel.timeouts, this.opts.timeoutMs);
+    const request = await adapter.listModels(channel, this.adapters.settingsOf(adapter, channel));
+    const exchange = this.upstream.send(request, channel.timeouts, this.opts.timeoutMs);
     const failed = (why: string) =>
       new UpstreamError(502, `Could not list the models of channel ${ch.id}: ${why}`.slice(0, 600));
-    let text: string;
+    let raw: Buffer;
     try {
       await exchange.response;
-      text = (await exchange.collect(MAX_BODY)).toString('utf8');
+      raw = await exchange.collect(MAX_BODY);
     } catch (err) {
       throw failed(`transport error: ${classifyTransportError(err)}`);
     }
     if (exchange.statusCode >= 400) {
-      const failure = this.failureOf(exchange.statusCode, text, ch.id, channel.apiKey);
-      throw failed(failure.detail ?? failure.error.message);
+      const f = upstreamFailure(
+        exchange.statusCode,
+        adapter.readError(exchange.statusCode, raw.toString('utf8')),
+        ch.id,
+        undefined,
+        this.opts.autoDisableOn,
+        channel.apiKey,
+      );
+      throw failed(f.detail ?? f.error.message);
     }
-    let json: { data?: { id?: unknown }[] };
     try {
-      json = JSON.parse(text) as typeof json;
-    } catch {
-      throw failed('the answer is not JSON');
+      return adapter.readModels(raw);
+    } catch (err) {
+      throw failed(
+        err instanceof SyntaxError && /data list/.test(err.message) ? err.message : 'the answer is not JSON',
+      );
     }
-    if (!Array.isArray(json.data)) throw failed('the answer has no data list');
-    return json.data.map((m) => m?.id).filter((id): id is string => typeof id === 'string');
   }
 
-  private failureOf(status: number, text: string, channelId: number, key: string) {
-    return upstreamFailure(status, text, channelId, undefined, this.opts.autoDisableOn, key);
+  /** What a failed test reports: the upstream's words (for the operator), or the failure. */
+  private messageOf(f: AttemptFailure): string {
+    if (f.reason === 'budget') return `no answer within ${this.opts.timeoutMs} ms (CHANNEL_TEST_TIMEOUT)`;
+    if (f.reason === 'bad_body') return 'the answer is not JSON';
+    if (['connect', 'timeout', 'reset', 'aborted'].includes(f.reason)) return `transport error: ${f.reason}`;
+    return (f.detail ?? f.error.message).slice(0, 500);
   }
 }

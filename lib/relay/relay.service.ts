@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http';
 import type { Logger } from 'pino';
 import type { TokenCounts } from '../billing/price-book.js';
 import {
@@ -8,24 +7,23 @@ import {
   countTextTokens,
 } from '../billing/token-counter.js';
 import type { RoutedChannel, RoutingIndex } from '../cfg/routing-index.js';
+import type { AppError } from '../errors/app.error.js';
 import { NoChannelError } from '../errors/no-channel.error.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 import type { Metrics } from '../obs/metrics.js';
-import { ChannelHealth, retryAfterMs } from '../routing/channel-health.js';
+import { ChannelHealth } from '../routing/channel-health.js';
 import { selectChannel, upstreamModel, type HealthView, type Random } from '../routing/channel-selector.js';
+import type { AdapterRegistry } from './adapters/index.js';
+import { UpstreamStreamError, type Endpoint, type NormalizedUsage } from './adapters/provider-adapter.js';
 import type { ChannelDisabler } from './channel-disabler.js';
-import type { Endpoint, ProviderAdapter } from './adapters/provider-adapter.js';
+import { BridgeSink, DirectSink, type ClientSink } from './client-sink.js';
+import type { ChatRequest, IngressFormat } from './ingress/ingress-format.js';
 import type { RelayCaller } from './relay-auth.js';
-import { SseUsageFilter, type Usage } from './sse-usage-filter.js';
-import {
-  ClientGoneError,
-  classifyTransportError,
-  type TransportFailure,
-  type UpstreamClient,
-  type UpstreamExchange,
-} from './upstream-client.js';
+import { ClientGoneError, classifyTransportError, type UpstreamExchange } from './upstream-client.js';
+import type { UpstreamCaller, UpstreamCall } from './upstream-call.js';
 import { upstreamFailure, type AttemptFailure, type AutoDisableRules } from './upstream-failure.js';
 import type { UpstreamStats } from './upstream-stats.js';
+import { transportFailure } from './transport-failure.js';
 
 /** What the access log line reports about a relayed request; filled in as the relay goes. */
 export interface RelayLogFields {
@@ -38,8 +36,6 @@ export interface RelayLogFields {
   stream?: boolean;
   /** Quota charged (the access log shows it). */
   usage?: number;
-  /** Tokens of the answer that reached the client; unset when none did. */
-  counts?: TokenCounts;
   /** From the start of the relay to the first byte sent to the client. */
   ttftMs?: number;
 }
@@ -47,15 +43,38 @@ export interface RelayLogFields {
 export interface RelayRequest {
   requestId: string;
   endpoint: Endpoint;
-  /** The client's JSON body; `model` is a non-empty string. */
+  /** The client's JSON body, in the endpoint's format; `model` is a non-empty string. */
   body: Record<string, unknown> & { model: string };
+  /** For `messages` and `responses`: the format, and the body as an OpenAI chat request (the bridge sends it; local counts read it). */
+  ingress?: {
+    format: IngressFormat;
+    chat: ChatRequest;
+    /** Set when the request cannot be bridged (see `IngressFormat.bridgeProblem`): channels that would bridge it are passed over. */
+    unbridgeable?: AppError;
+  };
   caller: RelayCaller;
-  res: ServerResponse;
+  res: import('node:http').ServerResponse;
   log: RelayLogFields;
   /** When the relay started (ms). */
   startedAt?: number;
   /** Billing is on: count the answer's tokens locally when the upstream reports none. */
   billed?: boolean;
+}
+
+/** How a relayed request ended: what the handler settles and logs from. */
+export interface RelayOutcome {
+  /** The status the client got (or gets, with `error`). */
+  status: number;
+  /** Set when no answer reached the client: the handler answers it. */
+  error?: AppError;
+  channelId?: number;
+  upstreamModel?: string;
+  attempts: number;
+  /** Tokens of the answer that reached the client (wholly or in part); unset when none did or billing is off. */
+  counts?: TokenCounts;
+  ttftMs?: number;
+  /** The client went away before the answer ended. */
+  clientGone?: boolean;
 }
 
 /** A failure after the answer started reaching the client: the channel's, but not retried. */
@@ -80,33 +99,43 @@ const UNUSABLE_COOLDOWN_MS = 60_000;
 /** The longest pause a Retry-After can ask for. */
 const MAX_RETRY_AFTER_MS = 3_600_000;
 
-const MAX_ERROR_BODY = 64 * 1024;
 const MAX_JSON_BODY = 64 * 1024 * 1024;
 /** How much of a stream is kept for counting its tokens when the upstream reports no usage. */
 const MAX_COUNTED_STREAM = 4 * 1024 * 1024;
 
-function countsOf(usage: Usage): TokenCounts {
-  const prompt = Math.max(0, Math.floor(usage.prompt_tokens ?? 0));
-  const completion = Math.max(
-    0,
-    Math.floor(usage.completion_tokens ?? (usage.total_tokens ?? prompt) - prompt),
-  );
-  const cached = Math.max(0, Math.floor(usage.prompt_tokens_details?.cached_tokens ?? 0));
-  return { promptTokens: prompt, completionTokens: completion, cachedTokens: Math.min(cached, prompt) };
+interface AttemptState {
+  exchange: UpstreamExchange | undefined;
+  clientGone: boolean;
+  /** What reached the client of the successful or committed attempt. */
+  counts?: TokenCounts;
+  ttftMs?: number;
+}
+
+/** An attempt's answer: nothing (the answer reached the client) or why it failed. */
+type AttemptResult = AttemptFailure | undefined;
+
+function toCounts(u: NormalizedUsage): TokenCounts {
+  return {
+    promptTokens: u.promptTokens,
+    completionTokens: u.completionTokens,
+    cachedTokens: Math.min(u.cachedTokens, u.promptTokens),
+    cacheWriteTokens: Math.min(u.cacheWriteTokens, u.promptTokens),
+  };
 }
 
 /**
- * The relay pipeline for one request: choose a channel (group → model → tier → weight, passing
- * over cooled or open (channel, model)s), send, and on a retryable failure try another channel
- * never tried for this request, exhausting a tier before the next, within the request's total
- * budget; then pass the answer through (streams event by event) and charge usage. Every
- * attempt's outcome feeds the channel's health (cooldowns, breaker, auto-disable) and stats.
+ * The failover loop for one request: choose a channel (group → model → tier → weight, passing
+ * over cooled or open (channel, model)s), send through the channel's adapter, and on a retryable
+ * failure try another channel never tried for this request, exhausting a tier before the next,
+ * within the request's total budget. The answer goes to the client through a {@link ClientSink};
+ * every attempt's outcome feeds the channel's health (cooldowns, breaker, auto-disable) and
+ * stats. Returns an outcome the handler settles from; the wire formats live in the adapters.
  */
 export class RelayService {
   constructor(
     private readonly routing: () => RoutingIndex,
-    private readonly adapters: ReadonlyMap<string, ProviderAdapter>,
-    private readonly upstream: UpstreamClient,
+    private readonly adapters: AdapterRegistry,
+    private readonly upstream: UpstreamCaller,
     private readonly metrics: Metrics,
     private readonly logger: Logger,
     private readonly opts: RelayOptions,
@@ -115,26 +144,24 @@ export class RelayService {
     private readonly disabler?: ChannelDisabler,
   ) {}
 
-  async relay(req: RelayRequest): Promise<void> {
+  async relay(req: RelayRequest): Promise<RelayOutcome> {
     const { caller, body, res } = req;
     const group = caller.token.group;
     const model = body.model;
+    const outcome: RelayOutcome = { status: 0, attempts: 0 };
     const tiers = this.routing().tiers(group, model);
-    if (tiers.length === 0) throw new NoChannelError(group, model);
+    if (tiers.length === 0) return this.failed(outcome, new NoChannelError(group, model));
     const deadline = (req.startedAt ?? Date.now()) + this.opts.totalTimeoutMs;
     const health: HealthView = {
       blocked: (id) => this.health.blocked(id, model),
       lastFailedAt: (id) => this.health.lastFailedAt(id, model),
     };
 
-    const attempt: { exchange: UpstreamExchange | undefined; clientGone: boolean } = {
-      exchange: undefined,
-      clientGone: false,
-    };
+    const state: AttemptState = { exchange: undefined, clientGone: false };
     const onClose = () => {
       if (res.writableFinished) return;
-      attempt.clientGone = true;
-      attempt.exchange?.abort(new ClientGoneError());
+      state.clientGone = true;
+      state.exchange?.abort(new ClientGoneError());
     };
     res.once('close', onClose);
     try {
@@ -148,23 +175,36 @@ export class RelayService {
         const channel = selectChannel(tiers, tried, this.opts.random, health);
         if (!channel) break;
         tried.add(channel.id);
+        const unbridgeable = this.unbridgeableOn(req, channel);
+        if (unbridgeable) {
+          // Not an attempt and not the channel's failure: the request needs a native channel.
+          last ??= { retry: true, reason: 'unsupported', error: unbridgeable };
+          n--;
+          continue;
+        }
         if (n > 0) this.metrics.relayRetries.inc();
-        req.log.attempts = n + 1;
-        req.log.channelId = channel.id;
+        outcome.attempts = req.log.attempts = n + 1;
+        outcome.channelId = req.log.channelId = channel.id;
         const probe = this.health.begin(channel.id, model);
         const started = performance.now();
-        const failure = await this.attempt(req, channel, attempt, deadline);
+        const failure = await this.attempt(req, channel, state, deadline);
         const ms = performance.now() - started;
+        outcome.upstreamModel = req.log.upstreamModel;
+        outcome.counts = state.counts;
+        outcome.ttftMs = state.ttftMs;
         if (!failure) {
           this.health.succeeded(channel.id, model);
           this.stats.record(channel.id, model, 'ok', ms);
-          return;
+          outcome.status = res.statusCode;
+          return outcome;
         }
         // A client that went away is not the channel's failure.
-        if (attempt.clientGone) {
+        if (state.clientGone) {
           this.health.abandoned(channel.id, model);
           this.stats.record(channel.id, model, 'aborted', ms);
-          return;
+          outcome.clientGone = true;
+          outcome.status = res.headersSent ? res.statusCode : 499;
+          return outcome;
         }
         this.stats.record(channel.id, model, failure.reason, ms);
         // Only a fault is a probe's verdict; after anything else the next request may probe.
@@ -181,126 +221,118 @@ export class RelayService {
           },
           'upstream attempt failed',
         );
-        if ((failure as Partial<CommittedFailure>).committed) return;
+        if ((failure as Partial<CommittedFailure>).committed) {
+          outcome.status = res.statusCode;
+          return outcome;
+        }
         last = failure;
         if (!failure.retry) break;
       }
-      throw last?.error ?? new NoChannelError(group, model, tried.size);
+      return this.failed(outcome, last?.error ?? new NoChannelError(group, model, tried.size));
     } finally {
       res.off('close', onClose);
     }
+  }
+
+  /** The reason to pass a channel over: it would bridge a request that cannot be bridged. */
+  private unbridgeableOn(req: RelayRequest, channel: RoutedChannel): AppError | undefined {
+    const unbridgeable = req.ingress?.unbridgeable;
+    const adapter = unbridgeable && this.adapters.get(channel.type);
+    if (!adapter) return undefined;
+    return adapter.endpoints(this.adapters.settingsOf(adapter, channel)).has(req.endpoint)
+      ? undefined
+      : unbridgeable;
+  }
+
+  private failed(outcome: RelayOutcome, error: AppError): RelayOutcome {
+    outcome.error = error;
+    outcome.status = error.status;
+    return outcome;
   }
 
   /**
    * One upstream attempt. Returns nothing when the answer reached the client, else why it
    * failed (a {@link CommittedFailure} when it failed after the answer started).
    */
-  private attempt(
+  private async attempt(
     req: RelayRequest,
     channel: RoutedChannel,
-    state: { exchange: UpstreamExchange | undefined; clientGone: boolean },
+    state: AttemptState,
     deadline: number,
-  ): Promise<AttemptFailure | undefined> {
+  ): Promise<AttemptResult> {
     const adapter = this.adapters.get(channel.type);
     if (!adapter) {
-      return Promise.resolve({
+      return {
         retry: true,
         reason: 'adapter',
         error: new UpstreamError(502, `Channel type ${channel.type} is not supported`),
-      });
-    }
-    const stream = req.body.stream === true;
-    const clientWantsUsage =
-      stream && (req.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
-    const mapped = upstreamModel(channel, req.body.model);
-    req.log.upstreamModel = mapped;
-    const body: Record<string, unknown> = { ...req.body, model: mapped };
-    if (stream && req.endpoint !== 'embeddings') {
-      body.stream_options = { ...(req.body.stream_options as object | undefined), include_usage: true };
-    }
-    // The request's budget runs until its answer starts reaching the client (exchange.commit()).
-    const exchange = this.upstream.send(
-      adapter.prepare(channel, req.endpoint, body),
-      channel.timeouts,
-      Math.max(1, deadline - Date.now()),
-    );
-    state.exchange = exchange;
-    if (state.clientGone) exchange.abort(new ClientGoneError());
-    return this.exchange(req, channel, exchange, stream, clientWantsUsage);
-  }
-
-  private async exchange(
-    req: RelayRequest,
-    channel: RoutedChannel,
-    exchange: UpstreamExchange,
-    stream: boolean,
-    clientWantsUsage: boolean,
-  ): Promise<AttemptFailure | undefined> {
-    try {
-      await exchange.response;
-    } catch (err) {
-      return transportFailure(classifyTransportError(err), channel.id, this.opts.totalTimeoutMs);
-    }
-
-    if (exchange.statusCode >= 400) {
-      const text = await exchange.collect(MAX_ERROR_BODY).then(
-        (b) => b.toString('utf8'),
-        () => '',
-      );
-      return upstreamFailure(
-        exchange.statusCode,
-        text,
-        channel.id,
-        retryAfterMs(exchange.headers['retry-after']),
-        this.opts.autoDisableOn,
-        channel.apiKey,
-      );
-    }
-
-    if (stream) {
-      const piped = await this.pipeStream(req, exchange, !clientWantsUsage, channel.id);
-      if ('retry' in piped) return piped;
-      // No usage chunk (an upstream that ignores include_usage, or a stream cut short): count
-      // what was delivered.
-      this.recordCounts(req, piped.usage, () => countStreamedTokens(piped.text));
-      return piped.failure;
-    }
-
-    let raw: Buffer;
-    try {
-      raw = await exchange.collect(MAX_JSON_BODY);
-    } catch (err) {
-      if (err instanceof UpstreamError)
-        return { retry: true, reason: 'too_large', kind: 'fault', error: err };
-      const kind = classifyTransportError(err);
-      return kind === 'reset'
-        ? {
-            retry: true,
-            reason: 'reset',
-            kind: 'fault',
-            error: new UpstreamError(502, `The upstream broke off its answer (channel ${channel.id})`),
-          }
-        : transportFailure(kind, channel.id, this.opts.totalTimeoutMs);
-    }
-    let json: { usage?: Usage };
-    try {
-      json = JSON.parse(raw.toString('utf8')) as { usage?: Usage };
-    } catch {
-      return {
-        retry: true,
-        reason: 'bad_body',
-        kind: 'fault',
-        error: new UpstreamError(502, `The upstream answered with invalid JSON (channel ${channel.id})`),
       };
     }
-    exchange.commit();
-    const res = req.res;
-    res.statusCode = exchange.statusCode;
-    res.setHeader('content-type', String(exchange.headers['content-type'] ?? 'application/json'));
-    res.setHeader('content-length', raw.length);
-    res.end(raw);
-    this.markFirstByte(req);
-    this.recordCounts(req, json.usage, () => countTextTokens(answerText(json)));
+    const settings = this.adapters.settingsOf(adapter, channel);
+    const native = adapter.endpoints(settings);
+    // An ingress format the channel does not speak is bridged through chat.
+    const bridged = !native.has(req.endpoint) && req.ingress !== undefined && native.has('chat');
+    if (!native.has(req.endpoint) && !bridged) {
+      return {
+        retry: true,
+        reason: 'unsupported',
+        error: new UpstreamError(400, `No channel for this model serves ${req.endpoint} requests`, {
+          code: 'unsupported_endpoint',
+        }),
+      };
+    }
+    const stream = req.body.stream === true;
+    const mapped = upstreamModel(channel, req.body.model);
+    req.log.upstreamModel = mapped;
+    const source = bridged ? req.ingress!.chat : req.body;
+    const call = await this.upstream.open(
+      adapter,
+      {
+        channel,
+        settings,
+        endpoint: bridged ? 'chat' : req.endpoint,
+        body: { ...source, model: mapped },
+        stream,
+      },
+      Math.max(1, deadline - Date.now()),
+    );
+    if ('retry' in call) return call;
+    state.exchange = call.exchange;
+    if (state.clientGone) call.exchange.abort(new ClientGoneError());
+    const failed = await this.upstream.head(call, this.opts.autoDisableOn);
+    if (failed) return failed;
+    const sink: ClientSink = bridged
+      ? new BridgeSink(req.res, req.ingress!.format, req.body.model, `chatcmpl-${req.requestId}`, req.body)
+      : new DirectSink(req.res);
+    return stream ? this.pipeStream(req, call, sink, state, bridged) : this.whole(req, call, sink, state);
+  }
+
+  private async whole(
+    req: RelayRequest,
+    call: UpstreamCall,
+    sink: ClientSink,
+    state: AttemptState,
+  ): Promise<AttemptResult> {
+    const answer = await this.upstream.whole(call, MAX_JSON_BODY);
+    if ('retry' in answer) return answer;
+    call.exchange.commit();
+    try {
+      sink.whole(call.exchange.statusCode, answer);
+    } catch {
+      // Only a bridge translates here: an answer it cannot read is the upstream's fault.
+      if (!req.res.headersSent)
+        return {
+          retry: true,
+          reason: 'bad_body',
+          kind: 'fault',
+          error: new UpstreamError(
+            502,
+            `The upstream's answer could not be translated (channel ${call.req.channel.id})`,
+          ),
+        };
+    }
+    this.markFirstByte(req, state);
+    state.counts = this.counts(req, answer.usage, () => countTextTokens(answerText(answer.json)));
     return undefined;
   }
 
@@ -308,89 +340,119 @@ export class RelayService {
    * The tokens to bill for an answer that reached the client: the upstream's usage, else the
    * prompt and `completion()` counted locally. Nothing when billing is off.
    */
-  private recordCounts(req: RelayRequest, usage: Usage | undefined, completion: () => number): void {
-    if (!req.billed) return;
-    req.log.counts = usage
-      ? countsOf(usage)
-      : {
-          promptTokens: countPromptTokens(req.endpoint, req.body),
-          completionTokens: completion(),
-          cachedTokens: 0,
-        };
+  private counts(
+    req: RelayRequest,
+    usage: NormalizedUsage | undefined,
+    completion: () => number,
+  ): TokenCounts | undefined {
+    if (!req.billed) return undefined;
+    if (usage) return toCounts(usage);
+    const promptTokens = req.ingress
+      ? countPromptTokens('chat', req.ingress.chat)
+      : countPromptTokens(req.endpoint, req.body);
+    return { promptTokens, completionTokens: completion(), cachedTokens: 0 };
   }
 
-  private markFirstByte(req: RelayRequest): void {
+  private markFirstByte(req: RelayRequest, state: AttemptState): void {
     if (req.log.ttftMs === undefined && req.startedAt !== undefined)
-      req.log.ttftMs = Date.now() - req.startedAt;
+      req.log.ttftMs = state.ttftMs = Date.now() - req.startedAt;
   }
 
   /**
-   * Passes the SSE stream through as events complete, with back-pressure from the client. The
-   * answer starts (status, headers, `commit`) with the first complete event: a failure before
-   * it is an ordinary failed attempt, retried elsewhere. Once started the request is committed
-   * to this channel: a later failure ends the stream with an SSE error event (never half an
-   * event) and is returned as a {@link CommittedFailure}.
+   * Passes the stream through the adapter's decoder to the sink as events complete, with
+   * back-pressure from the client. The answer starts (status, headers, `commit`) with the first
+   * complete event: a failure before it is an ordinary failed attempt, retried elsewhere. Once
+   * started the request is committed to this channel: a later failure ends the stream with an
+   * error event (never half an event) and is returned as a {@link CommittedFailure}.
    */
   private async pipeStream(
     req: RelayRequest,
-    exchange: UpstreamExchange,
-    dropUsage: boolean,
-    channelId: number,
-  ): Promise<AttemptFailure | { usage: Usage | undefined; text: string; failure?: CommittedFailure }> {
+    call: UpstreamCall,
+    sink: ClientSink,
+    state: AttemptState,
+    bridged: boolean,
+  ): Promise<AttemptResult> {
+    const { exchange, adapter } = call;
     const res = req.res;
-    const filter = new SseUsageFilter(dropUsage, req.billed ? MAX_COUNTED_STREAM : 0);
+    const clientWantsUsage =
+      bridged || (req.body.stream_options as { include_usage?: unknown } | undefined)?.include_usage === true;
+    const decoder = adapter.streamDecoder(call.req, {
+      clientWantsUsage,
+      keepText: req.billed ? MAX_COUNTED_STREAM : 0,
+      model: req.body.model,
+      id: `chatcmpl-${req.requestId}`,
+    });
     let started = false;
     const start = () => {
       started = true;
       exchange.commit();
-      res.statusCode = 200;
-      res.setHeader('content-type', 'text/event-stream; charset=utf-8');
-      res.setHeader('cache-control', 'no-cache');
-      res.setHeader('x-accel-buffering', 'no');
+      sink.start();
+    };
+    const settle = () => {
+      // No usage (an upstream that ignores include_usage, or a stream cut short): count what was delivered.
+      state.counts = this.counts(req, decoder.usage, () => countStreamedTokens(decoder.delivered));
     };
     const onDrain = () => exchange.resume();
     res.on('drain', onDrain);
     try {
       await exchange.pipe((chunk) => {
-        const out = filter.push(chunk);
-        if (!out) return true;
+        const out = decoder.push(chunk);
+        if (out.length === 0) return true;
         if (!started) start();
-        this.markFirstByte(req);
-        return res.write(out);
+        this.markFirstByte(req, state);
+        return sink.write(out);
       });
-      const rest = filter.end();
+      const rest = decoder.end();
       if (!started) start();
-      if (rest) res.write(rest);
-      res.end();
-      return { usage: filter.usage, text: filter.delivered };
+      if (rest.length > 0) sink.write(rest);
+      sink.end(decoder.usage);
+      settle();
+      return undefined;
     } catch (err) {
+      settle();
+      if (err instanceof UpstreamStreamError) {
+        const failure = upstreamFailure(
+          err.info.kind === 'rate_limited' ? 429 : 502,
+          err.info,
+          call.req.channel.id,
+          undefined,
+          this.opts.autoDisableOn,
+          call.req.channel.apiKey,
+        );
+        if (!started) return failure;
+        return this.breakStream(req, sink, 'upstream_error', failure);
+      }
       const kind = classifyTransportError(err);
-      const delivered = { usage: filter.usage, text: filter.delivered };
-      if (kind === 'aborted' || res.destroyed) return delivered;
-      if (!started) return transportFailure(kind, channelId, this.opts.totalTimeoutMs);
-      const event = {
-        error: {
-          message: `The upstream stream broke off (${kind}) (request id: ${req.requestId})`,
-          type: 'upstream_error',
-          param: null,
-          code: 'stream_interrupted',
-        },
-      };
-      res.write(`data: ${JSON.stringify(event)}\n\n`);
-      res.end();
-      return {
-        ...delivered,
-        failure: {
-          committed: true,
-          retry: false,
-          reason: 'stream',
-          kind: 'fault',
-          error: new UpstreamError(502, event.error.message),
-        },
-      };
+      // The client went away: what it was sent is billed; not the channel's failure.
+      if (kind === 'aborted' || res.destroyed) return undefined;
+      if (!started) return transportFailure(kind, call.req.channel.id, this.opts.totalTimeoutMs);
+      return this.breakStream(req, sink, kind, {
+        retry: false,
+        reason: 'stream',
+        kind: 'fault',
+        error: new UpstreamError(502, 'stream'),
+      });
     } finally {
       res.off('drain', onDrain);
     }
+  }
+
+  /** Ends a started stream with an error event after the last whole event; the failure is the channel's, not retried. */
+  private breakStream(
+    req: RelayRequest,
+    sink: ClientSink,
+    why: string,
+    failure: AttemptFailure,
+  ): CommittedFailure {
+    const message = `The upstream stream broke off (${why}) (request id: ${req.requestId})`;
+    sink.fail(message, 'stream_interrupted');
+    return {
+      ...failure,
+      committed: true,
+      retry: false,
+      reason: failure.reason === 'stream' ? 'stream' : failure.reason,
+      error: new UpstreamError(502, message),
+    };
   }
 
   /** What a failure means for the channel beyond this request: a cooldown, its breaker, or taking it out of service. */
@@ -417,45 +479,5 @@ export class RelayService {
         this.health.failed(channel.id, model, 'fault', 0, failure.reason, probe);
         break;
     }
-  }
-}
-
-/** A failed attempt that got no usable answer: a timeout, a connection error, the budget spent. */
-function transportFailure(
-  kind: TransportFailure,
-  channelId: number | undefined,
-  totalTimeoutMs: number,
-): AttemptFailure {
-  const on = channelId === undefined ? '' : ` (channel ${channelId})`;
-  switch (kind) {
-    case 'aborted':
-      return { retry: false, reason: kind, error: new UpstreamError(499, 'The client closed the request') };
-    case 'budget':
-      return {
-        retry: false,
-        reason: kind,
-        kind: channelId === undefined ? undefined : 'fault',
-        error: new UpstreamError(
-          504,
-          `No upstream answered within the request's budget of ${totalTimeoutMs} ms (UPSTREAM_TOTAL_TIMEOUT_MS)`,
-          { code: 'upstream_timeout' },
-        ),
-      };
-    case 'timeout':
-      return {
-        retry: true,
-        reason: kind,
-        kind: 'fault',
-        error: new UpstreamError(504, `The upstream did not answer in time${on}`, {
-          code: 'upstream_timeout',
-        }),
-      };
-    default:
-      return {
-        retry: true,
-        reason: kind,
-        kind: 'fault',
-        error: new UpstreamError(502, `Could not reach the upstream${on}: ${kind}`),
-      };
   }
 }

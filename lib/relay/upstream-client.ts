@@ -16,7 +16,7 @@ export interface UpstreamRequest {
   /** Path and query, from `/`. */
   path: string;
   headers: Record<string, string>;
-  body: string;
+  body: string | Uint8Array;
 }
 
 /** How an attempt that got no usable answer failed; decides whether another channel is tried. */

@@ -1,6 +1,7 @@
 import type { AppError } from '../errors/app.error.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 import type { FailureKind } from '../routing/channel-health.js';
+import type { UpstreamErrorInfo } from './adapters/provider-adapter.js';
 
 /** Upstream answers that mean the channel's account is unusable (`AUTO_DISABLE_ON`). */
 export interface AutoDisableRules {
@@ -37,40 +38,14 @@ export interface AttemptFailure {
   retryAfterMs?: number;
 }
 
-interface ErrorBody {
-  message: string;
-  code: string | null;
-  type: string | null;
-}
-
 /** Replaces the channel's key wherever an upstream quoted it (some proxies echo it whole). */
 function scrub(text: string, secret: string | undefined): string {
   return secret && secret.length >= 8 ? text.replaceAll(secret, '[channel key]') : text;
 }
 
-/** Reads an OpenAI-shaped (or any) error body: its message, code and type. */
-function readError(raw: string, secret: string | undefined): ErrorBody {
-  const text = scrub(raw, secret);
-  const out: ErrorBody = { message: text.slice(0, 500), code: null, type: null };
-  try {
-    const json = JSON.parse(text) as {
-      error?: { message?: unknown; code?: unknown; type?: unknown } | string;
-      message?: unknown;
-    };
-    const e = json.error;
-    if (typeof e === 'string') out.message = e;
-    else if (e && typeof e === 'object') {
-      if (typeof e.message === 'string') out.message = e.message;
-      if (typeof e.code === 'string') out.code = e.code;
-      if (typeof e.type === 'string') out.type = e.type;
-    } else if (typeof json.message === 'string') out.message = json.message;
-  } catch {
-    // Not JSON (an HTML error page, a proxy's text): keep the start of it.
-  }
-  return out;
-}
-
-function unusable(status: number, e: ErrorBody, rules: AutoDisableRules): boolean {
+function unusable(status: number, e: UpstreamErrorInfo, rules: AutoDisableRules): boolean {
+  if (e.kind === 'unusable') return true;
+  if (e.kind === 'client') return false;
   if (rules.statuses.has(status)) return true;
   if (rules.texts.length === 0) return false;
   const fields = [e.code, e.type, e.message].filter((f): f is string => !!f).map((f) => f.toLowerCase());
@@ -82,17 +57,18 @@ function unusable(status: number, e: ErrorBody, rules: AutoDisableRules): boolea
  * (`rules`) is retried elsewhere and disables the channel; 429 cools it and 5xx counts against
  * its breaker, both retried; 401/403 not in the rules are retried too (they are about the
  * channel's key, not the caller's request). Other 4xx are the client's and are never retried.
- * `secret`, the channel's key, is cut out of whatever the upstream said.
+ * `info` is the error as the channel's adapter read it; its `kind`, when set, overrides what the
+ * status alone would mean. `secret`, the channel's key, is cut out of whatever the upstream said.
  */
 export function upstreamFailure(
   status: number,
-  text: string,
+  info: UpstreamErrorInfo,
   channelId: number,
   retryAfter: number | undefined,
   rules: AutoDisableRules,
   secret?: string,
 ): AttemptFailure {
-  const e = readError(text, secret);
+  const e: UpstreamErrorInfo = { ...info, message: scrub(info.message, secret).slice(0, 500) };
   if (unusable(status, e, rules)) {
     return {
       retry: true,
@@ -107,13 +83,15 @@ export function upstreamFailure(
     };
   }
   const reason =
-    status === 429
-      ? 'status_429'
-      : status >= 500
-        ? 'status_5xx'
-        : status === 401 || status === 403
-          ? 'status_auth'
-          : 'status_4xx';
+    e.kind === 'client'
+      ? 'status_4xx'
+      : e.kind === 'rate_limited' || status === 429
+        ? 'status_429'
+        : e.kind === 'fault' || status >= 500
+          ? 'status_5xx'
+          : status === 401 || status === 403
+            ? 'status_auth'
+            : 'status_4xx';
   if (reason === 'status_auth') {
     // The upstream's words may quote part of the channel's key: for the operator's log only.
     return {
@@ -132,8 +110,8 @@ export function upstreamFailure(
   return {
     retry,
     reason,
-    kind: status === 429 ? 'rate_limited' : retry ? 'fault' : undefined,
-    retryAfterMs: status === 429 ? retryAfter : undefined,
+    kind: reason === 'status_429' ? 'rate_limited' : retry ? 'fault' : undefined,
+    retryAfterMs: reason === 'status_429' ? retryAfter : undefined,
     error: new UpstreamError(
       status,
       `Upstream error ${status} (channel ${channelId}): ${e.message || 'no message'}`,

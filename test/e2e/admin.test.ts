@@ -268,9 +268,13 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
     });
 
     it('answers an unknown route with an OpenAI-shaped 404', async () => {
-      const res = await fetch(`${gw.url}/v2/nothing`);
+      // (An unknown GET outside /api, /v1 and /admin is the web console's: its page answers it.)
+      const res = await fetch(`${gw.url}/v2/nothing`, { method: 'POST' });
       expect(res.status).to.equal(404);
       expect(((await res.json()) as { error: { code: string } }).error.code).to.equal('unknown_url');
+      const api = await gw.admin('GET', '/api/nothing');
+      expect(api.status).to.equal(404);
+      expect(api.body.error.code).to.equal('unknown_url');
     });
   });
 }

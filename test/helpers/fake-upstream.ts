@@ -1,6 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pathToFileURL } from 'node:url';
+import { answerResponses } from './fake-responses.js';
 
 /**
  * A fake OpenAI-compatible upstream. One server plays many channels: the channel's `base_url`
@@ -19,7 +20,11 @@ import { pathToFileURL } from 'node:url';
  *   nocredit 429 insufficient_quota (an account out of credit)
  *   nousage stream without a usage chunk even when asked
  *   badjson answers 200 with a body that is not JSON
+ *   403     403 permission denied                  cached answers with 4 of the prompt tokens cached
  * `GET …/v1/models` lists `<label>-model-a` and `<label>-model-b` (after the mode's error, if any).
+ * A chat request with function tools is answered with a call to the first tool until the last
+ * message is the tool's result; the answer then quotes it. `POST …/v1/responses` is OpenAI's
+ * Responses API (see fake-responses.ts).
  */
 export interface FakeRequest {
   label: string;
@@ -47,6 +52,8 @@ export interface FakeUpstream {
 
 export const SLOW_MS = 300;
 const USAGE = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+const CACHED_USAGE = { ...USAGE, prompt_tokens_details: { cached_tokens: 4 } };
+const usageFor = (mode: string) => (mode === 'cached' ? CACHED_USAGE : USAGE);
 
 export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {}): Promise<FakeUpstream> {
   const record = opts.record !== false;
@@ -108,6 +115,14 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
         return refuseKey(res);
       case '401':
         return refuseKey(res);
+      case '403':
+        return sendJson(res, 403, {
+          error: {
+            message: 'You are not allowed to use this model',
+            type: 'invalid_request_error',
+            code: null,
+          },
+        });
       case '400':
         return sendJson(res, 400, {
           error: {
@@ -156,6 +171,9 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
         })),
       });
     }
+    if (r.method === 'POST' && r.path === '/v1/responses') {
+      return answerResponses(res, r.label, r.body, (status, body) => sendJson(res, status, body));
+    }
     if (r.path.endsWith('/embeddings')) {
       const inputs = Array.isArray(r.body.input) ? r.body.input : [r.body.input];
       return sendJson(res, 200, {
@@ -165,8 +183,26 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
         usage: { prompt_tokens: 8, total_tokens: 8 },
       });
     }
-    const text = `Hello from ${r.label} as ${model}`;
     const isChat = r.path.endsWith('/chat/completions');
+    const messages = Array.isArray(r.body.messages) ? (r.body.messages as Record<string, unknown>[]) : [];
+    const last = messages.at(-1);
+    const tool = Array.isArray(r.body.tools)
+      ? (r.body.tools as { type?: string; function?: { name?: string } }[]).find((t) => t.type === 'function')
+      : undefined;
+    const toolProblem = isChat ? toolMessageProblem(messages) : null;
+    if (toolProblem) {
+      return sendJson(res, 400, {
+        error: { message: toolProblem, type: 'invalid_request_error', param: 'messages', code: null },
+      });
+    }
+    const wantsUsage =
+      (r.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
+    if (isChat && tool && last?.role !== 'tool') {
+      return answerToolCall(res, model, String(tool.function?.name), stream, wantsUsage);
+    }
+    const text =
+      `Hello from ${r.label} as ${model}` +
+      (last?.role === 'tool' ? `; the tool said ${String(last.content)}` : '');
     if (!stream) {
       return sendJson(res, 200, {
         id: 'chatcmpl-fake',
@@ -176,7 +212,7 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
         choices: isChat
           ? [{ index: 0, message: { role: 'assistant', content: text }, finish_reason: 'stop' }]
           : [{ index: 0, text, finish_reason: 'stop' }],
-        usage: USAGE,
+        usage: usageFor(r.mode),
       });
     }
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
@@ -206,11 +242,9 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       if (res.destroyed) return;
     }
     res.write(`data: ${chunk('', 'stop')}\n\n`);
-    const wantsUsage =
-      (r.body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
     if (wantsUsage && r.mode !== 'nousage') {
       res.write(
-        `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: USAGE })}\n\n`,
+        `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: usageFor(r.mode) })}\n\n`,
       );
     }
     res.end('data: [DONE]\n\n');
@@ -237,6 +271,73 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** A chat answer that calls `name` with `{"city":"Paris"}` (streamed in two argument pieces). */
+function answerToolCall(
+  res: http.ServerResponse,
+  model: string,
+  name: string,
+  stream: boolean,
+  withUsage: boolean,
+) {
+  const base = { id: 'chatcmpl-fake', created: 1_700_000_000, model };
+  const call = { id: 'call_fake_1', type: 'function', function: { name, arguments: '{"city":"Paris"}' } };
+  if (!stream) {
+    return sendJson(res, 200, {
+      ...base,
+      object: 'chat.completion',
+      choices: [
+        {
+          index: 0,
+          message: { role: 'assistant', content: null, tool_calls: [call] },
+          finish_reason: 'tool_calls',
+        },
+      ],
+      usage: USAGE,
+    });
+  }
+  const chunk = (delta: unknown, finish: string | null) =>
+    `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`;
+  res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+  res.write(
+    chunk(
+      { role: 'assistant', tool_calls: [{ index: 0, ...call, function: { name, arguments: '' } }] },
+      null,
+    ),
+  );
+  res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '{"city":' } }] }, null));
+  res.write(chunk({ tool_calls: [{ index: 0, function: { arguments: '"Paris"}' } }] }, null));
+  res.write(chunk({}, 'tool_calls'));
+  if (withUsage) {
+    res.write(
+      `data: ${JSON.stringify({ ...base, object: 'chat.completion.chunk', choices: [], usage: USAGE })}\n\n`,
+    );
+  }
+  res.end('data: [DONE]\n\n');
+}
+
+/**
+ * OpenAI's rule for tool messages: an assistant message with `tool_calls` is followed by one
+ * `tool` message per call id, and a `tool` message answers a call made just before it.
+ */
+function toolMessageProblem(messages: Record<string, unknown>[]): string | null {
+  let open = new Set<string>();
+  for (const m of messages) {
+    if (m.role === 'tool') {
+      if (!open.delete(String(m.tool_call_id))) {
+        return "Invalid parameter: messages with role 'tool' must be a response to a preceeding message with 'tool_calls'.";
+      }
+      continue;
+    }
+    if (open.size > 0) {
+      return "An assistant message with 'tool_calls' must be followed by tool messages responding to each 'tool_call_id'.";
+    }
+    const calls =
+      m.role === 'assistant' && Array.isArray(m.tool_calls) ? (m.tool_calls as { id?: unknown }[]) : [];
+    open = new Set(calls.map((c) => String(c.id)));
+  }
+  return null;
 }
 
 function refuseKey(res: http.ServerResponse) {

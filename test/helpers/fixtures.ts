@@ -17,6 +17,7 @@ export function channel(fields: Partial<ChannelRecord> = {}): ChannelRecord {
     models: ['gpt-4o'],
     groups: ['default'],
     modelMapping: {},
+    settings: {},
     priority: 0,
     weight: 1,
     status: 'enabled',

@@ -22,7 +22,13 @@ export interface TestGateway {
 
 /** Starts a gateway in this process on a free 127.0.0.1 port, with a database of its own. */
 export async function startTestGateway(
-  opts: { driver?: Driver; env?: Record<string, string>; adminToken?: string | null; seed?: number } = {},
+  opts: {
+    driver?: Driver;
+    env?: Record<string, string>;
+    adminToken?: string | null;
+    seed?: number;
+    consoleDir?: string;
+  } = {},
 ): Promise<TestGateway> {
   const db = await createTestDatabase(opts.driver ?? 'sqlite');
   const env: Record<string, string> = {
@@ -44,6 +50,7 @@ export async function startTestGateway(
     sqliteFile: db.sqliteFile,
     defaultMetrics: false,
     random: opts.seed === undefined ? undefined : seededRandom(opts.seed),
+    consoleDir: opts.consoleDir,
   });
   const address = await gateway.start();
   const url = `http://127.0.0.1:${address.port}`;

@@ -16,6 +16,7 @@ import { PriceRepository } from '../../lib/db/repositories/price.repository.js';
 import { TokenRepository } from '../../lib/db/repositories/token.repository.js';
 import { UsageLogRepository } from '../../lib/db/repositories/usage-log.repository.js';
 import { UserRepository } from '../../lib/db/repositories/user.repository.js';
+import { createAdapters } from '../../lib/relay/adapters/index.js';
 import { ConflictError } from '../../lib/errors/conflict.error.js';
 import { Metrics } from '../../lib/obs/metrics.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../helpers/databases.js';
@@ -27,6 +28,7 @@ function values(name: string, fields: Partial<ChannelValues> = {}): ChannelValue
   return {
     name,
     type: 'openai',
+    settings: {},
     baseUrl: 'http://127.0.0.1:9',
     keyEnc: `plain:${name}`,
     keyMasked: 'sk-…',
@@ -148,7 +150,12 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
 
     describe('auto-disable', () => {
       it('disables an enabled channel once, with its reason, and never touches a manually disabled one', async () => {
-        const service = new ChannelService(channels, writer, new SecretBox('integration-secret-0000'));
+        const service = new ChannelService(
+          channels,
+          writer,
+          new SecretBox('integration-secret-0000'),
+          createAdapters(),
+        );
         const a = await createChannel('auto');
         const b = await createChannel('manual', { status: 'disabled' });
         expect(await service.autoDisable(a, 'upstream refused the key')).to.equal(true);

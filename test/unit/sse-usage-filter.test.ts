@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { SseUsageFilter } from '../../lib/relay/sse-usage-filter.js';
+import { SseUsageFilter } from '../../lib/relay/adapters/openai/sse-usage-filter.js';
 
 const chunk = (o: unknown) => `data: ${JSON.stringify(o)}\n\n`;
 const usageChunk = chunk({
@@ -25,13 +25,18 @@ describe('SSE usage filter', () => {
     const out = f.push(chunk({ choices: [{ delta: { content: 'a' } }] }) + usageChunk + 'data: [DONE]\n\n');
     expect(out).not.to.contain('"usage"');
     expect(out).to.contain('[DONE]');
-    expect(f.usage).to.deep.equal({ prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 });
+    expect(f.usage).to.deep.equal({
+      promptTokens: 3,
+      completionTokens: 4,
+      cachedTokens: 0,
+      cacheWriteTokens: 0,
+    });
   });
 
   it('keeps the usage chunk when the client asked for it', () => {
     const f = new SseUsageFilter(false);
     expect(f.push(usageChunk)).to.equal(usageChunk);
-    expect(f.usage?.total_tokens).to.equal(7);
+    expect(f.usage).to.include({ promptTokens: 3, completionTokens: 4 });
   });
 
   it('handles CRLF event boundaries', () => {

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { readOpenAiError } from '../../lib/relay/adapters/openai/openai-wire.js';
 import { parseAutoDisableRules, upstreamFailure } from '../../lib/relay/upstream-failure.js';
 import { envDeclarations } from '../../lib/config/env.declarations.js';
 
@@ -23,7 +24,7 @@ describe('upstream failures', () => {
       [400, body('This organization has been disabled.', 'account_deactivated')],
     ];
     for (const [status, text] of cases) {
-      const f = upstreamFailure(status, text, 7, undefined, rules);
+      const f = upstreamFailure(status, readOpenAiError(text), 7, undefined, rules);
       expect(f, `${status} ${text}`).to.include({ kind: 'unusable', retry: true, reason: 'unusable' });
       // The client never sees the upstream's words: they may quote part of the channel's key.
       expect(f.error.message).not.to.contain('sk-abc');
@@ -32,17 +33,27 @@ describe('upstream failures', () => {
   });
 
   it('429 with Retry-After cools, 5xx counts against the breaker, other 4xx are the client’s', () => {
-    expect(upstreamFailure(429, body('slow down', 'rate_limit_exceeded'), 1, 2_000, rules)).to.include({
+    expect(
+      upstreamFailure(429, readOpenAiError(body('slow down', 'rate_limit_exceeded')), 1, 2_000, rules),
+    ).to.include({
       kind: 'rate_limited',
       retryAfterMs: 2_000,
       retry: true,
     });
-    expect(upstreamFailure(503, '<html>bad gateway</html>', 1, undefined, rules)).to.include({
-      kind: 'fault',
-      retry: true,
-      reason: 'status_5xx',
-    });
-    const client = upstreamFailure(400, body('Invalid value for temperature'), 1, undefined, rules);
+    expect(upstreamFailure(503, readOpenAiError('<html>bad gateway</html>'), 1, undefined, rules)).to.include(
+      {
+        kind: 'fault',
+        retry: true,
+        reason: 'status_5xx',
+      },
+    );
+    const client = upstreamFailure(
+      400,
+      readOpenAiError(body('Invalid value for temperature')),
+      1,
+      undefined,
+      rules,
+    );
     expect(client).to.include({ retry: false, kind: undefined });
     expect(client.error.status).to.equal(400);
     expect(client.error.message).to.contain('Invalid value for temperature');
@@ -51,26 +62,43 @@ describe('upstream failures', () => {
   it('the list is configurable: statuses, texts, or none', () => {
     const custom = parseAutoDisableRules(' 402 , Payment Required ');
     expect([...custom.statuses]).to.deep.equal([402]);
-    expect(upstreamFailure(401, body('bad key', 'invalid_api_key'), 1, undefined, custom)).to.include({
+    expect(
+      upstreamFailure(401, readOpenAiError(body('bad key', 'invalid_api_key')), 1, undefined, custom),
+    ).to.include({
       kind: 'fault',
       reason: 'status_auth',
     });
-    expect(upstreamFailure(400, body('payment required for this model'), 1, undefined, custom).kind).to.equal(
-      'unusable',
-    );
+    expect(
+      upstreamFailure(400, readOpenAiError(body('payment required for this model')), 1, undefined, custom)
+        .kind,
+    ).to.equal('unusable');
     const none = parseAutoDisableRules('none');
-    expect(upstreamFailure(401, body('bad key', 'invalid_api_key'), 1, undefined, none).kind).to.equal(
-      'fault',
-    );
+    expect(
+      upstreamFailure(401, readOpenAiError(body('bad key', 'invalid_api_key')), 1, undefined, none).kind,
+    ).to.equal('fault');
   });
 });
 
 describe('upstream failures quoting the key', () => {
   it("cuts the channel's key out of what the upstream said, for the client and the log alike", () => {
     const key = 'sk-live-0123456789abcdef';
-    const auth = upstreamFailure(401, body(`bad key ${key}`, 'invalid_api_key'), 1, undefined, rules, key);
+    const auth = upstreamFailure(
+      401,
+      readOpenAiError(body(`bad key ${key}`, 'invalid_api_key')),
+      1,
+      undefined,
+      rules,
+      key,
+    );
     expect(auth.detail).to.equal('401 bad key [channel key]');
-    const client = upstreamFailure(400, body(`model not allowed for ${key}`), 1, undefined, rules, key);
+    const client = upstreamFailure(
+      400,
+      readOpenAiError(body(`model not allowed for ${key}`)),
+      1,
+      undefined,
+      rules,
+      key,
+    );
     expect(client.error.message).to.contain('model not allowed for [channel key]');
     expect(client.error.message).not.to.contain(key);
   });

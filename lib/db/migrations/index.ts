@@ -15,6 +15,11 @@ import * as addTimeoutsToChannels from './20261122001300_add-timeouts-to-channel
 import * as addTestModelToChannels from './20261122001400_add-test-model-to-channels.js';
 import * as addStatusChangedAtToChannels from './20261122001500_add-status-changed-at-to-channels.js';
 import * as createChannelTests from './20261122001600_create-channel-tests.js';
+import * as addSettingsToChannels from './20261129005100_add-settings-to-channels.js';
+import * as addPasswordHashToUsers from './20261129003100_add-password-hash-to-users.js';
+import * as createSessions from './20261129003200_create-sessions.js';
+import * as addPricingToUsageLogs from './20261129003300_add-pricing-to-usage-logs.js';
+import * as addListIndexesToChannels from './20261129003400_add-list-indexes-to-channels.js';
 import * as addQuotaRevToTokens from './20261129004100_add-quota-rev-to-tokens.js';
 import * as addQuotaRevToUsers from './20261129004200_add-quota-rev-to-users.js';
 import * as createIdempotencyKeys from './20261129004300_create-idempotency-keys.js';
@@ -42,6 +47,11 @@ const migrations: [string, Migration][] = [
   ['20261122001400_add-test-model-to-channels', addTestModelToChannels],
   ['20261122001500_add-status-changed-at-to-channels', addStatusChangedAtToChannels],
   ['20261122001600_create-channel-tests', createChannelTests],
+  ['20261129003100_add-password-hash-to-users', addPasswordHashToUsers],
+  ['20261129003200_create-sessions', createSessions],
+  ['20261129003300_add-pricing-to-usage-logs', addPricingToUsageLogs],
+  ['20261129003400_add-list-indexes-to-channels', addListIndexesToChannels],
+  ['20261129005100_add-settings-to-channels', addSettingsToChannels],
   ['20261129004100_add-quota-rev-to-tokens', addQuotaRevToTokens],
   ['20261129004200_add-quota-rev-to-users', addQuotaRevToUsers],
   ['20261129004300_create-idempotency-keys', createIdempotencyKeys],

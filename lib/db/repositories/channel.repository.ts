@@ -30,6 +30,8 @@ export interface ChannelRecord {
   idleTimeoutMs: number | null;
   /** The model a channel test asks for; null means the first of `models`. */
   testModel: string | null;
+  /** Provider settings (an API version, a region…), as validated by the adapter of `type`. */
+  settings: Record<string, unknown>;
   version: number;
   createdAt: number;
   updatedAt: number;
@@ -43,9 +45,16 @@ export interface ChannelListFilter {
   perPage: number;
   q?: string;
   status?: ChannelStatus;
+  type?: string;
   group?: string;
   model?: string;
+  sort?: ChannelSort;
+  order?: 'asc' | 'desc';
 }
+
+/** The columns a channel list may be sorted by (each indexed, with id as the tie-break). */
+export const CHANNEL_SORTS = ['id', 'name', 'type', 'priority', 'weight', 'status', 'updated_at'] as const;
+export type ChannelSort = (typeof CHANNEL_SORTS)[number];
 
 const conflict = (name: string | undefined) => () =>
   new ConflictError(`A channel named "${name ?? ''}" already exists`, { param: 'name' });
@@ -70,6 +79,7 @@ function toRecord(r: Record<string, unknown>): ChannelRecord {
     firstByteTimeoutMs: numOrNull(r.first_byte_timeout_ms),
     idleTimeoutMs: numOrNull(r.idle_timeout_ms),
     testModel: r.test_model == null ? null : String(r.test_model),
+    settings: readJson<Record<string, unknown>>(r.settings, {}),
     version: num(r.version),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
@@ -95,12 +105,23 @@ function toRow(v: Partial<ChannelValues>): Record<string, unknown> {
   if (v.firstByteTimeoutMs !== undefined) row.first_byte_timeout_ms = v.firstByteTimeoutMs;
   if (v.idleTimeoutMs !== undefined) row.idle_timeout_ms = v.idleTimeoutMs;
   if (v.testModel !== undefined) row.test_model = v.testModel;
+  if (v.settings !== undefined) row.settings = JSON.stringify(v.settings);
   return row;
 }
 
 /** The only code that queries `channels`. */
 export class ChannelRepository {
   constructor(private readonly db: Db) {}
+
+  /** The names of the rows in `ids` (those that still exist). */
+  async namesByIds(ids: number[]): Promise<Map<number, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = (await this.db('channels').whereIn('id', ids).select('id', 'name')) as {
+      id: unknown;
+      name: unknown;
+    }[];
+    return new Map(rows.map((r) => [num(r.id), String(r.name)]));
+  }
 
   async findById(id: number, q: Knex = this.db): Promise<ChannelRecord | undefined> {
     const row = await q('channels').where({ id }).first();
@@ -116,11 +137,15 @@ export class ChannelRepository {
     const base = this.db('channels').where((w) => {
       if (f.q) w.where((x) => whereContains(whereContains(x, 'name', f.q!), 'base_url', f.q!, 'or'));
       if (f.status) w.where('status', f.status);
+      if (f.type) w.where('type', f.type);
       // Lists are JSON text: match the quoted element so "gpt-4" does not match "gpt-4o".
       if (f.group) whereContains(w, 'groups', JSON.stringify(f.group));
       if (f.model) whereContains(w, 'models', JSON.stringify(f.model));
     });
-    return paginate(base, f.page, f.perPage, toRecord);
+    return paginate(base, f.page, f.perPage, toRecord, {
+      column: f.sort ?? 'id',
+      dir: f.order ?? 'asc',
+    });
   }
 
   async insert(trx: Trx, values: ChannelValues, version: number): Promise<number> {

@@ -41,6 +41,10 @@ const USAGE_COLUMNS = [
   'status',
   'retries',
   'note',
+  'price_input',
+  'price_output',
+  'price_cached_input',
+  'group_ratio',
 ];
 
 interface SqliteStatements {
@@ -160,6 +164,10 @@ export class ChargeRepository {
           u.status,
           u.retries,
           u.note,
+          u.priceInput ?? null,
+          u.priceOutput ?? null,
+          u.priceCachedInput ?? null,
+          u.groupRatio ?? null,
         );
         if (written.changes > 0) fresh.push(e);
       }

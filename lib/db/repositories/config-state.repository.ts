@@ -69,6 +69,18 @@ export class ConfigStateRepository {
     }));
   }
 
+  /** The newest `limit` changes, newest first. */
+  async recentChanges(limit: number): Promise<ConfigChange[]> {
+    const rows = await this.db('config_changes').orderBy('version', 'desc').limit(limit);
+    return rows.map((r) => ({
+      version: num(r.version),
+      kind: r.kind as ConfigKind,
+      entityId: String(r.entity_id),
+      op: r.op as ConfigOp,
+      at: num(r.at),
+    }));
+  }
+
   /** Deletes the log entries at or below `version`; returns how many. */
   async trimChanges(version: number): Promise<number> {
     if (version <= 0) return 0;

@@ -110,6 +110,16 @@ const conflict = (name: string | undefined) => () =>
 export class TokenRepository {
   constructor(private readonly db: Db) {}
 
+  /** The names of the rows in `ids` (those that still exist). */
+  async namesByIds(ids: number[]): Promise<Map<number, string>> {
+    if (ids.length === 0) return new Map();
+    const rows = (await this.db('tokens').whereIn('id', ids).select('id', 'name')) as {
+      id: unknown;
+      name: unknown;
+    }[];
+    return new Map(rows.map((r) => [num(r.id), String(r.name)]));
+  }
+
   async findById(id: number, q: Knex = this.db): Promise<TokenRecord | undefined> {
     const row = await q('tokens').where({ id }).first();
     return row ? toRecord(row) : undefined;

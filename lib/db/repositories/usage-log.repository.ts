@@ -32,6 +32,11 @@ export interface UsageRecord {
   status: number;
   retries: number;
   note: string | null;
+  /** How the charge was computed: the prices (USD per 1M tokens) and group ratio applied; null when unpriced. */
+  priceInput?: number | null;
+  priceOutput?: number | null;
+  priceCachedInput?: number | null;
+  groupRatio?: number | null;
 }
 
 export interface UsageFilter {
@@ -54,6 +59,16 @@ export interface UsageStat {
   promptTokens: number;
   completionTokens: number;
   quota: number;
+}
+
+/** One bucket of the dashboard's series. */
+export interface UsageBucket {
+  /** The bucket's start (ms). */
+  start: number;
+  requests: number;
+  tokens: number;
+  quota: number;
+  errors: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -80,6 +95,10 @@ function toRecord(r: Record<string, unknown>): UsageRecord & { id: number } {
     status: num(r.status),
     retries: num(r.retries),
     note: (r.note as string | null) ?? null,
+    priceInput: numOrNull(r.price_input),
+    priceOutput: numOrNull(r.price_output),
+    priceCachedInput: numOrNull(r.price_cached_input),
+    groupRatio: numOrNull(r.group_ratio),
   };
 }
 
@@ -104,6 +123,10 @@ function toRow(u: UsageRecord): Record<string, unknown> {
     status: u.status,
     retries: u.retries,
     note: u.note,
+    price_input: u.priceInput ?? null,
+    price_output: u.priceOutput ?? null,
+    price_cached_input: u.priceCachedInput ?? null,
+    group_ratio: u.groupRatio ?? null,
   };
 }
 
@@ -162,6 +185,58 @@ export class UsageLogRepository {
       requests: num(r.requests),
       promptTokens: num(r.prompt ?? 0),
       completionTokens: num(r.completion ?? 0),
+      quota: num(r.quota ?? 0),
+    }));
+  }
+
+  async findById(id: number): Promise<(UsageRecord & { id: number }) | undefined> {
+    const row = await this.db('usage_logs').where({ id }).first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  /**
+   * Relayed requests per time bucket of `bucketMs` (aligned on the Unix epoch, so UTC hours and
+   * days): requests, tokens, quota and error answers (status 400 and above). Empty buckets are absent.
+   */
+  async series(f: UsageFilter, bucketMs: number): Promise<UsageBucket[]> {
+    const rows = (await this.filtered({ ...f, type: 'consume' })
+      .select(
+        this.db.raw('FLOOR(created_at / ?) AS b', [bucketMs]),
+        this.db.raw('SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors'),
+      )
+      .count({ requests: '*' })
+      .sum({ prompt: 'prompt_tokens', completion: 'completion_tokens', quota: 'quota' })
+      .groupBy('b')
+      .orderBy('b')) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      start: num(r.b) * bucketMs,
+      requests: num(r.requests),
+      tokens: num(r.prompt ?? 0) + num(r.completion ?? 0),
+      quota: num(r.quota ?? 0),
+      errors: num(r.errors ?? 0),
+    }));
+  }
+
+  /** The `limit` values of `column` with the most relayed requests, with their requests and quota. */
+  async top(
+    f: UsageFilter,
+    column: 'model' | 'channel_id' | 'token_id',
+    limit: number,
+  ): Promise<{ key: string | number; requests: number; quota: number }[]> {
+    const rows = (await this.filtered({ ...f, type: 'consume' })
+      .whereNotNull(column)
+      .select(column)
+      .count({ requests: '*' })
+      .sum({ quota: 'quota' })
+      .groupBy(column)
+      .orderBy([
+        { column: 'requests', order: 'desc' },
+        { column, order: 'asc' },
+      ])
+      .limit(limit)) as Record<string, unknown>[];
+    return rows.map((r) => ({
+      key: column === 'model' ? String(r[column]) : num(r[column]),
+      requests: num(r.requests),
       quota: num(r.quota ?? 0),
     }));
   }

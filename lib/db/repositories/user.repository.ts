@@ -149,6 +149,30 @@ export class UserRepository {
     await mapUniqueViolation(() => trx('users').where({ id }).update(row), conflict(values.username));
   }
 
+  /** The user and its password hash (null: none set), by exact username. */
+  async findForLogin(
+    username: string,
+  ): Promise<{ user: UserRecord; passwordHash: string | null } | undefined> {
+    const row = await this.db('users').where({ username }).first();
+    return row
+      ? { user: toRecord(row), passwordHash: row.password_hash == null ? null : String(row.password_hash) }
+      : undefined;
+  }
+
+  async passwordHashOf(id: number): Promise<string | null | undefined> {
+    const row = await this.db('users').where({ id }).first('password_hash');
+    return row ? (row.password_hash == null ? null : String(row.password_hash)) : undefined;
+  }
+
+  /**
+   * Sets the password hash. Not a versioned config write: the hash is no part of the cached
+   * user record that nodes sync, and only sign-in reads it, from the database.
+   */
+  async setPasswordHash(id: number, hash: string | null, q: Knex = this.db): Promise<boolean> {
+    const now = Date.now();
+    return (await q('users').where({ id }).update({ password_hash: hash, password_changed_at: now })) > 0;
+  }
+
   async delete(trx: Trx, id: number): Promise<boolean> {
     return (await trx('users').where({ id }).delete()) > 0;
   }

@@ -63,7 +63,14 @@ export function sendJson(res: ServerResponse, status: number, body: unknown): vo
  * Answers a failed request: logs unexpected errors (with the stack), ends an answer already
  * under way, otherwise sends the OpenAI error shape. Shared by express and the relay handler.
  */
-export function answerError(res: ServerResponse, err: unknown, requestId: string, logger: Logger): void {
+export function answerError(
+  res: ServerResponse,
+  err: unknown,
+  requestId: string,
+  logger: Logger,
+  /** The error body in another client format (Anthropic's, for `/v1/messages`); OpenAI's by default. */
+  shape?: (e: { status: number; type: string; code: string | null; message: string }) => unknown,
+): void {
   const appErr = toAppError(err);
   if (appErr.status >= 500 && !(err instanceof AppError)) {
     logger.error({ err, requestId }, 'unexpected error');
@@ -73,7 +80,8 @@ export function answerError(res: ServerResponse, err: unknown, requestId: string
     return;
   }
   for (const [name, value] of Object.entries(appErr.headers)) res.setHeader(name, value);
-  sendJson(res, appErr.status, errorBody(appErr, requestId));
+  const body = errorBody(appErr, requestId);
+  sendJson(res, appErr.status, shape ? shape({ status: appErr.status, ...body.error }) : body);
 }
 
 /** The last middleware: see {@link answerError}. */

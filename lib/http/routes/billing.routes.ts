@@ -1,5 +1,6 @@
 import { Router } from 'express';
 import {
+  dashboardQuerySchema,
   groupSchema,
   logsQuerySchema,
   priceModelParam,
@@ -8,10 +9,10 @@ import {
 } from '../../admin/billing.schemas.js';
 import type { PricingService } from '../../admin/pricing.service.js';
 import type { UsageService } from '../../admin/usage.service.js';
-import { groupName, parseInput } from '../../admin/validation.js';
+import { groupName, idParam, parseInput } from '../../admin/validation.js';
 import { actorOf } from '../middleware/admin-auth.js';
 
-/** `/api/prices`, `/api/groups`, `/api/logs`, `/api/stats`. */
+/** `/api/prices`, `/api/groups`, `/api/logs` (and one entry), `/api/stats`, `/api/dashboard`. */
 export function billingRoutes(pricing: PricingService, usage: UsageService): Router {
   const router = Router();
   router.get('/prices', async (_req, res) => {
@@ -38,6 +39,12 @@ export function billingRoutes(pricing: PricingService, usage: UsageService): Rou
   });
   router.get('/logs', async (req, res) => {
     res.json(await usage.logs(actorOf(res), parseInput(logsQuerySchema, req.query)));
+  });
+  router.get('/logs/:id', async (req, res) => {
+    res.json({ data: await usage.log(actorOf(res), parseInput(idParam, req.params.id)) });
+  });
+  router.get('/dashboard', async (req, res) => {
+    res.json(await usage.dashboard(actorOf(res), parseInput(dashboardQuerySchema, req.query)));
   });
   router.get('/stats', async (req, res) => {
     res.json(await usage.stats(actorOf(res), parseInput(statsQuerySchema, req.query)));

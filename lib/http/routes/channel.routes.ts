@@ -1,6 +1,7 @@
 import { Router } from 'express';
 import { requireRole } from '../../admin/actor.js';
 import {
+  bulkChannelsSchema,
   CHANNEL_READ_ONLY,
   createChannelSchema,
   listChannelsSchema,
@@ -24,6 +25,9 @@ export function channelRoutes(channels: ChannelService, health: ChannelHealthSer
   });
   router.post('/', async (req, res) => {
     res.status(201).json({ data: await channels.create(parseInput(createChannelSchema, req.body ?? {})) });
+  });
+  router.post('/bulk', async (req, res) => {
+    res.json({ data: await channels.bulk(parseInput(bulkChannelsSchema, req.body ?? {})) });
   });
   router.get('/:id', async (req, res) => {
     res.json({ data: await channels.get(parseInput(idParam, req.params.id)) });

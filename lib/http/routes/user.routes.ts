@@ -9,13 +9,34 @@ import {
 import type { UserService } from '../../admin/user.service.js';
 import { quotaAdjustSchema } from '../../admin/billing.schemas.js';
 import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
+import { setPasswordSchema } from '../../admin/auth.schemas.js';
 import { claimOf } from '../../admin/idempotent-writes.js';
-import { actorOf } from '../middleware/admin-auth.js';
+import type { SessionService } from '../../auth/session.service.js';
+import { actorOf, sessionOf } from '../middleware/admin-auth.js';
 import { requestIdOf } from '../middleware/request-id.js';
+import { setSessionCookie } from '../session-cookie.js';
 
-/** `/api/users` and each user's admin access tokens. */
-export function userRoutes(users: UserService): Router {
+/** `/api/users` and each user's admin access tokens and password. */
+export function userRoutes(users: UserService, sessions: SessionService): Router {
   const router = Router();
+  router.put('/:id/password', async (req, res) => {
+    const id = parseInput(idParam, req.params.id);
+    const input = parseInput(setPasswordSchema, req.body ?? {});
+    const actor = actorOf(res);
+    const { sessionsRevoked } = await users.setPassword(actor, id, input);
+    // Every session of the user ended; a user who changed its own in the console gets a new one.
+    let csrfToken: string | null = null;
+    const current = sessionOf(res);
+    if (current && id === actor.userId) {
+      const issued = await sessions.create(id, 'password', {
+        ip: req.ip,
+        userAgent: req.get('user-agent'),
+      });
+      setSessionCookie(req, res, issued.cookie, sessions.maxAgeMs);
+      csrfToken = issued.session.csrfToken;
+    }
+    res.json({ data: { user_id: id, sessions_revoked: sessionsRevoked }, csrf_token: csrfToken });
+  });
   router.get('/', async (req, res) => {
     res.json(await users.list(actorOf(res), parseInput(listUsersSchema, req.query)));
   });

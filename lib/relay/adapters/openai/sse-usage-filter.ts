@@ -1,12 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
-
-/** Token counts as OpenAI reports them. */
-export interface Usage {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  total_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number };
-}
+import type { Endpoint, NormalizedUsage, StreamDecoder } from '../provider-adapter.js';
+import { openAiUsage, type OpenAiUsage } from './openai-wire.js';
 
 const BOUNDARY = /\r?\n\r?\n/g;
 
@@ -14,12 +8,13 @@ const BOUNDARY = /\r?\n\r?\n/g;
  * Passes an upstream SSE stream through event by event, as the bytes arrive. On the way it
  * reads the `usage` an upstream sends when asked for `stream_options.include_usage`, and when
  * the client did not ask for it, drops that extra usage-only chunk (OpenAI sends it with an
- * empty `choices`), so the client sees exactly what it would have seen from OpenAI.
+ * empty `choices`), so the client sees exactly what it would have seen from OpenAI. The
+ * Responses API's `response.completed` event carries its usage under `response`.
  */
-export class SseUsageFilter {
+export class SseUsageFilter implements StreamDecoder {
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
-  usage: Usage | undefined;
+  usage: NormalizedUsage | undefined;
   /** True once a `data: [DONE]` event passed. */
   done = false;
   /** The events forwarded so far (up to `keepBytes` characters), to count their tokens when no usage comes. */
@@ -28,6 +23,7 @@ export class SseUsageFilter {
   constructor(
     private readonly dropUsageChunk: boolean,
     private readonly keepBytes = 0,
+    private readonly endpoint: Endpoint = 'chat',
   ) {}
 
   /** Feeds bytes; returns the complete events to forward now ('' when none is complete yet). */
@@ -69,9 +65,14 @@ export class SseUsageFilter {
       .map((l) => l.slice(5).trimStart())
       .join('\n');
     try {
-      const json = JSON.parse(data) as { usage?: Usage | null; choices?: unknown[] };
+      const json = JSON.parse(data) as {
+        usage?: OpenAiUsage | null;
+        choices?: unknown[];
+        response?: { usage?: OpenAiUsage | null };
+      };
+      const usage = json.usage ?? json.response?.usage;
+      if (usage) this.usage = openAiUsage(usage, this.endpoint);
       if (json.usage) {
-        this.usage = json.usage;
         if (this.dropUsageChunk && Array.isArray(json.choices) && json.choices.length === 0) return false;
       }
     } catch {
