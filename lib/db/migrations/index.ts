@@ -51,10 +51,10 @@ const migrations: [string, Migration][] = [
   ['20261129003200_create-sessions', createSessions],
   ['20261129003300_add-pricing-to-usage-logs', addPricingToUsageLogs],
   ['20261129003400_add-list-indexes-to-channels', addListIndexesToChannels],
-  ['20261129005100_add-settings-to-channels', addSettingsToChannels],
   ['20261129004100_add-quota-rev-to-tokens', addQuotaRevToTokens],
   ['20261129004200_add-quota-rev-to-users', addQuotaRevToUsers],
   ['20261129004300_create-idempotency-keys', createIdempotencyKeys],
+  ['20261129005100_add-settings-to-channels', addSettingsToChannels],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
