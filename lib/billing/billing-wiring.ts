@@ -14,6 +14,7 @@ import { FailoverBillingStore } from './failover-billing.store.js';
 import { LocalBillingStore } from './local-billing.store.js';
 import type { PriceBook } from './price-book.js';
 import { RedisBillingStore } from './redis-billing.store.js';
+import { SettlementJournal } from './settlement-journal.js';
 
 export interface BillingParts {
   service: BillingService;
@@ -29,6 +30,8 @@ export interface BillingParts {
 
 /** How often a cluster node tries to pay the Redis balances what it charged the database while Redis was away. */
 const REPAY_EVERY_MS = 1000;
+/** How often (in repay ticks) a cluster node checks that what it settled on Redis reached the database. */
+const JOURNAL_CHECK_EVERY_TICKS = 2;
 /** While Redis is away, a cluster node re-reads balances from the database this often. */
 const DEGRADED_BALANCE_REFRESH_MS = 2000;
 
@@ -56,6 +59,7 @@ export function wireBilling(deps: {
   let store: BillingStore;
   let redisStore: RedisBillingStore | undefined;
   let failover: FailoverBillingStore | undefined;
+  let journal: SettlementJournal | undefined;
   // The cluster's local path tells the failover store what it wrote (with the rows' revisions).
   const writer = new ChargeWriter(
     charges,
@@ -66,11 +70,19 @@ export function wireBilling(deps: {
   const record = (entry: ChargeEntry) => writer.push(entry);
   if (deps.redis) {
     redisStore = new RedisBillingStore(deps.redis.client, deps.redis.prefix, deps.redis.holder, storedQuota);
+    const rs = redisStore;
+    journal = new SettlementJournal({
+      inDatabase: (ids) => deps.usage.existing(deps.db, ids),
+      inRedis: (ids) => rs.knows(ids),
+      rewrite: record,
+      logger: deps.logger.child({ component: 'billing' }),
+    });
     failover = new FailoverBillingStore(
       redisStore,
       new LocalBillingStore(loadQuota, record, DEGRADED_BALANCE_REFRESH_MS),
       deps.redis.ready,
       deps.logger.child({ component: 'billing' }),
+      journal,
     );
     store = failover;
   } else {
@@ -100,8 +112,20 @@ export function wireBilling(deps: {
     redisStore,
     start() {
       if (!failover) return;
+      let tick = 0;
+      let checking = false;
+      const ready = deps.redis!.ready;
       timer = setInterval(() => {
         if (failover.owed > 0) void failover.repay();
+        if (++tick % JOURNAL_CHECK_EVERY_TICKS !== 0 || !journal || journal.size === 0) return;
+        if (checking || !ready()) return;
+        checking = true;
+        journal
+          .check()
+          .catch((err: unknown) =>
+            deps.logger.warn({ err: { message: (err as Error).message } }, 'settlement journal check failed'),
+          )
+          .finally(() => (checking = false));
       }, REPAY_EVERY_MS);
       timer.unref();
     },

@@ -2,7 +2,8 @@ import type { Logger } from 'pino';
 import type { ChargeEntry, WrittenCharges } from '../db/repositories/charge.repository.js';
 import type { Admission, AdmitResult, BillingStore, QuotaChange, Settlement } from './billing-store.js';
 import type { LocalBillingStore } from './local-billing.store.js';
-import type { RedisBillingStore, RepayOp } from './redis-billing.store.js';
+import type { SettlementJournal } from './settlement-journal.js';
+import { BalanceSourceError, type RedisBillingStore, type RepayOp } from './redis-billing.store.js';
 
 /** Requests closed on Redis in one script call at most. */
 const REPAY_BATCH = 200;
@@ -34,6 +35,8 @@ export class FailoverBillingStore implements BillingStore {
     private readonly local: LocalBillingStore,
     private readonly redisReady: () => boolean,
     private readonly logger: Logger,
+    /** Keeps what was settled on Redis until the database holds it (see SettlementJournal). */
+    private readonly journal?: SettlementJournal,
   ) {}
 
   async admit(a: Admission): Promise<AdmitResult> {
@@ -41,6 +44,8 @@ export class FailoverBillingStore implements BillingStore {
       try {
         return await this.redis.admit(a);
       } catch (err) {
+        // The database failed, not Redis: the local path would need it too (a 503 for this request).
+        if (err instanceof BalanceSourceError) throw err.cause;
         this.warn(err, 'admit');
         this.cancel(a.chargeId);
       }
@@ -55,6 +60,8 @@ export class FailoverBillingStore implements BillingStore {
       if (this.redisReady()) {
         try {
           await this.redis.settle(s);
+          // Limited unless known otherwise: the database leaves an unlimited (NULL) quota alone.
+          this.journal?.add({ usage: s.usage, tokenLimited: true, userLimited: true });
           return;
         } catch (err) {
           this.warn(err, 'settle');

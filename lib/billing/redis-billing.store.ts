@@ -63,6 +63,16 @@ export type RepayOp =
 /** What reconciling one balance found: the units added to its `left` (0: it agreed). */
 export type ReconcileResult = { kind: 'skip' | 'newer' } | { kind: 'ok'; drift: number; leftBefore: number };
 
+/**
+ * The database failed while a balance was being loaded for an admission: not a Redis failure
+ * (the failover store passes `cause` on instead of taking the request to the database).
+ */
+export class BalanceSourceError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('could not read a stored quota to load a balance');
+  }
+}
+
 /** A charge read back from the usage stream. */
 export interface StreamedCharge extends ChargeEntry {
   streamId: string;
@@ -127,7 +137,9 @@ export class RedisBillingStore implements BillingStore {
       if (r[0] === 'missing' && attempt < 3) {
         const who = r[1] as BalanceOwner;
         const id = who === 'token' ? a.tokenId : a.userId;
-        const stored = await this.loadQuota(who, id);
+        const stored = await this.loadQuota(who, id).catch((err: unknown) => {
+          throw new BalanceSourceError(err);
+        });
         if (stored === undefined) return { kind: 'quota', who };
         await this.redis.syLoad(
           this.keys.balance(who, id),
@@ -298,6 +310,13 @@ export class RedisBillingStore implements BillingStore {
     } finally {
       await this.redis.syUnlock(key, token).catch(() => 0);
     }
+  }
+
+  /** Per charge id: true when `done` holds it (settled, or closed, here). */
+  async knows(chargeIds: string[]): Promise<boolean[]> {
+    if (chargeIds.length === 0) return [];
+    const scores = await this.redis.zmscore(this.keys.done, ...chargeIds);
+    return scores.map((s) => s !== null);
   }
 
   /** Forgets ids in `done` older than `keepMs` (Redis time): how long a late or repeated script stays harmless. */

@@ -92,14 +92,15 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   api.use(limitAdmin);
   api.use(express.json({ limit: '1mb' }));
   api.use('/auth', publicAuthRoutes(deps.login, deps.sessions));
-  api.use(adminAuth(deps.adminAuth, deps.sessions));
   if (deps.role === 'slave') {
-    // Replicas serve admin reads; every write goes to the master.
+    // Replicas serve admin reads; every write goes to the master. Refused before the credential
+    // is checked, so the answer never waits on (or fails with) the database.
     api.use((req, _res, next) => {
       if (req.method === 'GET' || req.method === 'HEAD') next();
       else next(new ReplicaReadOnlyError(deps.masterUrl));
     });
   }
+  api.use(adminAuth(deps.adminAuth, deps.sessions));
   api.use('/auth', authRoutes(deps.userRecords));
   api.get('/cluster', async (_req, res) => {
     res.json(await deps.status.clusterReport());

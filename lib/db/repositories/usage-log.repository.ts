@@ -135,7 +135,7 @@ export class UsageLogRepository {
   constructor(private readonly db: Db) {}
 
   /** Which of `chargeIds` are already written (a replayed batch skips them). */
-  async existing(trx: Trx, chargeIds: string[]): Promise<Set<string>> {
+  async existing(trx: Knex, chargeIds: string[]): Promise<Set<string>> {
     const found = new Set<string>();
     for (let i = 0; i < chargeIds.length; i += 500) {
       const rows = await trx('usage_logs')
