@@ -41,8 +41,11 @@ export interface UsageFlushDeps {
 const DEAD_HOLD_AFTER_MS = 30_000;
 const BATCH = 500;
 const BUDGET_MS = 5_000;
-/** The flush lock outlives any run (the budget plus the reap and the reconciliation). */
-const LOCK_MS = 60_000;
+/**
+ * The flush lock outlives a run (the budget plus the reap and the reconciliation); a run that
+ * dies holding it (its node killed, Redis failing under it) delays the next by this much at most.
+ */
+const LOCK_MS = 15_000;
 /**
  * How long `done` remembers a charge, change or repay id: a script that runs later than this
  * after its call (or is repeated after this) could charge again. Calls time out after 1 s and

@@ -87,6 +87,8 @@ export class RedisBillingStore implements BillingStore {
   private readonly redis: Scripted;
   private readonly admitting: Pending<Admission, string[]>[] = [];
   private readonly settling: Pending<Settlement, number>[] = [];
+  /** The flush lock token a run of this process could not release. */
+  private staleLock: string | undefined;
   readonly keys: {
     balance: (who: BalanceOwner, id: number) => string;
     holds: string;
@@ -303,12 +305,16 @@ export class RedisBillingStore implements BillingStore {
    */
   async withFlushLock<T>(ttlMs: number, work: () => Promise<T>): Promise<T | undefined> {
     const key = `${this.prefix}:bill:flushlock`;
+    if (this.staleLock) {
+      // This process's last run could not release it (Redis failed then): release it now.
+      if ((await this.redis.syUnlock(key, this.staleLock).catch(() => -1)) >= 0) this.staleLock = undefined;
+    }
     const token = `${this.holder}/${randomUUID()}`;
     if ((await this.redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return undefined;
     try {
       return await work();
     } finally {
-      await this.redis.syUnlock(key, token).catch(() => 0);
+      if ((await this.redis.syUnlock(key, token).catch(() => -1)) < 0) this.staleLock = token;
     }
   }
 
