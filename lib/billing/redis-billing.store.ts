@@ -79,9 +79,12 @@ export interface StreamedCharge extends ChargeEntry {
 }
 
 /**
- * Balances, holds, rate windows and settled charges in Redis, each step one Lua script, so the
- * limit holds across every node. Settled charges wait in the `usage` stream until the
- * `usage-flush` job writes them to the database (idempotently, by charge id) and deletes them.
+ * Balances, holds, rate windows and settled charges in Redis, each step one Lua script
+ * (lib/billing/scripts/*.lua), so the limit holds across every node. Settled charges wait in the
+ * `usage` stream until the `usage-flush` job writes them to the database (idempotently, by charge
+ * id) and deletes them. Every script is safe to run twice and late: the ids it has finished with
+ * are kept in `bill:done`, and a balance remembers the database revision (`quota_rev`) it agrees
+ * with (see docs/billing-faults.md).
  */
 export class RedisBillingStore implements BillingStore {
   private readonly redis: Scripted;
