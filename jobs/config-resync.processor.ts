@@ -35,7 +35,7 @@ export interface ConfigResyncDeps {
 const BATCH = 500;
 
 /**
- * The timed fallback resync, once per cluster per interval (DESIGN.md "BullMQ"): reads the
+ * The timed fallback resync, once per cluster per interval (docs/cluster.md, step 3 of "how a change reaches every node"): reads the
  * database's epoch and version, heals L2 entries that are missing or older than the database,
  * raises `cfg:version`, publishes a beacon that makes every lagging node catch up, records each
  * node's lag, and trims `config_changes`.

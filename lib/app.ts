@@ -1,6 +1,8 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { wireBilling } from './billing/billing-wiring.js';
+import { defaultCatalogue, type PriceCatalogue } from './billing/price-catalogue.js';
+import { PriceSeeder } from './billing/price-seeder.js';
 import type { ClusterNode } from './cfg/cluster-node.js';
 import { ConfigSync, type SyncHooks } from './cfg/config-sync.js';
 import { RedisHealthShare } from './cfg/health-share.js';
@@ -34,6 +36,8 @@ export interface GatewayOptions {
   defaultMetrics?: boolean;
   /** Tests: the built web console's folder (default: web/dist in the package). */
   consoleDir?: string;
+  /** Tests: the price catalogue to seed instead of the shipped one (a later release's). */
+  priceCatalogue?: PriceCatalogue;
 }
 
 /**
@@ -175,7 +179,9 @@ export class Gateway {
       });
     const node: ClusterNode | undefined = cluster?.node;
     if (node) syncHooks.versionMissing = (state) => node.redisLostItsState(state);
-    this.status = new NodeStatus(config.role, config.nodeId, Date.now(), sync, repos.state, node);
+    this.status = new NodeStatus(config.role, config.nodeId, Date.now(), sync, repos.state, node, () =>
+      repos.channels.versions(),
+    );
 
     const relay = wireRelay({
       config,
@@ -235,6 +241,19 @@ export class Gateway {
     if (config.role !== 'slave') lifecycle.add({ name: 'bootstrap', start: () => this.bootstrap(admin) });
     if (node)
       lifecycle.add({ name: 'preflight', start: async () => node.preflight(await repos.state.read()) });
+    // The default price catalogue, after the preflight (a second master is refused before it
+    // writes anything); each model once ever, through the versioned writer like any price.
+    if (config.role !== 'slave' && config.billing.seedPrices) {
+      const seeder = new PriceSeeder(
+        storage.db,
+        repos.prices,
+        repos.priceSeeds,
+        writer,
+        logger.child({ component: 'price-seed' }),
+      );
+      const catalogue = opts.priceCatalogue ?? defaultCatalogue;
+      lifecycle.add({ name: 'price-seed', start: () => seeder.seed(catalogue).then(() => undefined) });
+    }
     lifecycle.add(http.listener);
     // Subscribed before the first snapshot, so no change can fall between the two.
     if (node) lifecycle.add({ name: 'subscriber', start: () => node.subscribe() });

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { CHANNEL_SORTS } from '../db/repositories/channel.repository.js';
-import { groupName, modelName, pagination } from './validation.js';
+import { groupName, modelName, pagination, renameFields } from './validation.js';
 
 /** `POST /api/channels/bulk`: up to 500 channels, one action. */
 export const bulkChannelsSchema = z.strictObject({
@@ -28,8 +28,15 @@ const fields = {
   type: z.string().trim().min(1).max(32),
   base_url: baseUrl,
   key: z.string().trim().min(1).max(4096),
-  models: z.array(modelName).max(1000),
-  groups: z.array(groupName).min(1).max(100),
+  models: z
+    .array(modelName)
+    .max(1000)
+    .transform((m) => [...new Set(m)]),
+  groups: z
+    .array(groupName)
+    .min(1)
+    .max(100)
+    .transform((g) => [...new Set(g)]),
   model_mapping: z.record(modelName, modelName),
   priority: z.number().int().min(-1_000_000).max(1_000_000),
   weight: z.number().int().min(0).max(1_000_000),
@@ -42,26 +49,41 @@ const fields = {
   settings: z.record(z.string(), z.unknown()),
 };
 
-export const createChannelSchema = z.strictObject({
-  ...fields,
-  type: fields.type.default('openai'),
-  models: fields.models.default([]),
-  groups: fields.groups.default(['default']),
-  model_mapping: fields.model_mapping.default({}),
-  priority: fields.priority.default(0),
-  weight: fields.weight.default(1),
-  status: fields.status.default('enabled'),
-  connect_timeout_ms: timeout.default(null),
-  first_byte_timeout_ms: timeout.default(null),
-  idle_timeout_ms: timeout.default(null),
-  test_model: fields.test_model.default(null),
-  settings: fields.settings.default({}),
-});
+/** The API's field names → the repository's. */
+const VALUES = {
+  base_url: 'baseUrl',
+  model_mapping: 'modelMapping',
+  connect_timeout_ms: 'connectTimeoutMs',
+  first_byte_timeout_ms: 'firstByteTimeoutMs',
+  idle_timeout_ms: 'idleTimeoutMs',
+  test_model: 'testModel',
+} as const;
+
+export const createChannelSchema = z
+  .strictObject({
+    ...fields,
+    type: fields.type.default('openai'),
+    models: fields.models.default([]),
+    groups: fields.groups.default(['default']),
+    model_mapping: fields.model_mapping.default({}),
+    priority: fields.priority.default(0),
+    weight: fields.weight.default(1),
+    status: fields.status.default('enabled'),
+    connect_timeout_ms: timeout.default(null),
+    first_byte_timeout_ms: timeout.default(null),
+    idle_timeout_ms: timeout.default(null),
+    test_model: fields.test_model.default(null),
+    settings: fields.settings.default({}),
+  })
+  .transform((input) => renameFields(input, VALUES));
 
 /** `POST /api/channels/:id/test`: the model to ask for (default: the channel's test model). */
 export const testChannelSchema = z.strictObject({ model: modelName.optional() });
 
-export const updateChannelSchema = z.strictObject(fields).partial();
+export const updateChannelSchema = z
+  .strictObject(fields)
+  .partial()
+  .transform((input) => renameFields(input, VALUES));
 
 export const listChannelsSchema = z.object({
   ...pagination,

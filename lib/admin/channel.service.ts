@@ -1,3 +1,4 @@
+import { EntityWrites } from '../cfg/entity-writes.js';
 import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type {
   ChannelRecord,
@@ -66,6 +67,8 @@ export interface ChannelHealthHooks {
 export interface ChannelTypes {
   /** The settings as the adapter of `type` reads them (defaults filled in); a `BadRequestError` for an unknown type or bad settings. */
   validate(type: string, settings: Record<string, unknown>): Record<string, unknown>;
+  /** Every type with its settings as a JSON Schema. */
+  describe(): { type: string; settingsSchema: unknown }[];
 }
 
 const noHealth: ChannelHealthHooks = { views: async () => new Map(), reset: async () => {} };
@@ -78,11 +81,27 @@ export class ChannelService {
     private readonly secrets: SecretBox,
     private readonly types: ChannelTypes,
     private health: ChannelHealthHooks = noHealth,
-  ) {}
+  ) {
+    this.writes = new EntityWrites(
+      writer,
+      'channel',
+      (id, trx) => channels.findById(Number(id), trx),
+      channelView,
+      (id) => notFound(Number(id)),
+    );
+  }
+
+  /** The versioned-write steps for a channel: re-read in the transaction, its view for the caller. */
+  private readonly writes: EntityWrites<ChannelRecord, ReturnType<typeof channelView>>;
 
   /** Channel health is built on this service (it re-enables channels): it is attached once both exist. */
   attachHealth(health: ChannelHealthHooks): void {
     this.health = health;
+  }
+
+  /** The channel types this gateway serves, each with the JSON Schema of its `settings`. */
+  channelTypes() {
+    return this.types.describe().map((t) => ({ type: t.type, settings_schema: t.settingsSchema }));
   }
 
   async list(f: ListChannelsInput) {
@@ -111,68 +130,38 @@ export class ChannelService {
   }
 
   async create(input: CreateChannelInput) {
+    const { key, ...fields } = input;
     const values: ChannelValues = {
-      name: input.name,
-      type: input.type,
-      baseUrl: input.base_url,
-      keyEnc: this.secrets.encrypt(input.key),
-      keyMasked: maskSecret(input.key),
-      models: [...new Set(input.models)],
-      groups: [...new Set(input.groups)],
-      modelMapping: input.model_mapping,
-      priority: input.priority,
-      weight: input.weight,
-      status: input.status,
+      ...fields,
+      keyEnc: this.secrets.encrypt(key),
+      keyMasked: maskSecret(key),
       statusReason: null,
       statusChangedAt: null,
-      connectTimeoutMs: input.connect_timeout_ms,
-      firstByteTimeoutMs: input.first_byte_timeout_ms,
-      idleTimeoutMs: input.idle_timeout_ms,
-      testModel: input.test_model,
       settings: this.types.validate(input.type, input.settings),
     };
-    return this.writer.write('channel', async (trx, version) => {
-      const id = await this.channels.insert(trx, values, version);
-      const row = (await this.channels.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: channelView(row), record: row };
-    });
+    return this.writes.create((trx, version) => this.channels.insert(trx, values, version));
   }
 
   async update(id: number, input: UpdateChannelInput) {
-    const values: Partial<ChannelValues> = {};
-    if (input.name !== undefined) values.name = input.name;
-    if (input.type !== undefined) values.type = input.type;
-    if (input.base_url !== undefined) values.baseUrl = input.base_url;
-    if (input.key !== undefined) {
-      values.keyEnc = this.secrets.encrypt(input.key);
-      values.keyMasked = maskSecret(input.key);
+    const { key, status, settings, ...fields } = input;
+    const values: Partial<ChannelValues> = fields;
+    if (key !== undefined) {
+      values.keyEnc = this.secrets.encrypt(key);
+      values.keyMasked = maskSecret(key);
     }
-    if (input.models !== undefined) values.models = [...new Set(input.models)];
-    if (input.groups !== undefined) values.groups = [...new Set(input.groups)];
-    if (input.model_mapping !== undefined) values.modelMapping = input.model_mapping;
-    if (input.priority !== undefined) values.priority = input.priority;
-    if (input.weight !== undefined) values.weight = input.weight;
-    if (input.connect_timeout_ms !== undefined) values.connectTimeoutMs = input.connect_timeout_ms;
-    if (input.first_byte_timeout_ms !== undefined) values.firstByteTimeoutMs = input.first_byte_timeout_ms;
-    if (input.idle_timeout_ms !== undefined) values.idleTimeoutMs = input.idle_timeout_ms;
-    if (input.test_model !== undefined) values.testModel = input.test_model;
     // Enabled by hand: a clean slate on every node, shared before the channel is routable again.
-    if (input.status === 'enabled') await this.health.reset(id);
-    return this.writer.write('channel', async (trx, version) => {
-      const current = await this.channels.findById(id, trx);
-      if (!current) throw notFound(id);
-      if (input.type !== undefined || input.settings !== undefined) {
+    if (status === 'enabled') await this.health.reset(id);
+    return this.writes.update(id, async (trx, version, current) => {
+      if (input.type !== undefined || settings !== undefined) {
         // A new type re-reads the stored settings; new settings are read by the (new) type.
-        values.settings = this.types.validate(input.type ?? current.type, input.settings ?? current.settings);
+        values.settings = this.types.validate(input.type ?? current.type, settings ?? current.settings);
       }
-      if (input.status !== undefined && input.status !== current.status) {
-        values.status = input.status;
+      if (status !== undefined && status !== current.status) {
+        values.status = status;
         values.statusReason = null;
         values.statusChangedAt = Date.now();
       }
       await this.channels.update(trx, id, values, version);
-      const row = (await this.channels.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: channelView(row), record: row };
     });
   }
 
@@ -250,10 +239,6 @@ export class ChannelService {
   }
 
   async delete(id: number): Promise<void> {
-    await this.writer.write('channel', async (trx) => {
-      const row = await this.channels.findById(id, trx);
-      if (!row || !(await this.channels.delete(trx, id))) throw notFound(id);
-      return { entityId: id, op: 'delete', result: undefined, record: row };
-    });
+    await this.writes.delete(id, (trx) => this.channels.delete(trx, id));
   }
 }

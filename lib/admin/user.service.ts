@@ -73,11 +73,13 @@ export class UserService {
   async list(actor: Actor, f: ListUsersInput) {
     requireRole(actor, 'admin');
     const { rows, total } = await this.users.list({ ...f, perPage: f.per_page });
-    return { data: rows.map(userView), total };
+    const withPassword = await this.users.withPassword(rows.map((r) => r.id));
+    return { data: rows.map((r) => ({ ...userView(r), has_password: withPassword.has(r.id) })), total };
   }
 
   async get(actor: Actor, id: number) {
-    return userView(await this.visible(actor, id));
+    const user = await this.visible(actor, id);
+    return { ...userView(user), has_password: (await this.users.withPassword([id])).has(id) };
   }
 
   async create(actor: Actor, input: CreateUserInput) {

@@ -74,3 +74,21 @@ export const timestamp = z.union([z.number().int().positive(), z.string()]).tran
 export function iso(ms: number | null): string | null {
   return ms === null ? null : new Date(ms).toISOString();
 }
+
+/** An input's fields renamed by `names` (API name → repository field); fields not given stay absent. */
+export type Renamed<I, N extends Record<string, string>> = {
+  [K in keyof I as K extends keyof N ? N[K] : K]: I[K];
+};
+
+/**
+ * Renames an input's fields to the repository's (`base_url` → `baseUrl`), dropping absent ones,
+ * so an input schema's output is the repository's values without a line per field.
+ */
+export function renameFields<I extends object, const N extends Record<string, string>>(
+  input: I,
+  names: N,
+): Renamed<I, N> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(input)) if (v !== undefined) out[names[k] ?? k] = v;
+  return out as Renamed<I, N>;
+}

@@ -10,7 +10,8 @@ const REPAY_BATCH = 200;
 
 /**
  * A cluster node's billing: Redis, and while Redis fails a call, the local store on the
- * database, so the relay keeps serving (a DEGRADED node serves). Trade-off while degraded: rate
+ * database, so the relay keeps serving (a DEGRADED node serves: docs/billing.md, "Where balances
+ * live"). Trade-off while degraded: rate
  * limits count per node, and balances are the database's, re-read every few seconds.
  *
  * A call that failed on Redis may still run there later (a timeout under `CLIENT PAUSE` is not a

@@ -5,7 +5,7 @@ import { L2Store } from './l2-store.js';
 import type { ChangeListener, ConfigRecord } from './versioned-writer.js';
 
 /**
- * The writer's after-commit steps in a cluster (DESIGN.md "Config versions"): update L2 by
+ * The writer's after-commit steps in a cluster (docs/architecture.md, "A config write's life"): update L2 by
  * version compare-and-set (a tombstone on delete), raise `cfg:version`, publish the change on
  * `cfg:invalidate`. Each step is best effort: a failure is logged and counted, and the sync
  * loop (poll, beacon, resync job) heals what it left undone.

@@ -19,6 +19,11 @@ export interface NodeHeartbeat {
   port: number;
   startedAt: number;
   beatAt: number;
+  /** The node's Redis command connection was ready when it wrote this beat. */
+  redis: boolean;
+  /** The node's routing index: channel count and digest (null from a node of an older release). */
+  routingChannels: number | null;
+  routingDigest: string | null;
 }
 
 /**
@@ -29,6 +34,8 @@ export interface NodeHeartbeat {
 export class NodeHeartbeats {
   private timer: NodeJS.Timeout | undefined;
   private port = 0;
+  /** The routing digest of the last beat, recomputed only when the applied version moved. */
+  private digest: { version: number; epoch: string; value: string; size: number } | undefined;
 
   constructor(
     private readonly redis: Redis,
@@ -58,6 +65,15 @@ export class NodeHeartbeats {
     const lag = lagBehind(known, s.epoch, s.appliedVersion) ?? 0;
     const now = Date.now();
     const key = this.l2.keys.node(this.self.nodeId);
+    if (this.digest?.version !== s.appliedVersion || this.digest.epoch !== s.epoch) {
+      const routing = this.sync.routing;
+      this.digest = {
+        version: s.appliedVersion,
+        epoch: s.epoch,
+        value: routing.digest(),
+        size: routing.size,
+      };
+    }
     await this.redis
       .multi()
       .hset(key, {
@@ -73,6 +89,9 @@ export class NodeHeartbeats {
         port: this.port,
         startedAt: this.self.startedAt,
         beatAt: now,
+        redis: this.redis.status === 'ready' ? 1 : 0,
+        routingChannels: this.digest.size,
+        routingDigest: this.digest.value,
       })
       .pexpire(key, this.everyMs * 3)
       .zadd(this.l2.keys.nodes, now, this.self.nodeId)
@@ -106,6 +125,9 @@ export class NodeHeartbeats {
         port: Number(r.port ?? 0),
         startedAt: Number(r.startedAt ?? 0),
         beatAt: Number(r.beatAt),
+        redis: r.redis === '1',
+        routingChannels: r.routingChannels ? Number(r.routingChannels) : null,
+        routingDigest: r.routingDigest || null,
       });
     });
     return out;

@@ -1,5 +1,6 @@
 import type { ConfigStateRepository } from '../db/repositories/config-state.repository.js';
 import { lagBehind, type ConfigSync } from './config-sync.js';
+import { routingDigest } from './routing-index.js';
 import type { NodeHeartbeat } from './node-heartbeat.js';
 
 export type NodeRole = 'single' | 'master' | 'slave';
@@ -24,7 +25,15 @@ export class NodeStatus {
     private readonly sync: ConfigSync,
     private readonly state: ConfigStateRepository,
     private readonly cluster?: ClusterView,
+    /** Every channel's id and version in the database: the digest each node's routing should equal. */
+    private readonly channelVersions?: () => Promise<[number, number][]>,
   ) {}
+
+  /** The database's routing digest; null when it cannot be read. */
+  private async dbDigest(): Promise<string | null> {
+    if (!this.channelVersions) return null;
+    return routingDigest(await this.channelVersions());
+  }
 
   /** Ready once the first full sync is done, and until shutdown starts (DEGRADED still serves). */
   get ready(): boolean {
@@ -32,7 +41,6 @@ export class NodeStatus {
     return !this.shuttingDown && (state === 'LIVE' || state === 'DEGRADED');
   }
 
-  /** When this node applied recent versions (the sync benchmark reads them). */
   /** The newest config changes of the cluster (from the database's log), newest first. */
   async recentChanges(limit: number) {
     return (await this.state.recentChanges(limit)).map((c) => ({
@@ -44,6 +52,7 @@ export class NodeStatus {
     }));
   }
 
+  /** When this node applied recent versions (the sync benchmark reads them). */
   appliesAfter(version: number) {
     return this.sync.appliesAfter(version);
   }
@@ -77,14 +86,24 @@ export class NodeStatus {
 
   /** Every live node's heartbeat with its lag behind the database (this node alone when single). */
   async clusterReport() {
-    const db = await this.state.read().catch(() => undefined);
+    const [db, dbDigest] = await Promise.all([
+      this.state.read().catch(() => undefined),
+      this.dbDigest().catch(() => null),
+    ]);
     if (!this.cluster) {
-      return { db_version: db?.version ?? null, epoch: db?.epoch ?? null, nodes: [await this.report()] };
+      const self = await this.report();
+      return {
+        db_version: db?.version ?? null,
+        epoch: db?.epoch ?? null,
+        db_routing_digest: dbDigest,
+        nodes: [{ ...self, routing_matches_db: dbDigest === null ? null : self.routing_digest === dbDigest }],
+      };
     }
     const nodes = await this.cluster.nodes();
     return {
       db_version: db?.version ?? null,
       epoch: db?.epoch ?? null,
+      db_routing_digest: dbDigest,
       nodes: nodes.map((n) => ({
         node_id: n.nodeId,
         role: n.role,
@@ -99,6 +118,11 @@ export class NodeStatus {
         host: n.host,
         port: n.port,
         pid: n.pid,
+        redis_connected: n.redis,
+        routing_channels: n.routingChannels,
+        routing_digest: n.routingDigest,
+        routing_matches_db:
+          dbDigest === null || n.routingDigest === null ? null : n.routingDigest === dbDigest,
       })),
     };
   }

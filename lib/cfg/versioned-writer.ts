@@ -29,7 +29,7 @@ export interface WriteOutcome<T> {
 }
 
 /**
- * The one path for changing cached config (DESIGN.md "Config versions"): a single transaction
+ * The one path for changing cached config (docs/architecture.md, "A config write's life"): a single transaction
  * that locks `config_state`, takes `version + 1`, lets the caller write the entity with that
  * version, and appends the change to `config_changes`. Versions are therefore gap-free and in
  * commit order. After commit the listeners run (apply locally; in a cluster, L2 and publish);

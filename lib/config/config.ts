@@ -54,6 +54,8 @@ export interface Config {
   billing: {
     enabled: boolean;
     allowUnpriced: boolean;
+    /** Seed the default price catalogue at start (single node or master). */
+    seedPrices: boolean;
     reserveCompletionTokens: number;
     holdTtlMs: number;
     usageFlushEveryMs: number;
@@ -142,6 +144,7 @@ export function loadConfig(
     billing: {
       enabled: v.BILLING,
       allowUnpriced: v.ALLOW_UNPRICED_MODELS,
+      seedPrices: v.SEED_PRICES,
       reserveCompletionTokens: v.QUOTA_RESERVE_TOKENS,
       holdTtlMs: v.QUOTA_HOLD_TTL,
       usageFlushEveryMs: v.USAGE_FLUSH_EVERY,

@@ -294,6 +294,12 @@ export const envDeclarations = {
     doc: 'Relay models that have no price (and no `*` default price), charged 0 and logged, instead of refusing them with 403 model_not_priced.',
     schema: bool,
   }),
+  SEED_PRICES: declare({
+    name: 'SEED_PRICES',
+    default: 'true',
+    doc: 'At start, write the default price catalogue (lib/billing/catalogue/prices.json) as ordinary prices: each model once, ever, so prices an admin changed or deleted stay so. The single node or the master seeds. false: never.',
+    schema: bool,
+  }),
   QUOTA_RESERVE_TOKENS: declare({
     name: 'QUOTA_RESERVE_TOKENS',
     default: '1024',

@@ -101,7 +101,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
     });
   }
   api.use(adminAuth(deps.adminAuth, deps.sessions));
-  api.use('/auth', authRoutes(deps.userRecords));
+  api.use('/auth', authRoutes(deps.userRecords, { role: deps.role, masterUrl: deps.masterUrl }));
   api.get('/cluster', async (_req, res) => {
     res.json(await deps.status.clusterReport());
   });

@@ -24,6 +24,18 @@ export const REDACT_PATHS = [
   '*.authorization',
   '*.headers.authorization',
   '*.secret',
+  // The console's credentials: session cookie, CSRF token, passwords, sign-in tokens.
+  'req.headers.cookie',
+  'headers.cookie',
+  'headers["x-csrf-token"]',
+  'cookie',
+  'current_password',
+  'access_token',
+  'csrf_token',
+  '*.password',
+  '*.current_password',
+  '*.access_token',
+  '*.csrf_token',
 ];
 
 /** Builds the process's root logger; every component takes `logger.child({ component })`. */

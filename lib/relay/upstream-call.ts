@@ -1,3 +1,4 @@
+import { BadRequestError } from '../errors/bad-request.error.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 import { retryAfterMs } from '../routing/channel-health.js';
 import type { AdapterRequest, DecodedAnswer, ProviderAdapter } from './adapters/provider-adapter.js';
@@ -34,6 +35,9 @@ export class UpstreamCaller {
     try {
       prepared = await adapter.prepare(req);
     } catch (err) {
+      // A request the adapter cannot translate (a malformed message, a part the provider does
+      // not take) is the client's: a 400 that names the field, not a channel failure.
+      if (err instanceof BadRequestError) return { retry: false, reason: 'bad_request', error: err };
       // Signing or a token exchange failed: the channel's configuration, not the client's request.
       return {
         retry: true,

@@ -9,6 +9,7 @@ import { ChannelRepository } from '../db/repositories/channel.repository.js';
 import { ConfigStateRepository } from '../db/repositories/config-state.repository.js';
 import { GroupRepository } from '../db/repositories/group.repository.js';
 import { PriceRepository } from '../db/repositories/price.repository.js';
+import { PriceSeedRepository } from '../db/repositories/price-seed.repository.js';
 import { SessionRepository } from '../db/repositories/session.repository.js';
 import { TokenRepository } from '../db/repositories/token.repository.js';
 import { UsageLogRepository } from '../db/repositories/usage-log.repository.js';
@@ -28,6 +29,8 @@ export interface Repositories {
   users: UserRepository;
   accessTokens: AccessTokenRepository;
   prices: PriceRepository;
+  /** Which models of the default price catalogue were seeded once already. */
+  priceSeeds: PriceSeedRepository;
   groups: GroupRepository;
   usage: UsageLogRepository;
   sessions: SessionRepository;
@@ -70,6 +73,7 @@ export function wireStorage(config: Config, logger: Logger, sqliteFile?: string)
     users: new UserRepository(db),
     accessTokens: new AccessTokenRepository(db),
     prices: new PriceRepository(db),
+    priceSeeds: new PriceSeedRepository(db),
     groups: new GroupRepository(db),
     usage: new UsageLogRepository(db),
     sessions: new SessionRepository(db),

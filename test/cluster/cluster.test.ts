@@ -144,6 +144,10 @@ describe('cluster (master + 2 replicas, MariaDB + Redis)', function () {
           'host',
           'port',
           'pid',
+          'redis_connected',
+          'routing_channels',
+          'routing_digest',
+          'routing_matches_db',
         ]);
     });
 

@@ -160,6 +160,12 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       expect(all.body.top_tokens).to.deep.equal([
         { token_id: aliceToken.id, name: 'alice-key', requests: 1, quota: 40 },
       ]);
+      // An admin may narrow it to one user.
+      const ofAlice = await gw.admin('GET', `/api/dashboard?user_id=${alice.user.id}`);
+      expect(sum(ofAlice.body.series, 'requests')).to.equal(1);
+      const ofBob = await gw.admin('GET', `/api/dashboard?user_id=${bob.user.id}`);
+      expect(sum(ofBob.body.series, 'requests')).to.equal(0);
+      expect((await gw.admin('GET', '/api/dashboard?top=0')).status).to.equal(400);
       const a = await alice.call('GET', '/api/dashboard?bucket=day');
       expect(a.status).to.equal(200);
       expect(a.body.series).to.have.length.within(30, 31);
@@ -273,6 +279,25 @@ describe('console API: dashboard buckets, bulk channel actions, config changes',
     ).to.equal(200);
   });
 
+  it('GET /api/channels/types lists each provider type with the JSON Schema of its settings', async () => {
+    const r = await gw.admin('GET', '/api/channels/types');
+    expect(r.status).to.equal(200);
+    const byType = new Map(r.body.data.map((t: any) => [t.type, t.settings_schema]));
+    expect([...byType.keys()]).to.include.members(['openai', 'azure']);
+    for (const schema of byType.values()) expect(schema).to.include({ type: 'object' });
+    // Every type listed is one a channel can be created with (its settings defaults accepted).
+    for (const [type, schema] of byType) {
+      if ((schema as any).required?.length) continue;
+      const ch = await gw.channel({
+        name: `t-${type}`,
+        type,
+        base_url: 'https://example.com',
+        models: ['m'],
+      });
+      expect(ch.type).to.equal(type);
+    }
+  });
+
   it('GET /api/cluster/changes lists the newest config changes first (admins only)', async () => {
     const ch = await gw.channel({ name: 'x', base_url: 'http://127.0.0.1:9', models: ['m'] });
     await gw.admin('PUT', '/api/prices/m', { input: 1, output: 1 });
@@ -287,6 +312,29 @@ describe('console API: dashboard buckets, bulk channel actions, config changes',
     ]);
     expect(Date.parse(r.body.data[0].at)).to.be.closeTo(Date.now(), 10_000);
     expect((await gw.admin('GET', '/api/cluster/changes?limit=0')).status).to.equal(400);
+    // The node's routing digest is compared with the database's.
+    const report = (await gw.admin('GET', '/api/cluster')).body;
+    expect(report.db_routing_digest).to.match(/^[0-9a-f]{40}$/);
+    expect(report.nodes[0]).to.include({
+      routing_digest: report.db_routing_digest,
+      routing_matches_db: true,
+    });
+    // A channel written straight to the database (no versioned write) is not in this node's routing yet.
+    await gw.gateway.db('channels').insert({
+      name: 'sneaked-in',
+      type: 'openai',
+      base_url: 'http://127.0.0.1:9',
+      key_enc: 'x',
+      key_masked: 'x',
+      models: '[]',
+      groups: '["default"]',
+      model_mapping: '{}',
+      version: v,
+      created_at: Date.now(),
+      updated_at: Date.now(),
+    });
+    const after = (await gw.admin('GET', '/api/cluster')).body;
+    expect(after.nodes[0].routing_matches_db).to.equal(false);
     await gw.admin('POST', '/api/users', { username: 'u', password: PASSWORD });
     const u = await signIn(gw.url, { username: 'u', password: PASSWORD });
     expect((await u.call('GET', '/api/cluster/changes')).status).to.equal(403);

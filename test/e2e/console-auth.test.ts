@@ -34,6 +34,12 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       expect(JSON.stringify(row)).not.to.contain(PASSWORD);
       const user = await gw.admin('GET', `/api/users/${id}`);
       expect(JSON.stringify(user.body)).not.to.contain('argon2');
+      expect(user.body.data.has_password).to.equal(true);
+      const list = await gw.admin('GET', '/api/users');
+      expect(list.body.data.map((u: any) => [u.username, u.has_password])).to.deep.equal([
+        ['root', false],
+        ['alice', true],
+      ]);
       const s = await signIn(gw.url, { username: 'alice', password: PASSWORD });
       expect(s.user).to.deep.equal({ id, username: 'alice', role: 'user', group: 'default' });
       expect(s.csrf).to.match(/^[A-Za-z0-9_-]{43}$/);
@@ -45,6 +51,7 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       expect(me.status).to.equal(200);
       expect(me.body.user).to.include({ id, username: 'alice', role: 'user' });
       expect(me.body.csrf_token).to.equal(s.csrf);
+      expect(me.body).to.deep.include({ node: { role: 'single', master_url: null }, quota_per_usd: 500_000 });
     });
 
     it('refuses a wrong password or unknown user with 401 in the OpenAI shape, and a weak password with 400', async () => {
@@ -138,7 +145,8 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       const none = await s.call('POST', '/api/tokens', { name: 'x' }, { csrf: false });
       expect(none.status).to.equal(403);
       expect(none.body.error).to.include({ type: 'permission_error', code: 'csrf_failed' });
-      const wrong = await s.call('POST', '/api/tokens', { name: 'x' }, { csrf: `${s.csrf.slice(0, -1)}A` });
+      const altered = s.csrf.slice(0, -1) + (s.csrf.endsWith('A') ? 'B' : 'A');
+      const wrong = await s.call('POST', '/api/tokens', { name: 'x' }, { csrf: altered });
       expect(wrong.status).to.equal(403);
       const del = await s.call('DELETE', '/api/tokens/1', undefined, { csrf: false });
       expect(del.status).to.equal(403);

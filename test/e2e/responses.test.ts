@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import OpenAI from 'openai';
+import { AZURE_KEY, startFakeAzure, type FakeAzure } from '../helpers/fake-azure.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { apiError } from '../helpers/openai.js';
@@ -87,12 +88,14 @@ describe('Responses API end to end (official openai client)', function () {
           instructions: 'Be brief.',
           input: 'hi',
           max_output_tokens: 50,
+          metadata: { trace: 't-1' },
         });
         expect(r.object).to.equal('response');
         expect(r.id).to.match(/^resp_/);
         expect(r.status).to.equal('completed');
         expect(r.output_text).to.equal('Hello from a as gpt-4o');
         expect(r.instructions).to.equal('Be brief.');
+        expect(r.metadata).to.deep.equal({ trace: 't-1' });
         expect(r.usage).to.deep.include({ input_tokens: 10, output_tokens: 5, total_tokens: 15 });
         const sent = fake.requests[0]!;
         expect(sent.path).to.equal(path.upstreamPath);
@@ -198,6 +201,43 @@ describe('Responses API end to end (official openai client)', function () {
       });
     });
   }
+
+  describe('an Azure OpenAI channel serving the Responses API natively', () => {
+    let azure: FakeAzure;
+    before(async () => {
+      azure = await startFakeAzure();
+    });
+    after(async () => {
+      await azure.close();
+    });
+
+    it('passes through to the v1 API (/openai/v1/responses, api-key), whole and streamed, and charges the usage', async () => {
+      await gw.channel({
+        name: 'az',
+        type: 'azure',
+        key: AZURE_KEY,
+        base_url: azure.baseUrl('az'),
+        models: ['gpt-4o'],
+        model_mapping: { 'gpt-4o': 'my-deployment' },
+        settings: { api_version: '2024-10-21', responses_api: true },
+      });
+      const token = await gw.token({ quota: 1000 });
+      const openai = client(token.key);
+      const whole = await openai.responses.create({ model: 'gpt-4o', input: 'hi' });
+      expect(whole.output_text).to.equal('Hello from az as my-deployment');
+      const final = await openai.responses.stream({ model: 'gpt-4o', input: 'hi' }).finalResponse();
+      expect(final.output_text).to.equal('Hello from az as my-deployment');
+      expect(azure.requests.map((r) => [r.api, r.operation, r.apiVersion, r.body.model])).to.deep.equal([
+        ['v1', 'responses', null, 'my-deployment'],
+        ['v1', 'responses', null, 'my-deployment'],
+      ]);
+      const rows = await logsOf(token.id, 2);
+      expect(rows.map((r) => [r.prompt_tokens, r.completion_tokens, r.quota])).to.deep.equal([
+        [10, 5, 20],
+        [10, 5, 20],
+      ]);
+    });
+  });
 
   describe('refusals and errors', () => {
     let openai: OpenAI;

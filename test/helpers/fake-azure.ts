@@ -1,5 +1,6 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { answerResponses } from './fake-responses.js';
 
 /**
  * A fake Azure OpenAI resource, strict about what Azure documents: the key in `api-key` (never
@@ -10,7 +11,8 @@ import type { AddressInfo } from 'node:net';
  * Like the OpenAI fake, one server plays many channels: the channel's `base_url` carries a
  * label and a mode, `http://127.0.0.1:PORT/<label>/<mode>`. Modes: ok, cached (usage with cached
  * tokens), 401, 403, 429 (Retry-After: 1), 500, cut (a stream's first event, then the socket is
- * destroyed), stall (200 and headers, then nothing), filter (a content-filter 400).
+ * destroyed), stall (200 and headers, then nothing), filter (a content-filter 400). The
+ * Responses API (`/openai/v1/responses`, v1 API only) answers as the OpenAI fake's does.
  */
 export interface FakeAzureRequest {
   label: string;
@@ -32,7 +34,7 @@ export interface FakeAzure {
 }
 
 export const AZURE_KEY = 'azure-key-0123456789abcdef';
-const OPERATIONS = new Set(['chat/completions', 'completions', 'embeddings', 'models']);
+const OPERATIONS = new Set(['chat/completions', 'completions', 'embeddings', 'models', 'responses']);
 
 export async function startFakeAzure(): Promise<FakeAzure> {
   const requests: FakeAzureRequest[] = [];
@@ -48,6 +50,8 @@ export async function startFakeAzure(): Promise<FakeAzure> {
       const api = v1 ? 'v1' : deployment ? 'deployments' : 'other';
       const apiVersion = url.searchParams.get('api-version');
       if (api === 'other' && operation !== 'models') return azureError(res, 404, '404', 'Resource not found');
+      // The Responses API is served on the v1 API only.
+      if (operation === 'responses' && api !== 'v1') return azureError(res, 404, '404', 'Resource not found');
       if (!OPERATIONS.has(operation)) return azureError(res, 404, '404', 'Resource not found');
       if (api !== 'v1' && !apiVersion) return azureError(res, 404, '404', 'Resource not found');
       if (api === 'v1' && apiVersion && apiVersion !== 'preview' && apiVersion !== 'latest')
@@ -144,6 +148,7 @@ export async function startFakeAzure(): Promise<FakeAzure> {
     const model = r.api === 'v1' ? r.body.model : r.deployment;
     if (typeof model !== 'string' || model === '')
       return azureError(res, 400, 'BadRequest', "Missing required parameter: 'model'.");
+    if (r.operation === 'responses') return answerResponses(res, r.label, r.body, (s, b) => send(res, s, b));
     const usage = {
       prompt_tokens: 12,
       completion_tokens: 6,

@@ -188,7 +188,7 @@ export function answerResponses(
     error: null,
     incomplete_details: null,
     instructions: typeof body.instructions === 'string' ? body.instructions : null,
-    metadata: {},
+    metadata: (body.metadata as Record<string, string> | undefined) ?? {},
     model,
     output: [item],
     parallel_tool_calls: true,

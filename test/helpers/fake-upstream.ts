@@ -23,7 +23,8 @@ import { answerResponses } from './fake-responses.js';
  *   403     403 permission denied                  cached answers with 4 of the prompt tokens cached
  * `GET …/v1/models` lists `<label>-model-a` and `<label>-model-b` (after the mode's error, if any).
  * A chat request with function tools is answered with a call to the first tool until the last
- * message is the tool's result; the answer then quotes it. `POST …/v1/responses` is OpenAI's
+ * message is the tool's result; the answer then quotes it. Like OpenAI, chat refuses `metadata`
+ * without `store: true`, and tool messages out of order. `POST …/v1/responses` is OpenAI's
  * Responses API (see fake-responses.ts).
  */
 export interface FakeRequest {
@@ -52,6 +53,7 @@ export interface FakeUpstream {
 
 export const SLOW_MS = 300;
 const USAGE = { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 };
+const EMBEDDING = [0.1, 0.2, 0.3];
 const CACHED_USAGE = { ...USAGE, prompt_tokens_details: { cached_tokens: 4 } };
 const usageFor = (mode: string) => (mode === 'cached' ? CACHED_USAGE : USAGE);
 
@@ -178,7 +180,16 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       const inputs = Array.isArray(r.body.input) ? r.body.input : [r.body.input];
       return sendJson(res, 200, {
         object: 'list',
-        data: inputs.map((_, index) => ({ object: 'embedding', index, embedding: [0.1, 0.2, 0.3] })),
+        // As OpenAI does: floats, or with `encoding_format: "base64"` (what the official clients
+        // ask for by default) the little-endian float32 bytes in base64.
+        data: inputs.map((_, index) => ({
+          object: 'embedding',
+          index,
+          embedding:
+            r.body.encoding_format === 'base64'
+              ? Buffer.from(new Float32Array(EMBEDDING).buffer).toString('base64')
+              : EMBEDDING,
+        })),
         model,
         usage: { prompt_tokens: 8, total_tokens: 8 },
       });
@@ -189,7 +200,11 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
     const tool = Array.isArray(r.body.tools)
       ? (r.body.tools as { type?: string; function?: { name?: string } }[]).find((t) => t.type === 'function')
       : undefined;
-    const toolProblem = isChat ? toolMessageProblem(messages) : null;
+    const toolProblem = isChat
+      ? r.body.metadata !== undefined && r.body.store !== true
+        ? "The 'metadata' parameter is only allowed when 'store' is enabled."
+        : toolMessageProblem(messages)
+      : null;
     if (toolProblem) {
       return sendJson(res, 400, {
         error: { message: toolProblem, type: 'invalid_request_error', param: 'messages', code: null },

@@ -1,6 +1,7 @@
 import { pino } from 'pino';
 import { Gateway } from '../../lib/app.js';
 import { loadConfig } from '../../lib/config/config.js';
+import type { PriceCatalogue } from '../../lib/billing/price-catalogue.js';
 import { seededRandom } from '../../lib/routing/channel-selector.js';
 import { callJson, type JsonAnswer } from './http.js';
 import { createTestDatabase, type Driver, type TestDatabase } from './databases.js';
@@ -27,10 +28,13 @@ export async function startTestGateway(
     env?: Record<string, string>;
     adminToken?: string | null;
     seed?: number;
+    /** A database to start on again (a restart); `stop()` then leaves it to its owner. */
+    db?: TestDatabase;
+    priceCatalogue?: PriceCatalogue;
     consoleDir?: string;
   } = {},
 ): Promise<TestGateway> {
-  const db = await createTestDatabase(opts.driver ?? 'sqlite');
+  const db = opts.db ?? (await createTestDatabase(opts.driver ?? 'sqlite'));
   const env: Record<string, string> = {
     PORT: '0',
     HOST: '127.0.0.1',
@@ -40,6 +44,8 @@ export async function startTestGateway(
     SECRET_KEY: 'test-secret-key-0123456789',
     // Tests about routing need no prices; billing tests set prices and turn this off.
     ALLOW_UNPRICED_MODELS: 'true',
+    // Tests price what they use; the catalogue's seeding is tested on its own (SEED_PRICES=true).
+    SEED_PRICES: 'false',
     ...(opts.adminToken === null ? {} : { ADMIN_TOKEN: opts.adminToken ?? ADMIN_TOKEN }),
     ...(db.databaseUrl ? { DATABASE_URL: db.databaseUrl } : {}),
     ...opts.env,
@@ -50,6 +56,7 @@ export async function startTestGateway(
     sqliteFile: db.sqliteFile,
     defaultMetrics: false,
     random: opts.seed === undefined ? undefined : seededRandom(opts.seed),
+    priceCatalogue: opts.priceCatalogue,
     consoleDir: opts.consoleDir,
   });
   const address = await gateway.start();
@@ -76,7 +83,7 @@ export async function startTestGateway(
     },
     async stop() {
       await gateway.stop();
-      await db.drop();
+      if (!opts.db) await db.drop();
     },
   };
 }

@@ -53,6 +53,8 @@ export async function spawnNode(
       LOG_LEVEL: 'info',
       // Routing and lifecycle tests need no prices; the billing tests set prices and turn this off.
       ALLOW_UNPRICED_MODELS: 'true',
+      // Tests price what they use; the catalogue's seeding is tested on its own (SEED_PRICES=true).
+      SEED_PRICES: 'false',
       ...env,
       PORT: String(port),
     },

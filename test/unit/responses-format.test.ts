@@ -87,7 +87,6 @@ describe('Responses API format (bridged through chat)', () => {
         temperature: 0.2,
         top_p: 0.9,
         user: 'u-1',
-        metadata: { a: 'b' },
         stream: true,
         max_completion_tokens: 50,
       });
@@ -371,6 +370,22 @@ describe('Responses API format (bridged through chat)', () => {
         'm',
       );
       expect(body.status).to.equal('incomplete');
+      const withReasoning = responsesFormat.fromChat(
+        {
+          choices: [
+            {
+              finish_reason: 'stop',
+              message: { role: 'assistant', reasoning_content: 'Hmm.', content: 'Yes.' },
+            },
+          ],
+        },
+        usage,
+        'm',
+      );
+      expect(withReasoning.output.map((o) => o.type)).to.deep.equal(['reasoning', 'message']);
+      expect(withReasoning.output[0]).to.deep.include({
+        content: [{ type: 'reasoning_text', text: 'Hmm.' }],
+      });
       expect(body.incomplete_details).to.deep.equal({ reason: 'max_output_tokens' });
       expect(body.usage?.input_tokens_details.cached_tokens).to.equal(1);
       expect(body.usage?.total_tokens).to.equal(5);
@@ -463,6 +478,30 @@ describe('Responses API format (bridged through chat)', () => {
         ['call_b', 'time', '{}'],
       ]);
       expect(final.output_text).to.equal('Let me check.');
+    });
+
+    it('streams reasoning text (reasoning_content) as a reasoning item before the message', async () => {
+      const enc = responsesFormat.streamEncoder('m', 'resp_r');
+      let sse = enc.push(chunk({ reasoning_content: 'Think' }));
+      sse += enc.push(chunk({ reasoning_content: 'ing.' }));
+      sse += enc.push(chunk({ content: 'Answer.' }, 'stop'));
+      sse += enc.end(usage);
+      const evs = events(sse);
+      expect(evs.map((e) => e.type).slice(2, 9)).to.deep.equal([
+        'response.output_item.added',
+        'response.content_part.added',
+        'response.reasoning_text.delta',
+        'response.reasoning_text.delta',
+        'response.reasoning_text.done',
+        'response.content_part.done',
+        'response.output_item.done',
+      ]);
+      const final = await accumulate(evs);
+      const reasoning = final.output[0] as OpenAI.Responses.ResponseReasoningItem;
+      expect(reasoning.type).to.equal('reasoning');
+      expect(reasoning.content).to.deep.equal([{ type: 'reasoning_text', text: 'Thinking.' }]);
+      expect(final.output_text).to.equal('Answer.');
+      expect(final.usage?.output_tokens_details.reasoning_tokens).to.equal(2);
     });
 
     it('reads usage from a chat usage chunk when the relay hands none over, and marks a cut-off answer incomplete', () => {

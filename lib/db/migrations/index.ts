@@ -15,6 +15,7 @@ import * as addTimeoutsToChannels from './20261122001300_add-timeouts-to-channel
 import * as addTestModelToChannels from './20261122001400_add-test-model-to-channels.js';
 import * as addStatusChangedAtToChannels from './20261122001500_add-status-changed-at-to-channels.js';
 import * as createChannelTests from './20261122001600_create-channel-tests.js';
+import * as createPriceSeeds from './20261129001000_create-price-seeds.js';
 import * as addSettingsToChannels from './20261129005100_add-settings-to-channels.js';
 import * as addPasswordHashToUsers from './20261129003100_add-password-hash-to-users.js';
 import * as createSessions from './20261129003200_create-sessions.js';
@@ -47,6 +48,7 @@ const migrations: [string, Migration][] = [
   ['20261122001400_add-test-model-to-channels', addTestModelToChannels],
   ['20261122001500_add-status-changed-at-to-channels', addStatusChangedAtToChannels],
   ['20261122001600_create-channel-tests', createChannelTests],
+  ['20261129001000_create-price-seeds', createPriceSeeds],
   ['20261129003100_add-password-hash-to-users', addPasswordHashToUsers],
   ['20261129003200_create-sessions', createSessions],
   ['20261129003300_add-pricing-to-usage-logs', addPricingToUsageLogs],

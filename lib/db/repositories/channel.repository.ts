@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
-import { num, numOrNull, readJson } from '../json-column.js';
+import { col, TableMap } from '../columns.js';
+import { num } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
 import { mapUniqueViolation, paginate } from '../query-helpers.js';
 import { whereContains } from '../where-contains.js';
@@ -59,59 +60,43 @@ export type ChannelSort = (typeof CHANNEL_SORTS)[number];
 const conflict = (name: string | undefined) => () =>
   new ConflictError(`A channel named "${name ?? ''}" already exists`, { param: 'name' });
 
-function toRecord(r: Record<string, unknown>): ChannelRecord {
-  return {
-    id: num(r.id),
-    name: String(r.name),
-    type: String(r.type),
-    baseUrl: String(r.base_url),
-    keyEnc: String(r.key_enc),
-    keyMasked: String(r.key_masked),
-    models: readJson<string[]>(r.models, []),
-    groups: readJson<string[]>(r.groups, []),
-    modelMapping: readJson<Record<string, string>>(r.model_mapping, {}),
-    priority: num(r.priority),
-    weight: num(r.weight),
-    status: r.status as ChannelStatus,
-    statusReason: r.status_reason == null ? null : String(r.status_reason),
-    statusChangedAt: numOrNull(r.status_changed_at),
-    connectTimeoutMs: numOrNull(r.connect_timeout_ms),
-    firstByteTimeoutMs: numOrNull(r.first_byte_timeout_ms),
-    idleTimeoutMs: numOrNull(r.idle_timeout_ms),
-    testModel: r.test_model == null ? null : String(r.test_model),
-    settings: readJson<Record<string, unknown>>(r.settings, {}),
-    version: num(r.version),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
-
-function toRow(v: Partial<ChannelValues>): Record<string, unknown> {
-  const row: Record<string, unknown> = {};
-  if (v.name !== undefined) row.name = v.name;
-  if (v.type !== undefined) row.type = v.type;
-  if (v.baseUrl !== undefined) row.base_url = v.baseUrl;
-  if (v.keyEnc !== undefined) row.key_enc = v.keyEnc;
-  if (v.keyMasked !== undefined) row.key_masked = v.keyMasked;
-  if (v.models !== undefined) row.models = JSON.stringify(v.models);
-  if (v.groups !== undefined) row.groups = JSON.stringify(v.groups);
-  if (v.modelMapping !== undefined) row.model_mapping = JSON.stringify(v.modelMapping);
-  if (v.priority !== undefined) row.priority = v.priority;
-  if (v.weight !== undefined) row.weight = v.weight;
-  if (v.status !== undefined) row.status = v.status;
-  if (v.statusReason !== undefined) row.status_reason = v.statusReason;
-  if (v.statusChangedAt !== undefined) row.status_changed_at = v.statusChangedAt;
-  if (v.connectTimeoutMs !== undefined) row.connect_timeout_ms = v.connectTimeoutMs;
-  if (v.firstByteTimeoutMs !== undefined) row.first_byte_timeout_ms = v.firstByteTimeoutMs;
-  if (v.idleTimeoutMs !== undefined) row.idle_timeout_ms = v.idleTimeoutMs;
-  if (v.testModel !== undefined) row.test_model = v.testModel;
-  if (v.settings !== undefined) row.settings = JSON.stringify(v.settings);
-  return row;
-}
+/** The `channels` table, described once. */
+const channels = new TableMap<ChannelRecord>({
+  id: col.number('id'),
+  name: col.string('name'),
+  type: col.string('type'),
+  baseUrl: col.string('base_url'),
+  keyEnc: col.string('key_enc'),
+  keyMasked: col.string('key_masked'),
+  models: col.json<string[]>('models', []),
+  groups: col.json<string[]>('groups', []),
+  modelMapping: col.json<Record<string, string>>('model_mapping', {}),
+  priority: col.number('priority'),
+  weight: col.number('weight'),
+  status: col.oneOf<ChannelStatus>('status'),
+  statusReason: col.stringOrNull('status_reason'),
+  statusChangedAt: col.numberOrNull('status_changed_at'),
+  connectTimeoutMs: col.numberOrNull('connect_timeout_ms'),
+  firstByteTimeoutMs: col.numberOrNull('first_byte_timeout_ms'),
+  idleTimeoutMs: col.numberOrNull('idle_timeout_ms'),
+  testModel: col.stringOrNull('test_model'),
+  settings: col.json<Record<string, unknown>>('settings', {}),
+  version: col.number('version'),
+  createdAt: col.number('created_at'),
+  updatedAt: col.number('updated_at'),
+});
+const toRecord = (r: Record<string, unknown>) => channels.toRecord(r);
+const toRow = (v: Partial<ChannelValues>) => channels.toRow(v);
 
 /** The only code that queries `channels`. */
 export class ChannelRepository {
   constructor(private readonly db: Db) {}
+
+  /** Every channel's id and version (what a node's routing digest is compared with). */
+  async versions(): Promise<[number, number][]> {
+    const rows = (await this.db('channels').select('id', 'version')) as { id: unknown; version: unknown }[];
+    return rows.map((r) => [num(r.id), num(r.version)]);
+  }
 
   /** The names of the rows in `ids` (those that still exist). */
   async namesByIds(ids: number[]): Promise<Map<number, string>> {

@@ -159,6 +159,15 @@ export class UserRepository {
       : undefined;
   }
 
+  /** Which of `ids` have a console password. */
+  async withPassword(ids: number[]): Promise<Set<number>> {
+    if (ids.length === 0) return new Set();
+    const rows = (await this.db('users').whereIn('id', ids).whereNotNull('password_hash').select('id')) as {
+      id: unknown;
+    }[];
+    return new Set(rows.map((r) => num(r.id)));
+  }
+
   async passwordHashOf(id: number): Promise<string | null | undefined> {
     const row = await this.db('users').where({ id }).first('password_hash');
     return row ? (row.password_hash == null ? null : String(row.password_hash)) : undefined;

@@ -1,5 +1,7 @@
 import { Router, type Request, type Response } from 'express';
 import { loginSchema } from '../../admin/auth.schemas.js';
+import { QUOTA_PER_USD } from '../../billing/price-book.js';
+import type { NodeRole } from '../../cfg/node-status.js';
 import { parseInput } from '../../admin/validation.js';
 import type { LoginService } from '../../auth/login.service.js';
 import { sameCsrfToken, type SessionService } from '../../auth/session.service.js';
@@ -50,8 +52,15 @@ export function publicAuthRoutes(login: LoginService, sessions: SessionService):
   return router;
 }
 
-/** `GET /api/auth/me`: the caller and, for a console session, its CSRF token (null for a bearer token). */
-export function authRoutes(users: UserRepository): Router {
+/**
+ * `GET /api/auth/me`: the caller and, for a console session, its CSRF token (null for a bearer
+ * token); also what the console shows around it: this node's role, where writes go on a
+ * replica, and the quota units in a dollar.
+ */
+export function authRoutes(
+  users: UserRepository,
+  node: { role: NodeRole; masterUrl: string | undefined },
+): Router {
   const router = Router();
   router.get('/me', async (_req: Request, res: Response) => {
     const actor = actorOf(res);
@@ -61,6 +70,8 @@ export function authRoutes(users: UserRepository): Router {
     res.json({
       user: { ...authUserView(user), quota: user.quota, used_quota: user.usedQuota, status: user.status },
       csrf_token: sessionOf(res)?.csrfToken ?? null,
+      node: { role: node.role, master_url: node.role === 'slave' ? (node.masterUrl ?? null) : null },
+      quota_per_usd: QUOTA_PER_USD,
     });
   });
   return router;

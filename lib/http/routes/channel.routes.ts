@@ -26,6 +26,9 @@ export function channelRoutes(channels: ChannelService, health: ChannelHealthSer
   router.post('/', async (req, res) => {
     res.status(201).json({ data: await channels.create(parseInput(createChannelSchema, req.body ?? {})) });
   });
+  router.get('/types', (_req, res) => {
+    res.json({ data: channels.channelTypes() });
+  });
   router.post('/bulk', async (req, res) => {
     res.json({ data: await channels.bulk(parseInput(bulkChannelsSchema, req.body ?? {})) });
   });

@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { BadRequestError } from '../../errors/bad-request.error.js';
 import type { RoutedChannel } from '../../cfg/routing-index.js';
 import { AzureAdapter } from './azure/azure.adapter.js';
+import { BedrockAdapter } from './bedrock/bedrock.adapter.js';
+import { GeminiAdapter } from './gemini/gemini.adapter.js';
 import { OpenAiAdapter } from './openai/openai.adapter.js';
 import type { ProviderAdapter } from './provider-adapter.js';
 
@@ -38,6 +40,11 @@ export class AdapterRegistry {
     return s;
   }
 
+  /** Every type with its settings as a JSON Schema (defaults included): what a channel form asks for. */
+  describe(): { type: string; settingsSchema: unknown }[] {
+    return [...this.byType.values()].map((a) => ({ type: a.type, settingsSchema: settingsJsonSchema(a) }));
+  }
+
   /** Validates a channel's type and settings for a write; the settings with defaults filled in. */
   validate(type: string, settings: Record<string, unknown>): Record<string, unknown> {
     const adapter = this.byType.get(type);
@@ -58,7 +65,12 @@ export class AdapterRegistry {
 
 /** The adapters this build serves. */
 export function createAdapters(): AdapterRegistry {
-  return new AdapterRegistry([new OpenAiAdapter(), new AzureAdapter()]);
+  return new AdapterRegistry([
+    new OpenAiAdapter(),
+    new AzureAdapter(),
+    new GeminiAdapter(),
+    new BedrockAdapter(),
+  ]);
 }
 
 /** Used by the registry's error messages and the docs: a settings schema's JSON form. */

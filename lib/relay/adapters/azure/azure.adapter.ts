@@ -41,10 +41,9 @@ export class AzureAdapter extends OpenAiAdapter {
   protected override path(req: AdapterRequest<OpenAiSettings>): string {
     const s = req.settings as AzureSettings;
     const base = req.channel.basePath;
-    if (s.api_version === 'v1' || req.endpoint === 'responses') {
-      const query = s.api_version === 'v1' ? '' : `?api-version=${encodeURIComponent(s.api_version)}`;
-      return `${base}/openai/v1${OPERATION[req.endpoint]}${query}`;
-    }
+    // Azure serves the Responses API on its v1 API only, which takes no dated api-version.
+    if (s.api_version === 'v1' || req.endpoint === 'responses')
+      return `${base}/openai/v1${OPERATION[req.endpoint]}`;
     const deployment = encodeURIComponent(String(req.body.model));
     return `${base}/openai/deployments/${deployment}${OPERATION[req.endpoint]}?api-version=${encodeURIComponent(s.api_version)}`;
   }

@@ -34,7 +34,6 @@ const SAME_NAME = [
   'temperature',
   'top_p',
   'user',
-  'metadata',
   'parallel_tool_calls',
   'service_tier',
   'prompt_cache_key',
@@ -87,7 +86,8 @@ export function responsesToChat(body: Json, strict = true): ChatRequest {
     if (chat[name] !== undefined && typeof chat[name] !== 'number')
       throw bad(name, `${name}: must be a number`);
   }
-  if (chat.metadata !== undefined && !isObject(chat.metadata)) {
+  // Echoed in the Response, not sent: OpenAI's chat API takes `metadata` only with `store: true`.
+  if (body.metadata !== undefined && body.metadata !== null && !isObject(body.metadata)) {
     throw bad('metadata', 'metadata: must be an object of string values');
   }
   if (body.stream === true) chat.stream = true;

@@ -1,0 +1,110 @@
+/**
+ * `npm run bench:console`: how fast the console's heavy reads answer at scale, on SQLite and on
+ * MariaDB. An in-process gateway with BENCH_CHANNELS (10,000) channels and BENCH_USAGE (200,000)
+ * usage rows spread over 30 days and 50 tokens; each query is asked BENCH_ROUNDS (30) times
+ * through HTTP (with an admin token) after one warm-up, and p50/p95/max are printed in ms.
+ */
+import { startTestGateway, type TestGateway } from '../test/helpers/gateway.js';
+import type { Driver } from '../test/helpers/databases.js';
+
+const CHANNELS = Number(process.env.BENCH_CHANNELS ?? 10_000);
+const USAGE = Number(process.env.BENCH_USAGE ?? 200_000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
+const DRIVERS = (process.env.BENCH_DRIVERS ?? 'sqlite,mysql').split(',') as Driver[];
+const DAY = 86_400_000;
+
+async function seed(gw: TestGateway): Promise<void> {
+  const db = gw.gateway.db;
+  const now = Date.now();
+  const channels = Array.from({ length: CHANNELS }, (_, i) => ({
+    name: `ch-${String(i).padStart(6, '0')}`,
+    type: i % 10 === 0 ? 'azure' : 'openai',
+    base_url: `https://up${i % 7}.example.com`,
+    key_enc: 'x',
+    key_masked: 'sk-…xxxx',
+    models: JSON.stringify(i % 3 === 0 ? ['gpt-4o', 'gpt-4o-mini'] : ['claude-3']),
+    groups: JSON.stringify(i % 2 === 0 ? ['default'] : ['vip']),
+    model_mapping: '{}',
+    priority: i % 5,
+    weight: i % 11,
+    status: i % 4 === 0 ? 'disabled' : 'enabled',
+    version: 1,
+    created_at: now,
+    updated_at: now + i,
+  }));
+  await db.batchInsert('channels', channels, 500);
+  const models = ['gpt-4o', 'gpt-4o-mini', 'claude-3', 'o3', 'gemini-2.5'];
+  for (let start = 0; start < USAGE; start += 5000) {
+    const rows = [];
+    for (let i = start; i < Math.min(USAGE, start + 5000); i++) {
+      rows.push({
+        charge_id: `c-${i}`,
+        request_id: `r-${i}`,
+        type: 'consume',
+        created_at: now - Math.floor((i / USAGE) * 30 * DAY),
+        user_id: 1 + (i % 5),
+        token_id: 1 + (i % 50),
+        channel_id: 1 + (i % CHANNELS),
+        model: models[i % models.length],
+        upstream_model: models[i % models.length],
+        prompt_tokens: 100 + (i % 900),
+        completion_tokens: 50 + (i % 300),
+        cached_tokens: 0,
+        quota: 300 + (i % 1000),
+        latency_ms: 200 + (i % 3000),
+        ttft_ms: null,
+        stream: i % 2 === 0,
+        status: i % 97 === 0 ? 502 : 200,
+        retries: 0,
+        note: null,
+      });
+    }
+    await db.batchInsert('usage_logs', rows, 500);
+  }
+}
+
+async function measure(gw: TestGateway, path: string): Promise<{ p50: number; p95: number; max: number }> {
+  const once = async () => {
+    const t = performance.now();
+    const r = await gw.admin('GET', path);
+    if (r.status !== 200) throw new Error(`${path}: ${r.status} ${JSON.stringify(r.body)}`);
+    return performance.now() - t;
+  };
+  await once();
+  const times: number[] = [];
+  for (let i = 0; i < ROUNDS; i++) times.push(await once());
+  times.sort((a, b) => a - b);
+  const at = (q: number) =>
+    Math.round(times[Math.min(times.length - 1, Math.floor(q * times.length))]! * 10) / 10;
+  return { p50: at(0.5), p95: at(0.95), max: at(1) };
+}
+
+const QUERIES = [
+  `/api/channels?per_page=100`,
+  `/api/channels?per_page=100&page=${Math.ceil(CHANNELS / 100)}`,
+  '/api/channels?per_page=100&sort=priority&order=desc',
+  '/api/channels?per_page=100&type=azure&status=enabled',
+  '/api/channels?per_page=100&model=gpt-4o&group=vip&q=up3',
+  '/api/dashboard?bucket=hour',
+  '/api/dashboard?bucket=day',
+  '/api/logs?per_page=50',
+  '/api/logs?per_page=50&model=o3&status=502',
+];
+
+for (const driver of DRIVERS) {
+  const gw = await startTestGateway({ driver });
+  try {
+    const t = performance.now();
+    await seed(gw);
+    console.log(
+      `\n${driver}: ${CHANNELS} channels, ${USAGE} usage rows (seeded in ${Math.round(performance.now() - t)} ms); ${ROUNDS} rounds`,
+    );
+    console.log('| query | p50 ms | p95 ms | max ms |\n| --- | --- | --- | --- |');
+    for (const q of QUERIES) {
+      const m = await measure(gw, q);
+      console.log(`| \`${q}\` | ${m.p50} | ${m.p95} | ${m.max} |`);
+    }
+  } finally {
+    await gw.stop();
+  }
+}

@@ -1,0 +1,834 @@
+import { expect } from 'chai';
+import OpenAI from 'openai';
+import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import {
+  BEDROCK_API_KEY,
+  BEDROCK_CREDENTIALS,
+  BEDROCK_MODELS,
+  BEDROCK_SESSION_CREDENTIALS,
+  BEDROCK_USAGE,
+  startFakeBedrock,
+  type FakeBedrock,
+} from '../helpers/fake-bedrock.js';
+import { GEMINI_KEY, GEMINI_USAGE, startFakeGemini, type FakeGemini } from '../helpers/fake-gemini.js';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { apiError } from '../helpers/openai.js';
+import { waitFor } from '../helpers/wait.js';
+
+/**
+ * Gemini and Bedrock channels end to end: the official `openai` client → the gateway → the fake
+ * Gemini / Bedrock upstreams (themselves checked against Google's and AWS's clients). Whole
+ * answers, streams, tool round trips, images, usage, errors, failover across providers, and the
+ * charge of every answer against price × tokens.
+ */
+describe('Gemini and Bedrock channels (e2e, openai client)', function () {
+  this.timeout(30_000);
+  let gemini: FakeGemini;
+  let bedrock: FakeBedrock;
+  let openaiFake: FakeUpstream;
+  let gw: TestGateway;
+  let token: { id: number; key: string };
+  const HAIKU = 'anthropic.claude-3-5-haiku-20241022-v1:0';
+  const SIGV4_KEY = `${BEDROCK_CREDENTIALS.accessKeyId}:${BEDROCK_CREDENTIALS.secretAccessKey}`;
+
+  const client = () =>
+    new OpenAI({ apiKey: token.key, baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 10_000 });
+  /** Price: input $2, cached input $1, output $4 per 1M tokens (1, 0.5 and 2 quota units per token). */
+  const expectedQuota = (prompt: number, cached: number, completion: number) =>
+    Math.ceil((((prompt - cached) * 2 + cached * 1 + completion * 4) / 1_000_000) * 500_000 - 1e-9);
+  /** The usage row of one request, by the request id the gateway answered with (waits for it). */
+  async function logOf(requestId: string | null | undefined): Promise<any> {
+    expect(requestId).to.be.a('string');
+    let row: any;
+    await waitFor(
+      async () => {
+        const rows: any[] = (await gw.admin('GET', `/api/logs?token_id=${token.id}&per_page=100`)).body.data;
+        row = rows.find((r) => r.request_id === requestId);
+        return row !== undefined;
+      },
+      3000,
+      `the usage row of ${requestId}`,
+    );
+    return row;
+  }
+  const channelOf = async (id: number) => (await gw.admin('GET', `/api/channels/${id}`)).body.data;
+
+  const weather: ChatCompletionTool[] = [
+    {
+      type: 'function',
+      function: {
+        name: 'get_weather',
+        description: 'Weather of a city',
+        parameters: {
+          type: 'object',
+          properties: { city: { type: 'string' } },
+          required: ['city'],
+          additionalProperties: false,
+        },
+      },
+    },
+    {
+      type: 'function',
+      function: {
+        name: 'get_time',
+        parameters: { type: 'object', properties: { zone: { type: 'string' } } },
+      },
+    },
+  ];
+  const PNG =
+    'data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==';
+
+  before(async () => {
+    [gemini, bedrock, openaiFake] = await Promise.all([
+      startFakeGemini(),
+      startFakeBedrock(),
+      startFakeUpstream(),
+    ]);
+    gw = await startTestGateway({ env: { ALLOW_UNPRICED_MODELS: 'false' } });
+    expect(
+      (await gw.admin('PUT', '/api/prices/*', { input: 2, output: 4, cached_input: 1 })).status,
+    ).to.equal(200);
+    await gw.channel({
+      name: 'gemini',
+      type: 'gemini',
+      base_url: gemini.baseUrl('g'),
+      key: GEMINI_KEY,
+      models: ['gemini-2.5-flash', 'gemini-3-pro-preview', 'gemini-embedding-001'],
+      settings: { safety_settings: [{ category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_ONLY_HIGH' }] },
+    });
+    await gw.channel({
+      name: 'bedrock',
+      type: 'bedrock',
+      base_url: bedrock.baseUrl('b'),
+      key: SIGV4_KEY,
+      models: ['claude-haiku'],
+      model_mapping: { 'claude-haiku': HAIKU },
+      settings: { region: 'us-east-1' },
+    });
+    token = await gw.token({ quota: 1_000_000 });
+  });
+  after(async () => {
+    await gw?.stop();
+    await Promise.all([gemini?.close(), bedrock?.close(), openaiFake?.close()]);
+  });
+
+  describe('Gemini', () => {
+    it('answers whole: text, usage with cached tokens, the key in x-goog-api-key, safety settings from the channel', async () => {
+      const res = await client().chat.completions.create({
+        model: 'gemini-2.5-flash',
+        messages: [
+          { role: 'system', content: 'Be brief' },
+          { role: 'user', content: 'Hi there' },
+        ],
+        max_tokens: 50,
+        temperature: 0.3,
+        stop: ['END'],
+      });
+      expect(res.choices[0]!.message.content).to.equal('Hello from Gemini: Hi there');
+      expect(res.choices[0]!.finish_reason).to.equal('stop');
+      expect(res.usage).to.deep.include({ prompt_tokens: 21, completion_tokens: 9, total_tokens: 30 });
+      expect(res.usage!.prompt_tokens_details!.cached_tokens).to.equal(6);
+      const call = gemini.calls.at(-1)!;
+      expect(call).to.include({
+        apiKey: GEMINI_KEY,
+        action: 'generateContent',
+        apiVersion: 'v1beta',
+        model: 'gemini-2.5-flash',
+      });
+      expect(call.path).to.not.match(/key=/);
+      expect(call.body.systemInstruction).to.deep.equal({ parts: [{ text: 'Be brief' }] });
+      expect(call.body.generationConfig).to.deep.equal({
+        maxOutputTokens: 50,
+        temperature: 0.3,
+        stopSequences: ['END'],
+      });
+      expect(call.body.safetySettings).to.deep.equal([
+        { category: 'HARM_CATEGORY_HARASSMENT', threshold: 'BLOCK_ONLY_HIGH' },
+      ]);
+      const row = await logOf(res._request_id);
+      expect(row).to.include({ prompt_tokens: 21, completion_tokens: 9, cached_tokens: 6, stream: false });
+      expect(row.quota).to.equal(expectedQuota(21, 6, 9));
+    });
+
+    it('streams with a finish reason and a usage chunk; thinking from reasoning_effort counts as completion', async () => {
+      const { data: stream, request_id: streamId } = await client()
+        .chat.completions.create({
+          model: 'gemini-2.5-flash',
+          messages: [{ role: 'user', content: 'one two three' }],
+          stream: true,
+          stream_options: { include_usage: true },
+          reasoning_effort: 'low',
+        })
+        .withResponse();
+      let text = '';
+      let finish: string | null | undefined;
+      let usage: OpenAI.CompletionUsage | undefined;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+        usage = chunk.usage ?? usage;
+      }
+      expect(text).to.equal('Hello from Gemini: one two three');
+      expect(finish).to.equal('stop');
+      const completion = GEMINI_USAGE.candidates + GEMINI_USAGE.thoughts;
+      expect(usage).to.deep.include({ prompt_tokens: 21, completion_tokens: completion });
+      expect(usage!.completion_tokens_details!.reasoning_tokens).to.equal(GEMINI_USAGE.thoughts);
+      const call = gemini.calls.at(-1)!;
+      expect(call.action).to.equal('streamGenerateContent');
+      expect(call.path).to.include('alt=sse');
+      expect(call.body.generationConfig).to.deep.equal({ thinkingConfig: { thinkingBudget: 1024 } });
+      const row = await logOf(streamId);
+      expect(row).to.include({ prompt_tokens: 21, completion_tokens: completion, stream: true });
+      expect(row.quota).to.equal(expectedQuota(21, 6, completion));
+    });
+
+    it('round-trips parallel tool calls (whole), function responses matched to their calls by name', async () => {
+      const messages: ChatCompletionMessageParam[] = [
+        { role: 'user', content: 'weather and time in Paris?' },
+      ];
+      const first = await client().chat.completions.create({
+        model: 'gemini-2.5-flash',
+        messages,
+        tools: weather,
+        tool_choice: 'required',
+      });
+      const choice = first.choices[0]!;
+      expect(choice.finish_reason).to.equal('tool_calls');
+      const calls = choice.message.tool_calls! as OpenAI.ChatCompletionMessageFunctionToolCall[];
+      expect(calls.map((c) => c.function.name)).to.deep.equal(['get_weather', 'get_time']);
+      expect(JSON.parse(calls[0]!.function.arguments)).to.deep.equal({ city: 'Paris' });
+      expect(new Set(calls.map((c) => c.id)).size).to.equal(2);
+      const sent = gemini.calls.at(-1)!.body;
+      expect(sent.toolConfig).to.deep.equal({ functionCallingConfig: { mode: 'ANY' } });
+      // JSON Schema keys Gemini refuses are dropped, type names upper-cased.
+      expect((sent.tools as any)[0].functionDeclarations[0].parameters).to.deep.equal({
+        type: 'OBJECT',
+        properties: { city: { type: 'STRING' } },
+        required: ['city'],
+      });
+      await logOf(first._request_id);
+
+      // The answers in the reverse order of the calls: matched by id, sent by name.
+      const second = await client().chat.completions.create({
+        model: 'gemini-2.5-flash',
+        tools: weather,
+        messages: [
+          ...messages,
+          choice.message,
+          { role: 'tool', tool_call_id: calls[1]!.id, content: '{"time":"10:00"}' },
+          { role: 'tool', tool_call_id: calls[0]!.id, content: 'sunny' },
+        ],
+      });
+      expect(second.choices[0]!.message.content).to.equal(
+        'Results: [{"name":"get_time","response":{"time":"10:00"}},{"name":"get_weather","response":{"content":"sunny"}}]',
+      );
+      const row = await logOf(second._request_id);
+      expect(row.quota).to.equal(expectedQuota(21, 6, 9));
+    });
+
+    it("carries Gemini 3's thought signatures back on the function calls of the next turn (in the call ids)", async () => {
+      const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'weather?' }];
+      const first = await client().chat.completions.create({
+        model: 'gemini-3-pro-preview',
+        messages,
+        tools: [weather[0]!],
+      });
+      const call = first.choices[0]!.message.tool_calls![0] as OpenAI.ChatCompletionMessageFunctionToolCall;
+      expect(call.id).to.match(/^call_[\w-]+__thought__sig-get_weather-/);
+      const second = await client().chat.completions.create({
+        model: 'gemini-3-pro-preview',
+        tools: [weather[0]!],
+        messages: [
+          ...messages,
+          first.choices[0]!.message,
+          { role: 'tool', tool_call_id: call.id, content: 'sunny' },
+        ],
+      });
+      expect(second.choices[0]!.message.content).to.include('"name":"get_weather"');
+      const sent = (gemini.calls.at(-1)!.body.contents as any)[1].parts[0];
+      expect(sent.thoughtSignature).to.equal(call.id.split('__thought__')[1]);
+      // Without it, Gemini 3 refuses the turn (the fake as the real API): a 400 to the client.
+      const err = await apiError(
+        client().chat.completions.create({
+          model: 'gemini-3-pro-preview',
+          tools: [weather[0]!],
+          messages: [
+            ...messages,
+            { ...first.choices[0]!.message, tool_calls: [{ ...call, id: 'call_plain' }] },
+            { role: 'tool', tool_call_id: 'call_plain', content: 'sunny' },
+          ],
+        }),
+      );
+      expect(err.status).to.equal(400);
+      expect(err.message).to.include('thought_signature');
+      await logOf(second._request_id);
+    });
+
+    it('streams tool calls with ids, arguments and finish_reason tool_calls', async () => {
+      const { data: stream, request_id: streamId } = await client()
+        .chat.completions.create({
+          model: 'gemini-2.5-flash',
+          messages: [{ role: 'user', content: 'weather?' }],
+          tools: weather,
+          tool_choice: { type: 'function', function: { name: 'get_weather' } },
+          stream: true,
+        })
+        .withResponse();
+      const calls: { id?: string; name?: string; args: string }[] = [];
+      let finish: string | null | undefined;
+      for await (const chunk of stream) {
+        for (const t of chunk.choices[0]?.delta?.tool_calls ?? []) {
+          calls[t.index] ??= { args: '' };
+          if (t.id) calls[t.index]!.id = t.id;
+          if (t.function?.name) calls[t.index]!.name = t.function.name;
+          calls[t.index]!.args += t.function?.arguments ?? '';
+        }
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+      }
+      expect(calls).to.have.length(1);
+      expect(calls[0]!.name).to.equal('get_weather');
+      expect(calls[0]!.id).to.match(/^call_/);
+      expect(JSON.parse(calls[0]!.args)).to.deep.equal({ city: 'Paris' });
+      expect(finish).to.equal('tool_calls');
+      expect(gemini.calls.at(-1)!.body.toolConfig).to.deep.equal({
+        functionCallingConfig: { mode: 'ANY', allowedFunctionNames: ['get_weather'] },
+      });
+      const row = await logOf(streamId);
+      expect(row.quota).to.equal(expectedQuota(21, 6, 9));
+    });
+
+    it('takes images (inline data) and JSON schema answers', async () => {
+      const res = await client().chat.completions.create({
+        model: 'gemini-2.5-flash',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what is this' },
+              { type: 'image_url', image_url: { url: PNG } },
+            ],
+          },
+        ],
+        response_format: {
+          type: 'json_schema',
+          json_schema: { name: 'echo', schema: { type: 'object', properties: { echo: { type: 'string' } } } },
+        },
+      });
+      expect(JSON.parse(res.choices[0]!.message.content!)).to.deep.equal({ echo: 'what is this', images: 1 });
+      const parts = (gemini.calls.at(-1)!.body.contents as any)[0].parts;
+      expect(parts[1]).to.deep.equal({ inlineData: { mimeType: 'image/png', data: PNG.split(',')[1] } });
+      await logOf(res._request_id);
+    });
+
+    it('embeds through batchEmbedContents (floats and the base64 the client asks for by default)', async () => {
+      const res = await client().embeddings.create({
+        model: 'gemini-embedding-001',
+        input: ['hello', 'world!'],
+        dimensions: 4,
+      });
+      expect(res.data).to.have.length(2);
+      expect(res.data[0]!.embedding).to.have.length(4);
+      expect(res.data[1]!.embedding[0]).to.be.closeTo(0.06, 1e-6);
+      const call = gemini.calls.at(-1)!;
+      expect(call.action).to.equal('batchEmbedContents');
+      const floats = await client().embeddings.create({
+        model: 'gemini-embedding-001',
+        input: 'hello',
+        encoding_format: 'float',
+      });
+      expect(floats.data[0]!.embedding).to.have.length(8);
+      // batchEmbedContents reports no usage: the input is counted locally, and charged.
+      const row = await logOf(res._request_id);
+      expect(row.prompt_tokens).to.be.greaterThan(0);
+      expect(row.completion_tokens).to.equal(0);
+      expect(row.quota).to.equal(expectedQuota(row.prompt_tokens, 0, 0));
+      await logOf(floats._request_id);
+    });
+  });
+
+  describe('Bedrock', () => {
+    it('answers whole through Converse, signed with SigV4 (verified by the fake), usage with cache reads and writes', async () => {
+      const res = await client().chat.completions.create({
+        model: 'claude-haiku',
+        messages: [
+          { role: 'system', content: 'Be brief' },
+          { role: 'user', content: 'Hi there' },
+        ],
+        max_completion_tokens: 40,
+        top_p: 0.9,
+      });
+      expect(res.choices[0]!.message.content).to.equal('Hello from Bedrock: Hi there');
+      expect(res.choices[0]!.finish_reason).to.equal('stop');
+      const prompt = BEDROCK_USAGE.input + BEDROCK_USAGE.cacheRead + BEDROCK_USAGE.cacheWrite;
+      expect(res.usage).to.deep.include({ prompt_tokens: prompt, completion_tokens: BEDROCK_USAGE.output });
+      expect(res.usage!.prompt_tokens_details!.cached_tokens).to.equal(BEDROCK_USAGE.cacheRead);
+      const call = bedrock.calls.at(-1)!;
+      expect(call).to.include({ auth: 'sigv4', region: 'us-east-1', operation: 'converse', modelId: HAIKU });
+      expect(call.body).to.deep.equal({
+        messages: [{ role: 'user', content: [{ text: 'Hi there' }] }],
+        system: [{ text: 'Be brief' }],
+        inferenceConfig: { maxTokens: 40, topP: 0.9 },
+      });
+      const row = await logOf(res._request_id);
+      expect(row).to.include({
+        prompt_tokens: prompt,
+        completion_tokens: 7,
+        cached_tokens: 4,
+        upstream_model: HAIKU,
+      });
+      expect(row.quota).to.equal(expectedQuota(prompt, BEDROCK_USAGE.cacheRead, BEDROCK_USAGE.output));
+    });
+
+    it('streams ConverseStream event frames as chunks with a usage chunk', async () => {
+      const { data: stream, request_id: streamId } = await client()
+        .chat.completions.create({
+          model: 'claude-haiku',
+          messages: [{ role: 'user', content: 'one two three' }],
+          stream: true,
+          stream_options: { include_usage: true },
+        })
+        .withResponse();
+      let text = '';
+      let finish: string | null | undefined;
+      let usage: OpenAI.CompletionUsage | undefined;
+      for await (const chunk of stream) {
+        text += chunk.choices[0]?.delta?.content ?? '';
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+        usage = chunk.usage ?? usage;
+      }
+      expect(text).to.equal('Hello from Bedrock: one two three');
+      expect(finish).to.equal('stop');
+      expect(usage).to.deep.include({ prompt_tokens: 20, completion_tokens: 7 });
+      expect(bedrock.calls.at(-1)!.operation).to.equal('converse-stream');
+      const row = await logOf(streamId);
+      expect(row).to.include({ prompt_tokens: 20, completion_tokens: 7, stream: true });
+      expect(row.quota).to.equal(expectedQuota(20, 4, 7));
+    });
+
+    it('round-trips a tool call, streamed then whole', async () => {
+      const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'weather in Paris?' }];
+      const { data: stream, request_id: streamId } = await client()
+        .chat.completions.create({
+          model: 'claude-haiku',
+          messages,
+          tools: [weather[0]!],
+          tool_choice: 'auto',
+          stream: true,
+        })
+        .withResponse();
+      let id = '';
+      let name = '';
+      let args = '';
+      let finish: string | null | undefined;
+      for await (const chunk of stream) {
+        const t = chunk.choices[0]?.delta?.tool_calls?.[0];
+        if (t?.id) id = t.id;
+        if (t?.function?.name) name = t.function.name;
+        args += t?.function?.arguments ?? '';
+        finish = chunk.choices[0]?.finish_reason ?? finish;
+      }
+      expect(id).to.match(/^tooluse_/);
+      expect(name).to.equal('get_weather');
+      expect(JSON.parse(args)).to.deep.equal({ city: 'Paris' });
+      expect(finish).to.equal('tool_calls');
+      expect((bedrock.calls.at(-1)!.body.toolConfig as any).toolChoice).to.deep.equal({ auto: {} });
+      await logOf(streamId);
+
+      const answer = await client().chat.completions.create({
+        model: 'claude-haiku',
+        tools: [weather[0]!],
+        messages: [
+          ...messages,
+          {
+            role: 'assistant',
+            content: null,
+            tool_calls: [{ id, type: 'function', function: { name, arguments: args } }],
+          },
+          { role: 'tool', tool_call_id: id, content: 'sunny, 21°C' },
+        ],
+      });
+      expect(answer.choices[0]!.message.content).to.equal(
+        `Results: [{"toolUseId":"${id}","content":[{"text":"sunny, 21°C"}]}]`,
+      );
+      const row = await logOf(answer._request_id);
+      expect(row.quota).to.equal(expectedQuota(20, 4, 7));
+    });
+
+    it('takes images as data: URLs and refuses links with a clear 400', async () => {
+      const res = await client().chat.completions.create({
+        model: 'claude-haiku',
+        messages: [
+          {
+            role: 'user',
+            content: [
+              { type: 'text', text: 'what' },
+              { type: 'image_url', image_url: { url: PNG } },
+            ],
+          },
+        ],
+      });
+      expect(res.choices[0]!.message.content).to.equal('Hello from Bedrock: what [1 image]');
+      await logOf(res._request_id);
+      const before = bedrock.calls.length;
+      const err = await apiError(
+        client().chat.completions.create({
+          model: 'claude-haiku',
+          messages: [
+            {
+              role: 'user',
+              content: [{ type: 'image_url', image_url: { url: 'https://example.com/a.png' } }],
+            },
+          ],
+        }),
+      );
+      expect(err.status).to.equal(400);
+      expect(err.message).to.include('data: URLs');
+      expect(bedrock.calls.length).to.equal(before);
+    });
+
+    it('signs with a session token, and takes a Bedrock API key as Bearer', async () => {
+      const session = await gw.channel({
+        name: 'bedrock-session',
+        type: 'bedrock',
+        base_url: bedrock.baseUrl('session'),
+        key: `${BEDROCK_SESSION_CREDENTIALS.accessKeyId}:${BEDROCK_SESSION_CREDENTIALS.secretAccessKey}:${BEDROCK_SESSION_CREDENTIALS.sessionToken}`,
+        models: ['session-model'],
+        model_mapping: { 'session-model': HAIKU },
+        settings: { region: 'eu-central-1' },
+      });
+      const viaSession = await client().chat.completions.create({
+        model: 'session-model',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      expect(bedrock.calls.at(-1)).to.include({ label: 'session', auth: 'sigv4', region: 'eu-central-1' });
+      expect(session.key_masked).to.not.include(BEDROCK_SESSION_CREDENTIALS.secretAccessKey);
+      await logOf(viaSession._request_id);
+      await gw.channel({
+        name: 'bedrock-key',
+        type: 'bedrock',
+        base_url: bedrock.baseUrl('apikey'),
+        key: BEDROCK_API_KEY,
+        models: ['bearer-model'],
+        model_mapping: { 'bearer-model': HAIKU },
+        settings: { region: 'us-west-2' },
+      });
+      const viaKey = await client().chat.completions.create({
+        model: 'bearer-model',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      expect(bedrock.calls.at(-1)).to.include({ label: 'apikey', auth: 'bearer' });
+      await logOf(viaKey._request_id);
+    });
+
+    it('refuses settings without a region, with a 400 naming the field', async () => {
+      const r = await gw.admin('POST', '/api/channels', {
+        name: 'no-region',
+        type: 'bedrock',
+        base_url: bedrock.baseUrl('x'),
+        key: SIGV4_KEY,
+        models: ['m'],
+      });
+      expect(r.status).to.equal(400);
+      expect(r.body.error.param).to.equal('settings.region');
+    });
+  });
+
+  describe('/v1/responses bridged to Gemini and Bedrock channels', () => {
+    for (const [model, greeting] of [
+      ['gemini-2.5-flash', 'Hello from Gemini'],
+      ['claude-haiku', 'Hello from Bedrock'],
+    ] as const) {
+      it(`${model}: a whole Response, then a function tool round trip streamed, charged exactly`, async () => {
+        const whole = await client().responses.create({ model, input: 'Hi there', instructions: 'Be brief' });
+        expect(whole.output_text).to.equal(`${greeting}: Hi there`);
+        const row = await logOf(whole._request_id);
+        expect(row.quota).to.equal(
+          model === 'claude-haiku' ? expectedQuota(20, 4, 7) : expectedQuota(21, 6, 9),
+        );
+        expect(whole.usage?.input_tokens).to.equal(row.prompt_tokens);
+
+        const tool = {
+          type: 'function' as const,
+          name: 'get_weather',
+          parameters: { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] },
+          strict: false,
+        };
+        const first = await client().responses.create({ model, input: 'Weather in Paris?', tools: [tool] });
+        const call = first.output.find((o) => o.type === 'function_call')!;
+        expect(call).to.include({ name: 'get_weather', arguments: '{"city":"Paris"}' });
+        const stream = client().responses.stream({
+          model,
+          tools: [tool],
+          input: [
+            { role: 'user', content: 'Weather in Paris?' },
+            ...(first.output as OpenAI.Responses.ResponseInputItem[]),
+            { type: 'function_call_output', call_id: call.call_id, output: 'sunny' },
+          ],
+        });
+        const final = await stream.finalResponse();
+        expect(final.output_text).to.include('sunny');
+        expect(final.usage?.output_tokens).to.be.greaterThan(0);
+      });
+    }
+  });
+
+  describe('channel tests and upstream model lists', () => {
+    it('tests a Gemini and a Bedrock channel through their adapters, and lists their upstream models', async () => {
+      const channels = (await gw.admin('GET', '/api/channels?per_page=100')).body.data as any[];
+      const g = channels.find((c) => c.name === 'gemini');
+      const b = channels.find((c) => c.name === 'bedrock');
+      const gt = await gw.admin('POST', `/api/channels/${g.id}/test`, {});
+      expect(gt.body.data).to.include({ ok: true, status: 200 });
+      expect(gemini.calls.at(-1)!.body.generationConfig).to.deep.equal({ maxOutputTokens: 1 });
+      const bt = await gw.admin('POST', `/api/channels/${b.id}/test`, {});
+      expect(bt.body.data).to.include({ ok: true, status: 200 });
+      expect(bedrock.calls.at(-1)).to.include({ auth: 'sigv4', modelId: HAIKU });
+
+      const gm = await gw.admin('GET', `/api/channels/${g.id}/upstream-models`);
+      expect(gm.body.data).to.include.members(['gemini-2.5-flash', 'gemini-embedding-001']);
+      expect(gemini.calls.at(-1)).to.include({ method: 'GET', action: 'models', apiKey: GEMINI_KEY });
+      const bm = await gw.admin('GET', `/api/channels/${b.id}/upstream-models`);
+      expect(bm.body.data).to.deep.equal(BEDROCK_MODELS);
+      expect(bedrock.calls.at(-1)).to.include({
+        method: 'GET',
+        operation: 'foundation-models',
+        auth: 'sigv4',
+      });
+    });
+
+    it('a Gemini channel on another API version sends there', async () => {
+      const ch = await gw.channel({
+        name: 'gemini-v1',
+        type: 'gemini',
+        base_url: gemini.baseUrl('ver1'),
+        key: GEMINI_KEY,
+        models: ['v1-model'],
+        settings: { api_version: 'v1' },
+      });
+      expect(ch.settings).to.deep.equal({ api_version: 'v1' });
+      const res = await client().chat.completions.create({
+        model: 'v1-model',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      expect(gemini.calls.at(-1)).to.include({ label: 'ver1', apiVersion: 'v1' });
+      await logOf(res._request_id);
+      const bad = await gw.admin('PATCH', `/api/channels/${ch.id}`, { settings: { api_version: 'latest' } });
+      expect(bad.status).to.equal(400);
+      expect(bad.body.error.param).to.equal('settings.api_version');
+    });
+  });
+
+  describe('errors and failover', () => {
+    it('fails over Gemini (500) → Bedrock (429) → OpenAI, and bills the answer that came', async () => {
+      await gw.channel({
+        name: 'fo-g',
+        type: 'gemini',
+        base_url: gemini.baseUrl('fo', '500'),
+        key: GEMINI_KEY,
+        models: ['fo-model'],
+        priority: 10,
+      });
+      await gw.channel({
+        name: 'fo-b',
+        type: 'bedrock',
+        base_url: bedrock.baseUrl('fo', '429'),
+        key: SIGV4_KEY,
+        models: ['fo-model'],
+        settings: { region: 'us-east-1' },
+        priority: 5,
+      });
+      await gw.channel({
+        name: 'fo-o',
+        base_url: openaiFake.baseUrl('fo'),
+        models: ['fo-model'],
+        priority: 0,
+      });
+      const res = await client().chat.completions.create({
+        model: 'fo-model',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      expect(res.choices[0]!.message.content).to.equal('Hello from fo as fo-model');
+      expect(gemini.calls.filter((c) => c.label === 'fo')).to.have.length(1);
+      expect(bedrock.calls.filter((c) => c.label === 'fo')).to.have.length(1);
+      const row = await logOf(res._request_id);
+      expect(row).to.include({ retries: 2, prompt_tokens: 10, completion_tokens: 5 });
+      expect(row.quota).to.equal(expectedQuota(10, 0, 5));
+    });
+
+    it('streams fail over too: Bedrock ThrottlingException before any event → Gemini', async () => {
+      await gw.channel({
+        name: 'sfo-b',
+        type: 'bedrock',
+        base_url: bedrock.baseUrl('sfo', '429'),
+        key: SIGV4_KEY,
+        models: ['sfo-model'],
+        settings: { region: 'us-east-1' },
+        priority: 5,
+      });
+      await gw.channel({
+        name: 'sfo-g',
+        type: 'gemini',
+        base_url: gemini.baseUrl('sfo'),
+        key: GEMINI_KEY,
+        models: ['sfo-model'],
+      });
+      const { data: stream, request_id: streamId } = await client()
+        .chat.completions.create({
+          model: 'sfo-model',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream: true,
+        })
+        .withResponse();
+      let text = '';
+      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      expect(text).to.equal('Hello from Gemini: hi');
+      const row = await logOf(streamId);
+      expect(row).to.include({ retries: 1, prompt_tokens: 21, completion_tokens: 9 });
+      expect(row.quota).to.equal(expectedQuota(21, 6, 9));
+    });
+
+    it('API_KEY_INVALID (Gemini) and AccessDeniedException (Bedrock) disable their channel; the request is served elsewhere', async () => {
+      const badG = await gw.channel({
+        name: 'bad-g',
+        type: 'gemini',
+        base_url: gemini.baseUrl('badg', 'badkey'),
+        key: 'AIza-bad',
+        models: ['ud-model'],
+        priority: 10,
+      });
+      const badB = await gw.channel({
+        name: 'bad-b',
+        type: 'bedrock',
+        base_url: bedrock.baseUrl('badb', 'denied'),
+        key: SIGV4_KEY,
+        models: ['ud-model'],
+        settings: { region: 'us-east-1' },
+        priority: 5,
+      });
+      await gw.channel({
+        name: 'ok-g',
+        type: 'gemini',
+        base_url: gemini.baseUrl('udok'),
+        key: GEMINI_KEY,
+        models: ['ud-model'],
+      });
+      const res = await client().chat.completions.create({
+        model: 'ud-model',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      expect(res.choices[0]!.message.content).to.equal('Hello from Gemini: hi');
+      await waitFor(
+        async () => (await channelOf(badG.id)).status === 'auto_disabled',
+        3000,
+        'the Gemini channel disabled',
+      );
+      await waitFor(
+        async () => (await channelOf(badB.id)).status === 'auto_disabled',
+        3000,
+        'the Bedrock channel disabled',
+      );
+      await logOf(res._request_id);
+    });
+
+    it("INVALID_ARGUMENT and ValidationException are the client's: a 400, not retried on another channel", async () => {
+      await gw.channel({
+        name: 'inv-g',
+        type: 'gemini',
+        base_url: gemini.baseUrl('invg', 'invalid'),
+        key: GEMINI_KEY,
+        models: ['inv-g-model'],
+        priority: 5,
+      });
+      await gw.channel({
+        name: 'inv-g2',
+        type: 'gemini',
+        base_url: gemini.baseUrl('invg2'),
+        key: GEMINI_KEY,
+        models: ['inv-g-model'],
+      });
+      const g = await apiError(
+        client().chat.completions.create({
+          model: 'inv-g-model',
+          messages: [{ role: 'user', content: 'x' }],
+        }),
+      );
+      expect(g.status).to.equal(400);
+      expect(g.message).to.include('invalid argument');
+      expect(gemini.calls.filter((c) => c.label === 'invg2')).to.have.length(0);
+
+      await gw.channel({
+        name: 'inv-b',
+        type: 'bedrock',
+        base_url: bedrock.baseUrl('invb', 'invalid'),
+        key: SIGV4_KEY,
+        models: ['inv-b-model'],
+        settings: { region: 'us-east-1' },
+        priority: 5,
+      });
+      await gw.channel({
+        name: 'inv-b2',
+        type: 'gemini',
+        base_url: gemini.baseUrl('invb2'),
+        key: GEMINI_KEY,
+        models: ['inv-b-model'],
+      });
+      const b = await apiError(
+        client().chat.completions.create({
+          model: 'inv-b-model',
+          messages: [{ role: 'user', content: 'x' }],
+        }),
+      );
+      expect(b.status).to.equal(400);
+      expect(b.message).to.include('not valid');
+      expect(gemini.calls.filter((c) => c.label === 'invb2')).to.have.length(0);
+    });
+
+    it('a Bedrock exception frame after the stream started ends it with an error the client sees', async () => {
+      await gw.channel({
+        name: 'mid',
+        type: 'bedrock',
+        base_url: bedrock.baseUrl('mid', 'midthrottle'),
+        key: SIGV4_KEY,
+        models: ['mid-model'],
+        settings: { region: 'us-east-1' },
+      });
+      const { data: stream, request_id: streamId } = await client()
+        .chat.completions.create({
+          model: 'mid-model',
+          messages: [{ role: 'user', content: 'hi' }],
+          stream: true,
+        })
+        .withResponse();
+      let text = '';
+      const err = await (async () => {
+        for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      })().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(text).to.equal('Hello from Bedrock: hi');
+      expect(err).to.be.instanceOf(OpenAI.APIError);
+      // What was delivered is billed (counted locally: the stream ended before its usage).
+      const row = await logOf(streamId);
+      expect(row.completion_tokens).to.be.greaterThan(0);
+    });
+
+    it('a prompt Gemini blocks is content_filter; a Gemini key never reaches a URL', async () => {
+      await gw.channel({
+        name: 'blk',
+        type: 'gemini',
+        base_url: gemini.baseUrl('blk', 'blocked'),
+        key: GEMINI_KEY,
+        models: ['blk-model'],
+      });
+      const res = await client().chat.completions.create({
+        model: 'blk-model',
+        messages: [{ role: 'user', content: 'x' }],
+      });
+      expect(res.choices[0]!.finish_reason).to.equal('content_filter');
+      await logOf(res._request_id);
+      for (const c of gemini.calls) expect(c.path).to.not.include(GEMINI_KEY);
+    });
+  });
+});
