@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { wireBilling } from './billing/billing-wiring.js';
+import { preloadTokenizer } from './billing/token-counter.js';
 import { defaultCatalogue, type PriceCatalogue } from './billing/price-catalogue.js';
 import { PriceSeeder } from './billing/price-seeder.js';
 import type { ClusterNode } from './cfg/cluster-node.js';
@@ -66,6 +67,7 @@ export class Gateway {
       opts.logger ??
       createLogger({ level: config.logLevel, pretty: config.logPretty, base: { node: config.nodeId } }));
     const metrics = (this.metrics = new Metrics({ defaultMetrics: opts.defaultMetrics }));
+    metrics.watchEventLoop();
     const storage = wireStorage(config, logger, opts.sqliteFile);
     this.db = storage.db;
     const { repos, writer, dbSource } = storage;
@@ -234,6 +236,7 @@ export class Gateway {
 
     // Start order; stop runs it in reverse.
     const lifecycle = (this.lifecycle = new Lifecycle(logger));
+    lifecycle.add({ name: 'event-loop-monitor', stop: () => metrics.close() });
     lifecycle.add(storage.component);
     if (redis) lifecycle.add(redis.component);
     lifecycle.add(upstream.component);
@@ -254,7 +257,14 @@ export class Gateway {
       const catalogue = opts.priceCatalogue ?? defaultCatalogue;
       lifecycle.add({ name: 'price-seed', start: () => seeder.seed(catalogue).then(() => undefined) });
     }
+    // Before listening: loading the tokenizer holds the event loop for up to a second.
+    if (config.billing.enabled) lifecycle.add({ name: 'tokenizer', start: async () => preloadTokenizer() });
     lifecycle.add(http.listener);
+    // From now on a channel pointing at this gateway's own port is refused.
+    lifecycle.add({
+      name: 'self-port',
+      start: async () => void (upstream.policy.selfPort = http.address!.port),
+    });
     // Subscribed before the first snapshot, so no change can fall between the two.
     if (node) lifecycle.add({ name: 'subscriber', start: () => node.subscribe() });
     lifecycle.add({ name: 'channel-health', start: () => healthShare?.load(channelHealth).catch(() => {}) });

@@ -13,6 +13,10 @@ const baseUrl = z
   .trim()
   .url('an http(s) URL such as https://api.openai.com')
   .refine((u) => /^https?:\/\//i.test(u), 'an http(s) URL')
+  .refine((u) => {
+    const url = new URL(u);
+    return url.username === '' && url.password === '';
+  }, 'a URL without user:password@ (it would be stored and shown unmasked): put the credential in key')
   .transform((u) => u.replace(/\/+$/, ''))
   .refine(
     (u) => !/\/v1$/i.test(u),
@@ -27,7 +31,16 @@ const fields = {
   /** A registered adapter's type; the service checks it against the registry. */
   type: z.string().trim().min(1).max(32),
   base_url: baseUrl,
-  key: z.string().trim().min(1).max(4096),
+  key: z
+    .string()
+    .trim()
+    .min(1)
+    .max(4096)
+    .refine(
+      // eslint-disable-next-line no-control-regex -- control characters are what this refuses
+      (k) => !/[\u0000-\u001f\u007f]/.test(k),
+      'no control characters (CR, LF, tab, NUL…): paste the key alone',
+    ),
   models: z
     .array(modelName)
     .max(1000)

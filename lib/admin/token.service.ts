@@ -102,6 +102,7 @@ export class TokenService {
       if (input.group !== undefined && input.group !== actor.group) {
         throw new PermissionError(`You can only use your group (${actor.group})`, { param: 'group' });
       }
+      checkOnlyTightened(existing, input);
     }
     if (
       input.user_id !== undefined &&
@@ -179,5 +180,40 @@ export class TokenService {
     const token = await this.tokens.findById(id);
     if (!token || (!isAdmin(actor) && token.userId !== actor.userId)) throw notFound(id);
     return token;
+  }
+}
+
+/** Is the limit `next` at least as strict as `current` (null: no limit)? */
+function noLooser(current: number | null, next: number | null): boolean {
+  return next === current || (next !== null && (current === null || next <= current));
+}
+
+/** Is the allow-list `next` within `current` (null: everything allowed)? */
+function within(current: string[] | null, next: string[] | null): boolean {
+  if (next === null) return current === null;
+  return current === null || next.every((v) => current.includes(v));
+}
+
+/**
+ * A user may tighten the limits on its own tokens, never loosen them: an admin may have set
+ * them, and a token's owner must not undo an operator's limit. Lower quota, rpm_limit,
+ * tpm_limit or expires_at; a subset of models or subnets (entries as written). Loosening is an
+ * admin's (403 limit_only_tightened, naming the field).
+ */
+function checkOnlyTightened(existing: TokenRecord, input: UpdateTokenInput): void {
+  const looser: [string, boolean][] = [
+    ['quota', input.quota !== undefined && !noLooser(existing.quota, input.quota)],
+    ['rpm_limit', input.rpm_limit !== undefined && !noLooser(existing.rpmLimit, input.rpm_limit)],
+    ['tpm_limit', input.tpm_limit !== undefined && !noLooser(existing.tpmLimit, input.tpm_limit)],
+    ['expires_at', input.expires_at !== undefined && !noLooser(existing.expiresAt, input.expires_at)],
+    ['models', input.models !== undefined && !within(existing.models, input.models)],
+    ['subnets', input.subnets !== undefined && !within(existing.subnets, input.subnets)],
+  ];
+  const field = looser.find(([, loosened]) => loosened)?.[0];
+  if (field) {
+    throw new PermissionError(
+      `Only an admin can loosen ${field} on a token: you may lower or narrow it, not raise or remove it`,
+      { param: field, code: 'limit_only_tightened' },
+    );
   }
 }

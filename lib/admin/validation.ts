@@ -60,11 +60,17 @@ export const cidr = z.string().transform((value, ctx) => {
   return `${addr}/${prefix}`;
 });
 
+const MAX_TIMESTAMP_MS = Date.UTC(9999, 11, 31, 23, 59, 59);
+
 /** A time as an ISO 8601 string or Unix seconds, returned as epoch milliseconds. */
 export const timestamp = z.union([z.number().int().positive(), z.string()]).transform((value, ctx) => {
   const ms = typeof value === 'number' ? value * 1000 : Date.parse(value);
-  if (!Number.isFinite(ms)) {
-    ctx.addIssue({ code: 'custom', message: 'an ISO 8601 time (2027-01-31T00:00:00Z) or Unix seconds' });
+  // Up to the end of year 9999: every store and every ISO date can hold it.
+  if (!Number.isFinite(ms) || ms < 0 || ms > MAX_TIMESTAMP_MS) {
+    ctx.addIssue({
+      code: 'custom',
+      message: 'an ISO 8601 time (2027-01-31T00:00:00Z) or Unix seconds, at most 9999-12-31T23:59:59Z',
+    });
     return z.NEVER;
   }
   return ms;

@@ -62,6 +62,13 @@ export class BalanceService {
           { param: 'delta' },
         );
       }
+      // Balances stay exact integers (2^53) in every store: a delta past that is refused, not rounded.
+      if (Math.abs(row.quota + delta) > Number.MAX_SAFE_INTEGER) {
+        throw new BadRequestError(
+          `This ${who}'s quota would become ${row.quota + delta}, beyond ±${Number.MAX_SAFE_INTEGER} (2^53 - 1), the largest exact balance`,
+          { param: 'delta', code: 'quota_out_of_range' },
+        );
+      }
       await this.repo(who).addQuota(trx, id, delta);
       const rev = (await this.repo(who).quotasAtRev([id], trx)).get(id)?.rev ?? 0;
       await this.log(trx, who, id, delta > 0 ? 'topup' : 'adjust', delta, by, note);

@@ -218,14 +218,18 @@ const MAX_INT = 2_147_483_647;
 /** The most completion tokens a hold counts: far above any model's, and safe in every store's arithmetic. */
 const MAX_HELD_COMPLETION = 100_000_000;
 
-/** The request's `max_tokens` (or `max_completion_tokens`), else the default hold. */
-function maxTokensOf(body: Record<string, unknown>, fallback: number): number {
-  for (const name of ['max_completion_tokens', 'max_tokens']) {
+/**
+ * The completion tokens to hold: the largest of the limits the request gives (`max_tokens`,
+ * `max_completion_tokens`, `max_output_tokens`), since an upstream may honour any one of them
+ * (a small one next to a large one must not shrink the hold); else the default hold.
+ */
+export function maxTokensOf(body: Record<string, unknown>, fallback: number): number {
+  let most: number | undefined;
+  for (const name of ['max_completion_tokens', 'max_tokens', 'max_output_tokens']) {
     const v = body[name];
-    if (typeof v === 'number' && Number.isFinite(v) && v >= 0)
-      return Math.min(Math.floor(v), MAX_HELD_COMPLETION);
+    if (typeof v === 'number' && Number.isFinite(v) && v >= 0) most = Math.max(most ?? 0, Math.floor(v));
   }
-  return fallback;
+  return most === undefined ? fallback : Math.min(most, MAX_HELD_COMPLETION);
 }
 
 function limitersOf(

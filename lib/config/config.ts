@@ -22,12 +22,26 @@ export interface Config {
   logLevel: Parsed['LOG_LEVEL'];
   logPretty: boolean;
   maxBodyBytes: number;
+  /** Client-side limits of the HTTP server (slow or idle clients, connection count, JSON shape). */
+  http: {
+    headersTimeoutMs: number;
+    requestTimeoutMs: number;
+    keepAliveTimeoutMs: number;
+    maxConnections: number;
+    maxJsonDepth: number;
+    maxAdminBodyBytes: number;
+    /** Origins allowed to call /v1 from a browser; '*' for any; empty: no CORS. */
+    corsOrigins: string[];
+    metricsToken: string | undefined;
+  };
   retryTimes: number;
   upstream: {
     connectTimeoutMs: number;
     firstByteTimeoutMs: number;
     idleTimeoutMs: number;
     totalTimeoutMs: number;
+    denyPrivate: boolean;
+    allow: string[];
   };
   resilience: {
     rateLimitCooldownMs: number;
@@ -108,12 +122,25 @@ export function loadConfig(
     logLevel: v.LOG_LEVEL,
     logPretty: v.LOG_PRETTY ?? isTty,
     maxBodyBytes: v.MAX_BODY,
+    http: {
+      // node requires the headers' timeout to be within the whole request's.
+      headersTimeoutMs: Math.min(v.HTTP_HEADERS_TIMEOUT, v.HTTP_REQUEST_TIMEOUT),
+      requestTimeoutMs: v.HTTP_REQUEST_TIMEOUT,
+      keepAliveTimeoutMs: v.HTTP_KEEP_ALIVE_TIMEOUT,
+      maxConnections: v.MAX_CONNECTIONS,
+      maxJsonDepth: v.MAX_JSON_DEPTH,
+      maxAdminBodyBytes: v.MAX_ADMIN_BODY,
+      corsOrigins: v.CORS_ORIGINS,
+      metricsToken: v.METRICS_TOKEN,
+    },
     retryTimes: v.RETRY_TIMES,
     upstream: {
       connectTimeoutMs: v.UPSTREAM_CONNECT_TIMEOUT_MS,
       firstByteTimeoutMs: v.UPSTREAM_FIRST_BYTE_TIMEOUT_MS,
       idleTimeoutMs: v.UPSTREAM_IDLE_TIMEOUT_MS,
       totalTimeoutMs: v.UPSTREAM_TOTAL_TIMEOUT_MS,
+      denyPrivate: v.UPSTREAM_DENY_PRIVATE,
+      allow: v.UPSTREAM_ALLOW,
     },
     resilience: {
       rateLimitCooldownMs: v.RATE_LIMIT_COOLDOWN,

@@ -1,3 +1,4 @@
+import net from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -142,6 +143,95 @@ export const envDeclarations = {
     default: '20mb',
     doc: 'Largest accepted request body.',
     schema: byteSize,
+  }),
+  HTTP_HEADERS_TIMEOUT: declare({
+    name: 'HTTP_HEADERS_TIMEOUT',
+    default: '20s',
+    doc: "How long a client may take to send a request's headers (from its connection, or the end of its previous request); then 408 and the socket is closed.",
+    schema: duration,
+  }),
+  HTTP_REQUEST_TIMEOUT: declare({
+    name: 'HTTP_REQUEST_TIMEOUT',
+    default: '60s',
+    doc: 'How long a client may take to send a whole request, headers and body; then 408 and the socket is closed. Answers (streams) are not limited by it.',
+    schema: duration,
+  }),
+  HTTP_KEEP_ALIVE_TIMEOUT: declare({
+    name: 'HTTP_KEEP_ALIVE_TIMEOUT',
+    default: '65s',
+    doc: "How long an idle keep-alive connection stays open after an answer (longer than a load balancer's idle timeout).",
+    schema: duration,
+  }),
+  MAX_CONNECTIONS: declare({
+    name: 'MAX_CONNECTIONS',
+    default: '10000',
+    doc: 'Open client connections one node accepts; more are closed at once and counted in http_connections_refused_total.',
+    schema: int(1, 1_000_000),
+  }),
+  MAX_JSON_DEPTH: declare({
+    name: 'MAX_JSON_DEPTH',
+    default: '64',
+    doc: 'Deepest nesting of arrays and objects accepted in a JSON body (/v1 and /api); deeper is a 400 before the body is parsed.',
+    schema: int(1, 10_000),
+  }),
+  MAX_ADMIN_BODY: declare({
+    name: 'MAX_ADMIN_BODY',
+    default: '1mb',
+    doc: 'Largest accepted admin API (/api) request body; larger is a 413 and the connection is closed without reading the rest.',
+    schema: byteSize,
+  }),
+  UPSTREAM_DENY_PRIVATE: declare({
+    name: 'UPSTREAM_DENY_PRIVATE',
+    default: 'false',
+    doc: 'true: never connect upstream (relay, channel tests, model lists) to loopback, private, link-local (cloud metadata) or reserved addresses, checked on the resolved address. Off by default: self-hosted gateways often front a local model server.',
+    schema: bool,
+  }),
+  UPSTREAM_ALLOW: declare({
+    name: 'UPSTREAM_ALLOW',
+    default: '',
+    doc: 'Comma-separated addresses or CIDRs always allowed upstream, even with UPSTREAM_DENY_PRIVATE=true (e.g. a LAN model server 10.0.5.0/24).',
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .refine(
+        (items) =>
+          items.every((i) => {
+            const [addr = '', bits] = i.split('/');
+            const family = net.isIP(addr);
+            return (
+              family !== 0 &&
+              (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32)))
+            );
+          }),
+        'comma-separated IP addresses or CIDRs like 10.0.5.0/24',
+      ),
+  }),
+  CORS_ORIGINS: declare({
+    name: 'CORS_ORIGINS',
+    default: '',
+    doc: 'Browser origins allowed to call /v1 (CORS): a comma-separated list like https://app.example.com, or * for any. Empty: no CORS headers. Credentials (cookies) are never allowed.',
+    schema: z
+      .string()
+      .transform((v) =>
+        v
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
+      .refine(
+        (items) => items.every((i) => i === '*' || /^https?:\/\/[^/\s]+$/i.test(i)),
+        'a comma-separated list of origins like https://app.example.com (scheme and host, no path), or *',
+      ),
+  }),
+  METRICS_TOKEN: declare({
+    name: 'METRICS_TOKEN',
+    doc: 'When set, /metrics requires "Authorization: Bearer <METRICS_TOKEN>". Unset: /metrics is open (keep it off the public network).',
+    schema: z.string().min(16, 'at least 16 characters').optional(),
   }),
   RETRY_TIMES: declare({
     name: 'RETRY_TIMES',

@@ -12,6 +12,7 @@ import type { TokenService } from '../admin/token.service.js';
 import type { UserService } from '../admin/user.service.js';
 import type { NodeStatus } from '../cfg/node-status.js';
 import type { Metrics } from '../obs/metrics.js';
+import { jsonBodyParser } from './json-body.js';
 import { accessLog } from './middleware/access-log.js';
 import { consoleStatic } from './console-static.js';
 import { createBullBoard } from '@bull-board/api';
@@ -51,6 +52,11 @@ export interface HttpAppDeps {
   /** Counts admin API requests per client IP; `adminRateLimit` per minute (0: off). */
   hits: HitCounter;
   adminRateLimit: number;
+  /** MAX_ADMIN_BODY and MAX_JSON_DEPTH for admin API bodies. */
+  maxBodyBytes: number;
+  maxJsonDepth: number;
+  /** METRICS_TOKEN: /metrics requires it when set. */
+  metricsToken?: string;
   trustProxy: boolean | number | string;
   role: NodeRole;
   masterUrl: string | undefined;
@@ -69,7 +75,7 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   app.use(requestId());
   app.use(accessLog(deps.logger.child({ component: 'http' }), deps.metrics));
 
-  app.use(systemRoutes(deps.status, deps.metrics));
+  app.use(systemRoutes(deps.status, deps.metrics, deps.metricsToken));
 
   const limitAdmin = ipRateLimit(deps.hits, deps.adminRateLimit);
   if (deps.queues.length > 0) {
@@ -90,8 +96,13 @@ export function createHttpApp(deps: HttpAppDeps): Express {
 
   const api = express.Router();
   api.use(limitAdmin);
-  api.use(express.json({ limit: '1mb' }));
-  api.use('/auth', publicAuthRoutes(deps.login, deps.sessions));
+  const readBody = jsonBodyParser({
+    maxBytes: deps.maxBodyBytes,
+    maxDepth: deps.maxJsonDepth,
+    limitName: 'MAX_ADMIN_BODY',
+  });
+  // Signing in is the one write before authentication: its body is read (bounded) here.
+  api.use('/auth', readBody, publicAuthRoutes(deps.login, deps.sessions));
   if (deps.role === 'slave') {
     // Replicas serve admin reads; every write goes to the master. Refused before the credential
     // is checked, so the answer never waits on (or fails with) the database.
@@ -100,9 +111,12 @@ export function createHttpApp(deps: HttpAppDeps): Express {
       else next(new ReplicaReadOnlyError(deps.masterUrl));
     });
   }
+  // Everything else authenticates before reading a byte of the body: an unknown caller costs no parsing.
   api.use(adminAuth(deps.adminAuth, deps.sessions));
+  api.use(readBody);
   api.use('/auth', authRoutes(deps.userRecords, { role: deps.role, masterUrl: deps.masterUrl }));
   api.get('/cluster', async (_req, res) => {
+    requireRole(actorOf(res), 'admin');
     res.json(await deps.status.clusterReport());
   });
   api.get('/cluster/changes', async (req, res) => {

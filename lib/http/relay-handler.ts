@@ -5,7 +5,6 @@ import type { BillingService } from '../billing/billing.service.js';
 import type { RoutingIndex } from '../cfg/routing-index.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
-import { PayloadTooLargeError } from '../errors/payload-too-large.error.js';
 import { ServiceUnavailableError } from '../errors/service-unavailable.error.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { Endpoint } from '../relay/adapters/provider-adapter.js';
@@ -13,8 +12,10 @@ import { bearerKey, type RelayAuth, type RelayCaller } from '../relay/relay-auth
 import type { IngressEndpoint, IngressFormat } from '../relay/ingress/ingress-format.js';
 import type { RelayLogFields, RelayOutcome, RelayRequest, RelayService } from '../relay/relay.service.js';
 import { checkModelAllowed, modelAllowed } from '../relay/token-check.js';
+import { CorsPolicy } from './cors.js';
+import { readJsonBody } from './json-body.js';
 import { observeRequest } from './middleware/access-log.js';
-import { answerError, sendJson } from './middleware/error-handler.js';
+import { answerError, closeIfBodyUnread, sendJson } from './middleware/error-handler.js';
 import { assignRequestId } from './middleware/request-id.js';
 
 export interface RelayHandlerDeps {
@@ -25,6 +26,9 @@ export interface RelayHandlerDeps {
   billing: BillingService;
   routing: () => RoutingIndex;
   maxBodyBytes: number;
+  maxJsonDepth: number;
+  /** CORS_ORIGINS. */
+  corsOrigins: string[];
   startedAt: number;
   /** False until the first config sync ends, and again once shutdown starts. */
   ready: () => boolean;
@@ -51,8 +55,10 @@ export class RelayHttpHandler {
   private readonly trust: (addr: string, i: number) => boolean;
   private readonly created: number;
   private readonly logger: Logger;
+  private readonly cors: CorsPolicy;
 
   constructor(private readonly deps: RelayHandlerDeps) {
+    this.cors = new CorsPolicy(deps.corsOrigins);
     this.trust = compileTrust(deps.trustProxy);
     this.created = Math.floor(deps.startedAt / 1000);
     this.logger = deps.logger.child({ component: 'http' });
@@ -66,6 +72,8 @@ export class RelayHttpHandler {
 
   handle(req: IncomingMessage, res: ServerResponse): void {
     const requestId = assignRequestId(req, res);
+    if (this.cors.preflight(req, res)) return;
+    this.cors.apply(req, res);
     const log: RelayLogFields = {};
     const path = (req.url ?? '').split('?', 1)[0]!;
     let route = 'unmatched';
@@ -167,7 +175,8 @@ export class RelayHttpHandler {
     const who = await this.caller(req, log);
     const known = modelAllowed(who.token, id) && this.deps.routing().tiers(who.token.group, id).length > 0;
     if (!known) {
-      throw new NotFoundError(`The model ${id} does not exist or you do not have access to it`, {
+      const shown = id.length > MAX_MODEL_NAME ? `${id.slice(0, MAX_MODEL_NAME)}…` : id;
+      throw new NotFoundError(`The model ${shown} does not exist or you do not have access to it`, {
         param: 'model',
         code: 'model_not_found',
       });
@@ -209,63 +218,24 @@ export class RelayHttpHandler {
     return found;
   }
 
-  /** Reads a JSON body of at most MAX_BODY bytes. */
+  /** Reads a JSON body of at most MAX_BODY bytes and MAX_JSON_DEPTH levels. */
   private readJson(req: IncomingMessage): Promise<{ json: unknown; bytes: number }> {
-    const limit = this.deps.maxBodyBytes;
-    const type = String(req.headers['content-type'] ?? '');
-    if (!/^application\/([\w.+-]+\+)?json\b/i.test(type)) {
-      return Promise.reject(
-        new BadRequestError('Send a JSON body with Content-Type: application/json', { code: 'invalid_body' }),
-      );
-    }
-    const declared = Number(req.headers['content-length'] ?? NaN);
-    if (declared > limit) return Promise.reject(tooLarge(limit));
-    return new Promise((resolve, reject) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      let failed = false;
-      req.on('data', (chunk: Buffer) => {
-        if (failed) return;
-        size += chunk.length;
-        if (size > limit) {
-          failed = true;
-          reject(tooLarge(limit));
-          return;
-        }
-        chunks.push(chunk);
-      });
-      req.on('error', (err) => {
-        failed = true;
-        reject(
-          new BadRequestError(`The request body could not be read: ${err.message}`, { code: 'aborted' }),
-        );
-      });
-      req.on('end', () => {
-        if (failed) return;
-        const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8');
-        try {
-          resolve({ json: JSON.parse(text), bytes: size });
-        } catch (err) {
-          reject(
-            new BadRequestError(`Malformed JSON body: ${(err as Error).message}`, { code: 'invalid_json' }),
-          );
-        }
-      });
+    return readJsonBody(req, {
+      maxBytes: this.deps.maxBodyBytes,
+      maxDepth: this.deps.maxJsonDepth,
+      limitName: 'MAX_BODY',
     });
   }
 
   private fail(res: ServerResponse, err: unknown, requestId: string, ingress?: IngressFormat): void {
-    // A body we refused to read must not be parsed as the next request on this connection.
-    if (err instanceof PayloadTooLargeError && !res.headersSent) res.setHeader('connection', 'close');
+    // A body we refused to read must not be parsed (or drained) as the next request on this connection.
+    closeIfBodyUnread(res);
     answerError(res, err, requestId, this.logger, ingress && ((e) => ingress.errorBody(e)));
   }
 }
 
-function tooLarge(limit: number): PayloadTooLargeError {
-  return new PayloadTooLargeError(
-    `The request body is larger than the ${limit} bytes this gateway accepts (MAX_BODY)`,
-  );
-}
+/** The longest model name accepted (model names in the admin API are held to 128). */
+const MAX_MODEL_NAME = 256;
 
 function safeDecode(text: string): string {
   try {
@@ -292,6 +262,13 @@ function requireModelBody(body: unknown): Record<string, unknown> & { model: str
   const model = (body as { model?: unknown }).model;
   if (typeof model !== 'string' || model.trim() === '') {
     throw new BadRequestError('model: required, the name of a model (a string)', {
+      param: 'model',
+      code: 'invalid_value',
+    });
+  }
+  // Names are echoed in errors and logs: a longer one is no model's, and would be echoed whole.
+  if (model.length > MAX_MODEL_NAME) {
+    throw new BadRequestError(`model: at most ${MAX_MODEL_NAME} characters (got ${model.length})`, {
       param: 'model',
       code: 'invalid_value',
     });

@@ -1,3 +1,4 @@
+import { monitorEventLoopDelay, type IntervalHistogram } from 'node:perf_hooks';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { HealthSnapshot } from '../routing/channel-health.js';
 
@@ -132,6 +133,56 @@ export class Metrics {
     help: '1 while the Redis command connection is ready, else 0 (the node is DEGRADED).',
     registers: [this.registry],
   });
+
+  readonly httpConnectionsRefused = new Counter({
+    name: 'http_connections_refused_total',
+    help: 'Client connections closed on arrival because MAX_CONNECTIONS were open.',
+    registers: [this.registry],
+  });
+
+  readonly httpConnectionsOpen = new Gauge({
+    name: 'http_connections_open',
+    help: 'Client connections open now.',
+    registers: [this.registry],
+  });
+
+  readonly httpRequestsTimedOut = new Counter({
+    name: 'http_requests_timed_out_total',
+    help: 'Requests answered 408 and closed because the client sent its headers or body too slowly (HTTP_HEADERS_TIMEOUT, HTTP_REQUEST_TIMEOUT).',
+    registers: [this.registry],
+  });
+
+  private loopDelay: IntervalHistogram | undefined;
+
+  /**
+   * Exports `event_loop_delay_seconds{stat}` (max, p99, p50, mean) measured by perf_hooks'
+   * monitorEventLoopDelay since the previous scrape: how long a timer waited for the event loop,
+   * the latency every request on this node paid on top of its own.
+   */
+  watchEventLoop(): void {
+    if (this.loopDelay) return;
+    const h = (this.loopDelay = monitorEventLoopDelay({ resolution: 10 }));
+    h.enable();
+    new Gauge({
+      name: 'event_loop_delay_seconds',
+      help: 'Event loop delay since the previous scrape (perf_hooks monitorEventLoopDelay, 10 ms resolution), by stat: max, p99, p50, mean.',
+      labelNames: ['stat'] as const,
+      registers: [this.registry],
+      collect() {
+        const ns = (v: number) => (Number.isFinite(v) ? v / 1e9 : 0);
+        this.set({ stat: 'max' }, ns(h.max));
+        this.set({ stat: 'p99' }, ns(h.percentile(99)));
+        this.set({ stat: 'p50' }, ns(h.percentile(50)));
+        this.set({ stat: 'mean' }, ns(h.mean));
+        h.reset();
+      },
+    });
+  }
+
+  /** Stops the event-loop monitor (a stopped gateway). */
+  close(): void {
+    this.loopDelay?.disable();
+  }
 
   /**
    * Exports the cooldown and breaker gauges (`channel_cooldown_seconds`,

@@ -5,6 +5,7 @@ import { upstreamModel } from '../routing/channel-selector.js';
 import type { AdapterRegistry } from './adapters/index.js';
 import type { UpstreamCaller } from './upstream-call.js';
 import { classifyTransportError, type UpstreamClient } from './upstream-client.js';
+import { UpstreamAddressDeniedError } from './upstream-policy.js';
 import { upstreamFailure, type AttemptFailure, type AutoDisableRules } from './upstream-failure.js';
 
 /** What one channel test found. */
@@ -117,7 +118,11 @@ export class ChannelTester {
       await exchange.response;
       raw = await exchange.collect(MAX_BODY);
     } catch (err) {
-      throw failed(`transport error: ${classifyTransportError(err)}`);
+      throw failed(
+        err instanceof UpstreamAddressDeniedError
+          ? err.message
+          : `transport error: ${classifyTransportError(err)}`,
+      );
     }
     if (exchange.statusCode >= 400) {
       const f = upstreamFailure(
@@ -143,6 +148,8 @@ export class ChannelTester {
   private messageOf(f: AttemptFailure): string {
     if (f.reason === 'budget') return `no answer within ${this.opts.timeoutMs} ms (CHANNEL_TEST_TIMEOUT)`;
     if (f.reason === 'bad_body') return 'the answer is not JSON';
+    // An address the upstream policy refused says why (UPSTREAM_DENY_PRIVATE, the gateway itself).
+    if (f.reason === 'connect' && f.detail) return f.detail;
     if (['connect', 'timeout', 'reset', 'aborted'].includes(f.reason)) return `transport error: ${f.reason}`;
     return (f.detail ?? f.error.message).slice(0, 500);
   }

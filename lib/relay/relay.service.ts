@@ -325,32 +325,30 @@ export class RelayService {
           retry: true,
           reason: 'bad_body',
           kind: 'fault',
-          error: new UpstreamError(
-            502,
-            `The upstream's answer could not be translated (channel ${call.req.channel.id})`,
-          ),
+          error: new UpstreamError(502, "The upstream's answer could not be translated"),
         };
     }
     this.markFirstByte(req, state);
-    state.counts = this.counts(req, answer.usage, () => countTextTokens(answerText(answer.json)));
+    state.counts = await this.counts(req, answer.usage, () => countTextTokens(answerText(answer.json)));
     return undefined;
   }
 
   /**
    * The tokens to bill for an answer that reached the client: the upstream's usage, else the
-   * prompt and `completion()` counted locally. Nothing when billing is off.
+   * prompt and `completion()` counted locally (bounded, giving the event loop back: see
+   * token-counter). Nothing when billing is off.
    */
-  private counts(
+  private async counts(
     req: RelayRequest,
     usage: NormalizedUsage | undefined,
-    completion: () => number,
-  ): TokenCounts | undefined {
+    completion: () => Promise<number>,
+  ): Promise<TokenCounts | undefined> {
     if (!req.billed) return undefined;
     if (usage) return toCounts(usage);
     const promptTokens = req.ingress
-      ? countPromptTokens('chat', req.ingress.chat)
-      : countPromptTokens(req.endpoint, req.body);
-    return { promptTokens, completionTokens: completion(), cachedTokens: 0 };
+      ? await countPromptTokens('chat', req.ingress.chat)
+      : await countPromptTokens(req.endpoint, req.body);
+    return { promptTokens, completionTokens: await completion(), cachedTokens: 0 };
   }
 
   private markFirstByte(req: RelayRequest, state: AttemptState): void {
@@ -388,9 +386,9 @@ export class RelayService {
       exchange.commit();
       sink.start();
     };
-    const settle = () => {
+    const settle = async () => {
       // No usage (an upstream that ignores include_usage, or a stream cut short): count what was delivered.
-      state.counts = this.counts(req, decoder.usage, () => countStreamedTokens(decoder.delivered));
+      state.counts = await this.counts(req, decoder.usage, () => countStreamedTokens(decoder.delivered));
     };
     const onDrain = () => exchange.resume();
     res.on('drain', onDrain);
@@ -406,10 +404,10 @@ export class RelayService {
       if (!started) start();
       if (rest.length > 0) sink.write(rest);
       sink.end(decoder.usage);
-      settle();
+      await settle();
       return undefined;
     } catch (err) {
-      settle();
+      await settle();
       if (err instanceof UpstreamStreamError) {
         const failure = upstreamFailure(
           err.info.kind === 'rate_limited' ? 429 : 502,

@@ -8,7 +8,6 @@ export function transportFailure(
   channelId: number | undefined,
   totalTimeoutMs: number,
 ): AttemptFailure {
-  const on = channelId === undefined ? '' : ` (channel ${channelId})`;
   switch (kind) {
     case 'aborted':
       return { retry: false, reason: kind, error: new UpstreamError(499, 'The client closed the request') };
@@ -28,7 +27,7 @@ export function transportFailure(
         retry: true,
         reason: kind,
         kind: 'fault',
-        error: new UpstreamError(504, `The upstream did not answer in time${on}`, {
+        error: new UpstreamError(504, 'The upstream did not answer in time', {
           code: 'upstream_timeout',
         }),
       };
@@ -37,7 +36,7 @@ export function transportFailure(
         retry: true,
         reason: kind,
         kind: 'fault',
-        error: new UpstreamError(502, `Could not reach the upstream${on}: ${kind}`),
+        error: new UpstreamError(502, `Could not reach the upstream: ${kind}`),
       };
   }
 }

@@ -5,6 +5,7 @@ import type { AdapterRequest, DecodedAnswer, ProviderAdapter } from './adapters/
 import { classifyTransportError, type UpstreamClient, type UpstreamExchange } from './upstream-client.js';
 import { upstreamFailure, type AttemptFailure, type AutoDisableRules } from './upstream-failure.js';
 import { transportFailure } from './transport-failure.js';
+import { UpstreamAddressDeniedError } from './upstream-policy.js';
 
 /** One request on its way to an upstream: the adapter that built it, what it was built from, the exchange. */
 export interface UpstreamCall {
@@ -43,7 +44,7 @@ export class UpstreamCaller {
         retry: true,
         reason: 'prepare',
         kind: 'fault',
-        error: new UpstreamError(502, `Could not build the upstream request (channel ${req.channel.id})`),
+        error: new UpstreamError(502, 'Could not build the upstream request'),
         detail: err instanceof Error ? err.message : String(err),
       };
     }
@@ -58,7 +59,9 @@ export class UpstreamCaller {
     try {
       await exchange.response;
     } catch (err) {
-      return transportFailure(classifyTransportError(err), req.channel.id, this.totalTimeoutMs);
+      const f = transportFailure(classifyTransportError(err), req.channel.id, this.totalTimeoutMs);
+      // The upstream policy's refusal names its reason, for the log and the channel test.
+      return err instanceof UpstreamAddressDeniedError ? { ...f, detail: err.message } : f;
     }
     if (exchange.statusCode < 400) return undefined;
     const text = await exchange.collect(MAX_ERROR_BODY).then(
@@ -90,7 +93,7 @@ export class UpstreamCaller {
             retry: true,
             reason: 'reset',
             kind: 'fault',
-            error: new UpstreamError(502, `The upstream broke off its answer (channel ${req.channel.id})`),
+            error: new UpstreamError(502, 'The upstream broke off its answer'),
           }
         : transportFailure(kind, req.channel.id, this.totalTimeoutMs);
     }
@@ -101,10 +104,7 @@ export class UpstreamCaller {
         retry: true,
         reason: 'bad_body',
         kind: 'fault',
-        error: new UpstreamError(
-          502,
-          `The upstream answered with a body it could not read (channel ${req.channel.id})`,
-        ),
+        error: new UpstreamError(502, 'The upstream answered with a body it could not read'),
       };
     }
   }

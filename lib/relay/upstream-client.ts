@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Agent, errors as undiciErrors, type Dispatcher } from 'undici';
+import type { UpstreamPolicy } from './upstream-policy.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 
 export interface UpstreamTimeouts {
@@ -36,7 +37,13 @@ export function classifyTransportError(err: unknown): TransportFailure {
   )
     return 'timeout';
   const code = (err as { code?: string })?.code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'EAI_AGAIN' || code === 'EHOSTUNREACH')
+  if (
+    code === 'ECONNREFUSED' ||
+    code === 'ENOTFOUND' ||
+    code === 'EAI_AGAIN' ||
+    code === 'EHOSTUNREACH' ||
+    code === 'EUPSTREAMDENIED'
+  )
     return 'connect';
   return 'reset';
 }
@@ -228,7 +235,11 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 export class UpstreamClient {
   private readonly agents = new Map<number, Agent>();
 
-  constructor(private readonly defaults: UpstreamTimeouts) {}
+  constructor(
+    private readonly defaults: UpstreamTimeouts,
+    /** Which addresses may be called (UPSTREAM_DENY_PRIVATE, UPSTREAM_ALLOW, never the gateway itself). */
+    private readonly policy?: UpstreamPolicy,
+  ) {}
 
   /**
    * Sends the request; the exchange's `response` settles when the headers arrive (or the
@@ -259,7 +270,7 @@ export class UpstreamClient {
     let agent = this.agents.get(connectTimeoutMs);
     if (!agent) {
       agent = new Agent({
-        connect: { timeout: connectTimeoutMs },
+        connect: this.policy ? this.policy.connector(connectTimeoutMs) : { timeout: connectTimeoutMs },
         headersTimeout: this.defaults.firstByteTimeoutMs,
         bodyTimeout: this.defaults.idleTimeoutMs,
         keepAliveTimeout: 30_000,

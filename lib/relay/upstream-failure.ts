@@ -38,9 +38,22 @@ export interface AttemptFailure {
   retryAfterMs?: number;
 }
 
-/** Replaces the channel's key wherever an upstream quoted it (some proxies echo it whole). */
-function scrub(text: string, secret: string | undefined): string {
-  return secret && secret.length >= 8 ? text.replaceAll(secret, '[channel key]') : text;
+/**
+ * Cuts the channel's key out of what an upstream said, for the log: the key whole, its base64
+ * forms, any prefix or suffix of 8+ characters of it (a proxy's "sk-SECRETKEY-e5…" echo), and
+ * anything shaped like an API key.
+ */
+export function scrubUpstreamText(text: string, secret: string | undefined): string {
+  let out = text;
+  if (secret && secret.length >= 8) {
+    const forms = [secret, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url')];
+    for (const f of forms) out = out.replaceAll(f, '[channel key]');
+    for (let n = Math.min(64, secret.length - 1); n >= 8; n--) {
+      out = out.replaceAll(secret.slice(0, n), '[channel key]');
+      out = out.replaceAll(secret.slice(-n), '[channel key]');
+    }
+  }
+  return out.replace(/\b(sk|pk|rk|key|ak)-[A-Za-z0-9_*.-]{4,}/gi, '[key]');
 }
 
 function unusable(status: number, e: UpstreamErrorInfo, rules: AutoDisableRules): boolean {
@@ -58,17 +71,18 @@ function unusable(status: number, e: UpstreamErrorInfo, rules: AutoDisableRules)
  * its breaker, both retried; 401/403 not in the rules are retried too (they are about the
  * channel's key, not the caller's request). Other 4xx are the client's and are never retried.
  * `info` is the error as the channel's adapter read it; its `kind`, when set, overrides what the
- * status alone would mean. `secret`, the channel's key, is cut out of whatever the upstream said.
+ * status alone would mean. Whatever the upstream said goes to `detail`, for the log, with `secret`
+ * (the channel's key) scrubbed out; clients see the gateway's own messages only.
  */
 export function upstreamFailure(
   status: number,
   info: UpstreamErrorInfo,
-  channelId: number,
+  _channelId: number,
   retryAfter: number | undefined,
   rules: AutoDisableRules,
   secret?: string,
 ): AttemptFailure {
-  const e: UpstreamErrorInfo = { ...info, message: scrub(info.message, secret).slice(0, 500) };
+  const e: UpstreamErrorInfo = { ...info, message: scrubUpstreamText(info.message, secret).slice(0, 500) };
   if (unusable(status, e, rules)) {
     return {
       retry: true,
@@ -76,7 +90,7 @@ export function upstreamFailure(
       kind: 'unusable',
       error: new UpstreamError(
         502,
-        `The upstream account of channel ${channelId} is unusable (HTTP ${status}); it is being disabled`,
+        `The upstream account of the channel is unusable (HTTP ${status}); the channel is being disabled`,
         { code: 'upstream_account_unusable' },
       ),
       detail: `${status} ${e.message}`.trim(),
@@ -100,7 +114,7 @@ export function upstreamFailure(
       kind: 'fault',
       error: new UpstreamError(
         502,
-        `The upstream refused this gateway's credentials (channel ${channelId}, ${status})`,
+        `The upstream refused this gateway's credentials for the channel (HTTP ${status})`,
         { code: 'upstream_auth_failed' },
       ),
       detail: `${status} ${e.message}`.trim(),
@@ -111,13 +125,33 @@ export function upstreamFailure(
     retry,
     reason,
     kind: reason === 'status_429' ? 'rate_limited' : retry ? 'fault' : undefined,
-    retryAfterMs: reason === 'status_429' ? retryAfter : undefined,
-    error: new UpstreamError(
-      status,
-      `Upstream error ${status} (channel ${channelId}): ${e.message || 'no message'}`,
-      {
-        code: e.code ?? 'upstream_error',
-      },
-    ),
+    retryAfterMs: reason === 'status_429' ? (retryAfter ?? e.retryAfterMs) : undefined,
+    // The upstream's words go to the operator's log only: they may quote the channel's key (in
+    // part or encoded), its URL or account. The client gets the gateway's own message with the
+    // upstream's status and, for its own request's errors, the upstream's param and code when
+    // they are plain identifiers.
+    detail: `${status} ${e.message}`.trim(),
+    error: new UpstreamError(status, clientMessage(status, reason, e), {
+      code: safeIdentifier(e.code) ?? 'upstream_error',
+      param: reason === 'status_4xx' ? safeIdentifier(e.param ?? null) : null,
+    }),
   };
+}
+
+/** A field an upstream sent that is safe to show a client: a short plain identifier. */
+function safeIdentifier(value: string | null): string | null {
+  return value && /^[A-Za-z0-9_.[\]-]{1,64}$/.test(value) && !/^(sk|pk|rk|key|ak)-/i.test(value)
+    ? value
+    : null;
+}
+
+function clientMessage(status: number, reason: string, e: UpstreamErrorInfo): string {
+  if (reason === 'status_429') return `The upstream is rate limiting requests (HTTP ${status}); retry later`;
+  if (reason === 'status_5xx') return `The upstream failed (HTTP ${status})`;
+  const param = safeIdentifier(e.param ?? null);
+  return (
+    `The upstream refused the request as invalid (HTTP ${status})` +
+    (param ? `; check the parameter ${param}` : '') +
+    '; the gateway does not pass on upstream error messages'
+  );
 }

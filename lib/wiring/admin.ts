@@ -24,6 +24,7 @@ import type { NodeStatus } from '../cfg/node-status.js';
 import type { Config } from '../config/config.js';
 import type { UserRepository } from '../db/repositories/user.repository.js';
 import { createHttpApp } from '../http/http-app.js';
+import { createLimitedServer } from '../http/server-limits.js';
 import type { RelayHttpHandler } from '../http/relay-handler.js';
 import type { Metrics } from '../obs/metrics.js';
 import { ChannelTester } from '../relay/channel-tester.js';
@@ -169,6 +170,9 @@ export class HttpServer {
       usage: admin.usage,
       hits: deps.billing.store,
       adminRateLimit: config.billing.adminRateLimit,
+      maxBodyBytes: config.http.maxAdminBodyBytes,
+      maxJsonDepth: config.http.maxJsonDepth,
+      metricsToken: config.http.metricsToken,
       trustProxy: config.trustProxy,
       role: config.role,
       masterUrl: config.masterUrl,
@@ -176,7 +180,7 @@ export class HttpServer {
       consoleDir: deps.consoleDir,
     });
     const relay = deps.relay;
-    this.server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 0 }, (req, res) => {
+    this.server = createLimitedServer(config.http, deps.metrics, (req, res) => {
       this.inFlight++;
       res.once('close', () => {
         if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();

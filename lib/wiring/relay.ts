@@ -14,6 +14,7 @@ import { RelayService } from '../relay/relay.service.js';
 import { TokenTouches } from '../relay/token-touches.js';
 import { UpstreamCaller } from '../relay/upstream-call.js';
 import { UpstreamClient } from '../relay/upstream-client.js';
+import { UpstreamPolicy } from '../relay/upstream-policy.js';
 import type { UpstreamStats } from '../relay/upstream-stats.js';
 import type { ChannelHealth } from '../routing/channel-health.js';
 import type { Random } from '../routing/channel-selector.js';
@@ -23,6 +24,8 @@ import type { Repositories } from './storage.js';
 /** The upstream side: the keep-alive client, the adapters, and the calls both the relay and channel tests make. */
 export interface UpstreamParts {
   client: UpstreamClient;
+  /** Which addresses upstream calls may reach; told the gateway's own port once it listens. */
+  policy: UpstreamPolicy;
   adapters: AdapterRegistry;
   calls: UpstreamCaller;
   /** Closes the connection pools (after every request and channel test ended). */
@@ -30,9 +33,14 @@ export interface UpstreamParts {
 }
 
 export function wireUpstream(config: Config): UpstreamParts {
-  const client = new UpstreamClient(config.upstream);
+  const policy = new UpstreamPolicy({
+    denyPrivate: config.upstream.denyPrivate,
+    allow: config.upstream.allow,
+  });
+  const client = new UpstreamClient(config.upstream, policy);
   return {
     client,
+    policy,
     adapters: createAdapters(),
     calls: new UpstreamCaller(client, config.upstream.totalTimeoutMs),
     component: { name: 'upstream', stop: () => client.close() },
@@ -92,6 +100,8 @@ export function wireRelay(deps: {
     billing: deps.billing,
     routing: deps.routing,
     maxBodyBytes: config.maxBodyBytes,
+    maxJsonDepth: config.http.maxJsonDepth,
+    corsOrigins: config.http.corsOrigins,
     startedAt: Date.now(),
     ready: deps.ready,
     trustProxy: config.trustProxy,

@@ -72,13 +72,13 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       const long = await gw.admin('POST', '/api/users', { username: 'carol', password: 'x'.repeat(257) });
       expect(long.status).to.equal(400);
       expect((await gw.admin('GET', '/api/users?q=carol')).body.total).to.equal(0);
-      // A form post (not JSON) cannot sign a browser in.
+      // A form post (not JSON) cannot sign a browser in: 415, like every non-JSON body.
       const form = await fetch(`${gw.url}/api/auth/login`, {
         method: 'POST',
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: `username=bob&password=${encodeURIComponent(PASSWORD)}`,
       });
-      expect(form.status).to.equal(400);
+      expect(form.status).to.equal(415);
     });
 
     it('sets the cookie HttpOnly, SameSite=Strict, Path=/, and Secure only over https (trusted proxy)', async () => {

@@ -243,12 +243,13 @@ describe('relay end to end (official openai client)', function () {
       expect(fake.requests.map((r) => r.label)).to.deep.equal(['busy', 'calm', 'calm']);
     });
 
-    it('never retries a 400: the client sees the upstream message', async () => {
+    it("never retries a 400: the client sees the upstream's status and param, not its words", async () => {
       await inFront('strict', '400');
       const token = await gw.token();
       const err = await apiError(client(token.key).chat.completions.create({ model: 'gpt-4o', messages }));
       expect(err.status).to.equal(400);
-      expect(err.message).to.contain('Invalid value for temperature');
+      expect(err.param).to.equal('temperature');
+      expect(err.message).to.contain('temperature').and.not.to.contain('Invalid value');
       expect(fake.requests).to.have.length(1);
     });
 

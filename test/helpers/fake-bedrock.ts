@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type http from 'node:http';
-import { Sha256 } from '@aws-crypto/sha256-js';
 import { EventStreamCodec } from '@smithy/core/event-streams';
-import { fromUtf8, toUtf8 } from '@smithy/core/serde';
+import { fromUtf8, Hash, toUtf8 } from '@smithy/core/serde';
 import { SignatureV4 } from '@smithy/signature-v4';
 import {
   isObject,
@@ -93,6 +92,8 @@ function awsError(res: http.ServerResponse, status: number, exception: string, m
     },
   );
 }
+
+const SHA256 = Hash.bind(null, 'sha256');
 
 const SECRETS = new Map<string, { secretAccessKey: string; sessionToken?: string }>([
   [BEDROCK_CREDENTIALS.accessKeyId, BEDROCK_CREDENTIALS],
@@ -191,7 +192,7 @@ async function authorise(call: IncomingCall): Promise<{ auth: string; region?: s
   const signer = new SignatureV4({
     service,
     region,
-    sha256: Sha256,
+    sha256: SHA256,
     credentials: { accessKeyId, ...secret },
   });
   const expected = await signer.sign(

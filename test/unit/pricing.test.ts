@@ -69,30 +69,32 @@ describe('pricing', () => {
 });
 
 describe('token counting (when the upstream reports no usage)', () => {
-  it('counts chat prompts with the per-message overhead', () => {
-    const text = countTextTokens('Hello there');
-    const n = countPromptTokens('chat', { messages: [{ role: 'user', content: 'Hello there' }] });
+  it('counts chat prompts with the per-message overhead', async () => {
+    const text = await countTextTokens('Hello there');
+    const n = await countPromptTokens('chat', { messages: [{ role: 'user', content: 'Hello there' }] });
     expect(n).to.equal(text + 3 + 3);
-    const parts = countPromptTokens('chat', {
+    const parts = await countPromptTokens('chat', {
       messages: [{ role: 'user', content: [{ type: 'text', text: 'Hello there' }] }],
     });
     expect(parts).to.equal(n);
   });
 
-  it('counts completion prompts and embedding inputs, one string or many', () => {
-    expect(countPromptTokens('completions', { prompt: 'abc def' })).to.equal(countTextTokens('abc def'));
-    expect(countPromptTokens('embeddings', { input: ['abc', 'def'] })).to.equal(
-      countTextTokens('abc') + countTextTokens('def'),
+  it('counts completion prompts and embedding inputs, one string or many', async () => {
+    expect(await countPromptTokens('completions', { prompt: 'abc def' })).to.equal(
+      await countTextTokens('abc def'),
+    );
+    expect(await countPromptTokens('embeddings', { input: ['abc', 'def'] })).to.equal(
+      (await countTextTokens('abc')) + (await countTextTokens('def')),
     );
   });
 
-  it('counts the text of a streamed answer, skipping [DONE] and broken events', () => {
+  it('counts the text of a streamed answer, skipping [DONE] and broken events', async () => {
     const sse =
       'data: {"choices":[{"delta":{"content":"Hello"}}]}\n\n' +
       'data: {"choices":[{"delta":{"content":" world"}}]}\n\n' +
       'data: {broken\n\n' +
       'data: [DONE]\n\n';
-    expect(countStreamedTokens(sse)).to.equal(countTextTokens('Hello world'));
+    expect(await countStreamedTokens(sse)).to.equal(await countTextTokens('Hello world'));
   });
 
   it('reads message contents and tool call arguments from an answer', () => {

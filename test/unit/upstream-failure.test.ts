@@ -56,7 +56,9 @@ describe('upstream failures', () => {
     );
     expect(client).to.include({ retry: false, kind: undefined });
     expect(client.error.status).to.equal(400);
-    expect(client.error.message).to.contain('Invalid value for temperature');
+    // The upstream's words are for the log only.
+    expect(client.error.message).not.to.contain('Invalid value for temperature');
+    expect(client.detail).to.contain('Invalid value for temperature');
   });
 
   it('the list is configurable: statuses, texts, or none', () => {
@@ -80,7 +82,7 @@ describe('upstream failures', () => {
 });
 
 describe('upstream failures quoting the key', () => {
-  it("cuts the channel's key out of what the upstream said, for the client and the log alike", () => {
+  it("cuts the channel's key out of what the upstream said, for the log", () => {
     const key = 'sk-live-0123456789abcdef';
     const auth = upstreamFailure(
       401,
@@ -99,7 +101,68 @@ describe('upstream failures quoting the key', () => {
       rules,
       key,
     );
-    expect(client.error.message).to.contain('model not allowed for [channel key]');
+    expect(client.detail).to.contain('model not allowed for [channel key]');
     expect(client.error.message).not.to.contain(key);
+  });
+
+  it('never shows a client the upstream words: key prefixes, masked or base64 keys, URLs, channel ids', () => {
+    const key = 'sk-SECRETKEY-e5f6a7b8c9d0';
+    const echoes = [
+      `Incorrect API key provided: ${key.slice(0, 15)}`,
+      'Incorrect API key provided: sk-SECR*********c9d0',
+      `Bad auth header Basic ${Buffer.from(key).toString('base64')}`,
+      'POST https://internal.example:8443/secret/path/v1/chat/completions failed',
+      'channel 7 upstream http://10.0.0.5/v1 refused',
+    ];
+    const leaks = [
+      'SECR',
+      'c9d0',
+      Buffer.from(key).toString('base64').slice(0, 12),
+      'internal',
+      '10.0.0.5',
+      'channel 7',
+    ];
+    for (const status of [400, 404, 422, 429, 500, 503]) {
+      for (const words of echoes) {
+        const f = upstreamFailure(
+          status,
+          readOpenAiError(
+            JSON.stringify({ error: { message: words, type: 'x', code: words, param: words } }),
+          ),
+          7,
+          undefined,
+          parseAutoDisableRules('none'),
+          key,
+        );
+        const shown = JSON.stringify({ m: f.error.message, c: f.error.code, p: f.error.param });
+        for (const leak of leaks) expect(shown, `${status} ${words}`).not.to.contain(leak);
+        expect(f.error.status).to.equal(status);
+        // The log keeps the words, with the key scrubbed.
+        expect(f.detail).to.be.a('string');
+        expect(f.detail).not.to.contain(key.slice(0, 12));
+        expect(f.detail).not.to.contain(Buffer.from(key).toString('base64'));
+      }
+    }
+  });
+
+  it("passes a 4xx's param and code when they are plain identifiers", () => {
+    const f = upstreamFailure(
+      400,
+      readOpenAiError(
+        JSON.stringify({
+          error: {
+            message: 'bad',
+            type: 'invalid_request_error',
+            code: 'invalid_value',
+            param: 'messages[0].role',
+          },
+        }),
+      ),
+      1,
+      undefined,
+      rules,
+    );
+    expect(f.error.param).to.equal('messages[0].role');
+    expect(f.error.code).to.equal('invalid_value');
   });
 });

@@ -74,12 +74,16 @@ export interface UpstreamErrorInfo {
   message: string;
   code: string | null;
   type: string | null;
+  /** The request field the error is about, when the provider names one. */
+  param?: string | null;
   /**
    * The provider's own verdict when its status alone would mislead (Gemini's 400
    * `API_KEY_INVALID` is an unusable account, Azure's 400 content filter is the client's, an
    * Anthropic 529 is a fault). Absent: the status decides.
    */
   kind?: 'client' | 'rate_limited' | 'unusable' | 'fault';
+  /** How long the provider asks to wait, when it says so in the body rather than in `Retry-After` (Gemini's `RetryInfo`). */
+  retryAfterMs?: number;
 }
 
 /** An error event inside an upstream stream (Anthropic's `error` event, Bedrock's exception frames). */

@@ -50,7 +50,7 @@ export function readOpenAiError(text: string): UpstreamErrorInfo {
   const out: UpstreamErrorInfo = { message: text.slice(0, 500), code: null, type: null };
   try {
     const json = JSON.parse(text) as {
-      error?: { message?: unknown; code?: unknown; type?: unknown } | string;
+      error?: { message?: unknown; code?: unknown; type?: unknown; param?: unknown } | string;
       message?: unknown;
     };
     const e = json.error;
@@ -59,6 +59,7 @@ export function readOpenAiError(text: string): UpstreamErrorInfo {
       if (typeof e.message === 'string') out.message = e.message;
       if (typeof e.code === 'string') out.code = e.code;
       if (typeof e.type === 'string') out.type = e.type;
+      if (typeof e.param === 'string') out.param = e.param;
     } else if (typeof json.message === 'string') out.message = json.message;
   } catch {
     // Not JSON (an HTML error page, a proxy's text): keep the start of it.
