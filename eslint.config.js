@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'dist/', 'data/', 'coverage/', '.mb/'] },
+  { ignores: ['node_modules/', 'dist/', 'web/dist/', 'test-artifacts/', 'data/', 'coverage/', '.mb/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

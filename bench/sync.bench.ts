@@ -84,6 +84,8 @@ async function main() {
     ADMIN_TOKEN: ADMIN,
     RESYNC_EVERY: '5s',
     DATA_DIR: tdb.dataDir,
+    // Each node keeps when it applied every version of the run, for GET /api/cluster/applies.
+    CONFIG_APPLY_LOG: String(WRITES + 100),
   };
   try {
     const master = await startNode('master', { ...env, NODE_TYPE: 'master' });

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import type { ChargeRepository } from '../lib/db/repositories/charge.repository.js';
+import type { BalanceReconciler, DriftRepair } from '../lib/billing/balance-reconciler.js';
 import type { RedisBillingStore, StreamedCharge } from '../lib/billing/redis-billing.store.js';
 import { isDataError } from '../lib/db/db-errors.js';
 import type { NodeHeartbeats } from '../lib/cfg/node-heartbeat.js';
@@ -14,6 +15,11 @@ export interface UsageFlushResult {
   /** Charges the database refused for their data, moved to `usage:dead` (an operator's to look at). */
   deadLettered: number;
   reapedHolds: number;
+  /** Live balances compared with the database, and those repaired (see BalanceReconciler). */
+  reconciled: number;
+  repaired: DriftRepair[];
+  /** True when another run held the flush lock: this one did nothing. */
+  skipped?: boolean;
   /** True when the stream still held charges (the next run goes on). */
   more: boolean;
   ms: number;
@@ -25,6 +31,8 @@ export interface UsageFlushDeps {
   heartbeats: NodeHeartbeats;
   /** A hold older than this is refunded whatever its node's state. */
   holdTtlMs: number;
+  /** Compares live balances with the database after each flush (none: not compared). */
+  reconciler?: BalanceReconciler;
   metrics: Metrics;
   logger: Logger;
 }
@@ -33,6 +41,17 @@ export interface UsageFlushDeps {
 const DEAD_HOLD_AFTER_MS = 30_000;
 const BATCH = 500;
 const BUDGET_MS = 5_000;
+/**
+ * The flush lock outlives a run (the budget plus the reap and the reconciliation); a run that
+ * dies holding it (its node killed, Redis failing under it) delays the next by this much at most.
+ */
+const LOCK_MS = 15_000;
+/**
+ * How long `done` remembers a charge, change or repay id: a script that runs later than this
+ * after its call (or is repeated after this) could charge again. Calls time out after 1 s and
+ * repays are retried every second, so an hour is far beyond any real delay.
+ */
+const DONE_KEEP_MS = 3_600_000;
 
 /**
  * The `usage-flush` job: moves settled charges from the Redis stream to the database in
@@ -40,20 +59,43 @@ const BUDGET_MS = 5_000;
  * then deletes them from the stream. A crash between the two steps replays the batch, which
  * charges nothing twice. A batch the database refuses for the data of one row is written row
  * by row, and a row it refuses is moved to `usage:dead` rather than blocking every later charge.
- * It also refunds holds whose requests will never settle.
+ * It also refunds holds whose requests will never settle, forgets old ids of the billing
+ * scripts' `done` set, and compares every live balance with the database (BalanceReconciler).
+ * One run at a time in the cluster (a lock in Redis).
  */
 export class UsageFlushProcessor {
   constructor(private readonly deps: UsageFlushDeps) {}
 
   async run(): Promise<UsageFlushResult> {
     const started = Date.now();
+    const result = await this.deps.store.withFlushLock(LOCK_MS, () => this.flush(started));
+    return (
+      result ?? {
+        flushed: 0,
+        written: 0,
+        deadLettered: 0,
+        reapedHolds: 0,
+        reconciled: 0,
+        repaired: [],
+        skipped: true,
+        more: false,
+        ms: Date.now() - started,
+      }
+    );
+  }
+
+  private async flush(started: number): Promise<UsageFlushResult> {
     const { store, charges } = this.deps;
     let flushed = 0;
     let written = 0;
     let deadLettered = 0;
+    let drained = false;
     for (;;) {
       const batch = await store.pendingCharges(BATCH);
-      if (batch.length === 0) break;
+      if (batch.length === 0) {
+        drained = true;
+        break;
+      }
       try {
         written += await charges.apply(batch);
       } catch (err) {
@@ -63,18 +105,28 @@ export class UsageFlushProcessor {
         written += r.written;
         deadLettered += r.dead;
       }
-      await store.ackCharges(batch.map((c) => c.streamId));
+      await store.ackCharges(batch);
       flushed += batch.length;
-      if (batch.length < BATCH || Date.now() - started > BUDGET_MS) break;
+      if (batch.length < BATCH) {
+        drained = true;
+        break;
+      }
+      if (Date.now() - started > BUDGET_MS) break;
     }
     const alive = new Set((await this.deps.heartbeats.list()).map((n) => `${n.nodeId}/${n.pid}`));
     const reapedHolds = await store.reapHolds(this.deps.holdTtlMs, DEAD_HOLD_AFTER_MS, alive);
+    await store.trimDone(DONE_KEEP_MS);
+    // Compared only once everything read is written and acknowledged: `pend` then agrees with
+    // the database (charges settled meanwhile are in both `pend` and the stream, not the database).
+    const rec = drained && this.deps.reconciler ? await this.deps.reconciler.run() : undefined;
     this.deps.metrics.usageFlushed.inc(written);
     const result = {
       flushed,
       written,
       deadLettered,
       reapedHolds,
+      reconciled: rec?.checked ?? 0,
+      repaired: rec?.repaired ?? [],
       more: (await store.pendingCharges(1)).length > 0,
       ms: Date.now() - started,
     };

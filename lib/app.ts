@@ -9,7 +9,9 @@ import { ConfigSync, type SyncHooks } from './cfg/config-sync.js';
 import { RedisHealthShare } from './cfg/health-share.js';
 import { IdentityCache } from './cfg/identity-cache.js';
 import { InvalidationPublisher } from './cfg/invalidation-publisher.js';
+import { ApplyLog } from './cfg/apply-log.js';
 import { LayeredConfigSource, RedisVersionProbe } from './cfg/layered-config-source.js';
+import { NewestVersionProbe } from './cfg/newest-version-probe.js';
 import { NodeStatus } from './cfg/node-status.js';
 import type { Config } from './config/config.js';
 import type { Db } from './db/knex.js';
@@ -102,8 +104,13 @@ export class Gateway {
       floorTtlMs: 2 * config.resyncEveryMs + 60_000,
     });
     const redisProbe = redis ? new RedisVersionProbe(redis.l2) : undefined;
+    // The poll reads Redis's version and the database's, so a change committed without a
+    // publish is seen within CONFIG_POLL_MS too (the database alone while Redis is away).
+    const newestProbe = redisProbe ? new NewestVersionProbe(redisProbe, dbSource) : undefined;
     // The sync and the cluster node need each other: the hook is filled in once the node exists.
-    const syncHooks: SyncHooks = {};
+    const syncHooks: SyncHooks = {
+      applyLog: config.configApplyLog > 0 ? new ApplyLog(config.configApplyLog) : undefined,
+    };
     const sync = (this.sync = new ConfigSync(
       source,
       redisProbe ?? dbSource,
@@ -161,6 +168,7 @@ export class Gateway {
       wireCluster({
         config,
         redis,
+        db: this.db,
         repos,
         sync,
         channelHealth,
@@ -265,7 +273,7 @@ export class Gateway {
       start: async () => {
         await sync.start();
         sync.startPolling(config.configPollMs, () =>
-          node && !node.isRedisReady ? dbSource : (redisProbe ?? dbSource),
+          node && !node.isRedisReady ? dbSource : (newestProbe ?? dbSource),
         );
       },
       stop: () => sync.stop(),

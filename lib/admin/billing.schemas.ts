@@ -51,7 +51,7 @@ export const logsQuerySchema = z.object({
   from: queryTime(),
   to: queryTime(),
   status: z.coerce.number().int().min(100).max(599).optional(),
-  type: z.enum(['consume', 'topup', 'adjust']).optional(),
+  type: z.enum(['consume', 'topup', 'adjust', 'reconcile']).optional(),
   request_id: z.string().max(128).optional(),
 });
 

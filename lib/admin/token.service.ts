@@ -1,3 +1,5 @@
+import { IdempotencyKeyRepository } from '../db/repositories/idempotency-key.repository.js';
+import { IdempotentWrites, Replay, type IdempotencyClaim } from './idempotent-writes.js';
 import type { BalanceService } from '../billing/balance.service.js';
 import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type { TokenRecord, TokenRepository, TokenValues } from '../db/repositories/token.repository.js';
@@ -42,6 +44,8 @@ export class TokenService {
     private readonly users: UserRepository,
     private readonly writer: VersionedWriter,
     private readonly balances: BalanceService,
+    /** Money-moving calls sent with an Idempotency-Key run once per key. */
+    private readonly once: IdempotentWrites = new IdempotentWrites(new IdempotencyKeyRepository()),
   ) {}
 
   async list(actor: Actor, f: ListTokensInput) {
@@ -90,7 +94,7 @@ export class TokenService {
   }
 
   /** `requestId`: the admin request's, for the usage log row a quota change writes. */
-  async update(actor: Actor, id: number, input: UpdateTokenInput, requestId = '') {
+  async update(actor: Actor, id: number, input: UpdateTokenInput, requestId = '', claim?: IdempotencyClaim) {
     const existing = await this.visible(actor, id);
     if (!isAdmin(actor)) {
       if (input.user_id !== undefined && input.user_id !== actor.userId)
@@ -118,24 +122,48 @@ export class TokenService {
     if (input.subnets !== undefined) values.subnets = input.subnets;
     if (input.rpm_limit !== undefined) values.rpmLimit = input.rpm_limit;
     if (input.tpm_limit !== undefined) values.tpmLimit = input.tpm_limit;
-    const { view, change } = await this.writer.write('token', async (trx, version) => {
-      if (!(await this.tokens.findById(id, trx))) throw notFound(id);
-      const change = await this.balances.quotaEdit(trx, 'token', id, input.quota, {
-        username: actor.username,
-        requestId,
+    const { view, change } = await this.writer
+      .write('token', async (trx, version) => {
+        // A retried call with the same Idempotency-Key: answered as before, and rolled back (nothing changes).
+        const earlier = await this.once.earlier<ReturnType<typeof tokenView>>(trx, claim);
+        if (earlier) throw new Replay(earlier);
+        if (!(await this.tokens.findById(id, trx))) throw notFound(id);
+        const change = await this.balances.quotaEdit(trx, 'token', id, input.quota, {
+          username: actor.username,
+          requestId,
+        });
+        await this.tokens.update(trx, id, values, version);
+        const row = (await this.tokens.findById(id, trx))!;
+        await this.once.remember(trx, claim, tokenView(row));
+        return { entityId: id, op: 'upsert', result: { view: tokenView(row), change }, record: row };
+      })
+      .catch((err: unknown) => {
+        if (err instanceof Replay)
+          return { view: err.answer as ReturnType<typeof tokenView>, change: undefined };
+        throw err;
       });
-      await this.tokens.update(trx, id, values, version);
-      const row = (await this.tokens.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: { view: tokenView(row), change }, record: row };
-    });
     await this.balances.apply(change);
     return view;
   }
 
   /** A top-up (or correction) of a token's quota; admins only. */
-  async adjustQuota(actor: Actor, id: number, delta: number, note: string | undefined, requestId: string) {
+  async adjustQuota(
+    actor: Actor,
+    id: number,
+    delta: number,
+    note: string | undefined,
+    requestId: string,
+    claim?: IdempotencyClaim,
+  ) {
     requireRole(actor, 'admin');
-    return this.balances.adjust('token', id, delta, { username: actor.username, requestId }, note);
+    return this.balances.adjust(
+      'token',
+      id,
+      delta,
+      { username: actor.username, requestId },
+      note,
+      this.once.guard(claim),
+    );
   }
 
   async delete(actor: Actor, id: number): Promise<void> {

@@ -1,3 +1,5 @@
+import { IdempotencyKeyRepository } from '../db/repositories/idempotency-key.repository.js';
+import { IdempotentWrites, Replay, type IdempotencyClaim } from './idempotent-writes.js';
 import type { BalanceService } from '../billing/balance.service.js';
 import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type { AccessTokenRecord, AccessTokenRepository } from '../db/repositories/access-token.repository.js';
@@ -64,6 +66,8 @@ export class UserService {
     private readonly balances: BalanceService,
     private readonly passwords: PasswordHasher,
     private readonly sessions: SessionRevoker,
+    /** Money-moving calls sent with an Idempotency-Key run once per key. */
+    private readonly once: IdempotentWrites = new IdempotentWrites(new IdempotencyKeyRepository()),
   ) {}
 
   async list(actor: Actor, f: ListUsersInput) {
@@ -138,7 +142,7 @@ export class UserService {
   }
 
   /** `requestId`: the admin request's, for the usage log row a quota change writes. */
-  async update(actor: Actor, id: number, input: UpdateUserInput, requestId = '') {
+  async update(actor: Actor, id: number, input: UpdateUserInput, requestId = '', claim?: IdempotencyClaim) {
     requireRole(actor, 'admin');
     const target = await this.visible(actor, id);
     requireManages(actor, target);
@@ -148,16 +152,26 @@ export class UserService {
         param: input.role ? 'role' : 'status',
       });
     }
-    const { view, change } = await this.writer.write('user', async (trx, version) => {
-      if (!(await this.users.findById(id, trx))) throw notFound(id);
-      const change = await this.balances.quotaEdit(trx, 'user', id, input.quota, {
-        username: actor.username,
-        requestId,
+    const { view, change } = await this.writer
+      .write('user', async (trx, version) => {
+        // A retried call with the same Idempotency-Key: answered as before, and rolled back (nothing changes).
+        const earlier = await this.once.earlier<ReturnType<typeof userView>>(trx, claim);
+        if (earlier) throw new Replay(earlier);
+        if (!(await this.users.findById(id, trx))) throw notFound(id);
+        const change = await this.balances.quotaEdit(trx, 'user', id, input.quota, {
+          username: actor.username,
+          requestId,
+        });
+        await this.users.update(trx, id, userValues(input), version);
+        const row = (await this.users.findById(id, trx))!;
+        await this.once.remember(trx, claim, userView(row));
+        return { entityId: id, op: 'upsert', result: { view: userView(row), change }, record: row };
+      })
+      .catch((err: unknown) => {
+        if (err instanceof Replay)
+          return { view: err.answer as ReturnType<typeof userView>, change: undefined };
+        throw err;
       });
-      await this.users.update(trx, id, userValues(input), version);
-      const row = (await this.users.findById(id, trx))!;
-      return { entityId: id, op: 'upsert', result: { view: userView(row), change }, record: row };
-    });
     await this.balances.apply(change);
     // A new role (or a disabled user) must not keep the rights of a session signed in before.
     if ((input.role !== undefined && input.role !== target.role) || input.status === 'disabled')
@@ -166,10 +180,24 @@ export class UserService {
   }
 
   /** A top-up (or correction) of a user's quota. */
-  async adjustQuota(actor: Actor, id: number, delta: number, note: string | undefined, requestId: string) {
+  async adjustQuota(
+    actor: Actor,
+    id: number,
+    delta: number,
+    note: string | undefined,
+    requestId: string,
+    claim?: IdempotencyClaim,
+  ) {
     requireRole(actor, 'admin');
     requireManages(actor, await this.visible(actor, id));
-    return this.balances.adjust('user', id, delta, { username: actor.username, requestId }, note);
+    return this.balances.adjust(
+      'user',
+      id,
+      delta,
+      { username: actor.username, requestId },
+      note,
+      this.once.guard(claim),
+    );
   }
 
   async delete(actor: Actor, id: number): Promise<void> {

@@ -8,6 +8,15 @@ import { BadRequestError } from '../errors/bad-request.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
 import type { BalanceOwner, BillingStore, QuotaChange } from './billing-store.js';
 
+/**
+ * Makes an adjustment run once per Idempotency-Key (see lib/admin/idempotent-writes.ts): inside
+ * its transaction, the answer of an earlier call to return instead, and keeping this one's.
+ */
+export interface OnceGuard {
+  earlier<T>(trx: Trx): Promise<T | undefined>;
+  remember(trx: Trx, answer: unknown): Promise<void>;
+}
+
 /** Who changed a balance, and in which admin request: written to the usage log. */
 export interface AdjustedBy {
   username: string;
@@ -30,9 +39,21 @@ export class BalanceService {
     private readonly logger: Logger,
   ) {}
 
-  /** Adds `delta` to a limited quota; returns the new stored quota. */
-  async adjust(who: BalanceOwner, id: number, delta: number, by: AdjustedBy, note?: string) {
+  /**
+   * Adds `delta` to a limited quota; returns the new stored quota. With `once` (an
+   * Idempotency-Key), a call already made with that key is answered as it was, and adds nothing.
+   */
+  async adjust(
+    who: BalanceOwner,
+    id: number,
+    delta: number,
+    by: AdjustedBy,
+    note?: string,
+    once?: OnceGuard,
+  ) {
     const change = await this.db.transaction(async (trx) => {
+      const earlier = await once?.earlier<{ quota: number }>(trx);
+      if (earlier) return { replay: earlier };
       const row = await this.repo(who).quotaForUpdate(trx, id);
       if (!row) throw new NotFoundError(`No ${who} with id ${id}`, { param: 'id' });
       if (row.quota === null) {
@@ -49,9 +70,12 @@ export class BalanceService {
         );
       }
       await this.repo(who).addQuota(trx, id, delta);
+      const rev = (await this.repo(who).quotasAtRev([id], trx)).get(id)?.rev ?? 0;
       await this.log(trx, who, id, delta > 0 ? 'topup' : 'adjust', delta, by, note);
-      return { who, id, quota: row.quota + delta, delta };
+      await once?.remember(trx, { quota: row.quota + delta });
+      return { who, id, quota: row.quota + delta, delta, changeId: randomUUID(), rev } satisfies QuotaChange;
     });
+    if ('replay' in change) return change.replay;
     await this.apply(change);
     return { quota: change.quota };
   }
@@ -72,8 +96,9 @@ export class BalanceService {
     const row = await this.repo(who).quotaForUpdate(trx, id);
     if (!row || row.quota === quota) return undefined;
     const delta = row.quota !== null && quota !== null ? quota - row.quota : null;
+    const rev = await this.repo(who).bumpQuotaRev(trx, id);
     await this.log(trx, who, id, 'adjust', delta ?? 0, by, `quota set to ${quota ?? 'unlimited'}`);
-    return { who, id, quota, delta };
+    return { who, id, quota, delta, changeId: randomUUID(), rev };
   }
 
   /** Brings the live balance in line with a committed change; a failure is logged (the store heals it). */

@@ -61,15 +61,23 @@ export interface QuotaChange {
   id: number;
   quota: number | null;
   delta: number | null;
-  /**
-   * A charge owed to the live balance (made on the database while Redis was away): lowers a
-   * loaded, limited balance by `delta`; never loads one or changes its kind.
-   */
-  owed?: boolean;
+  /** Names the change: applied to a live balance once, however often it is sent. */
+  changeId: string;
+  /** The row's `quota_rev` after the change: a balance loaded at it or later holds it already. */
+  rev: number;
 }
 
 /** Reads a stored quota to load a balance: null is unlimited, undefined is a row that is gone. */
 export type QuotaSource = (who: BalanceOwner, id: number) => Promise<number | null | undefined>;
+
+/** A stored quota and the `quota_rev` it was read at. */
+export interface StoredQuota {
+  quota: number | null;
+  rev: number;
+}
+
+/** Reads a stored quota with its revision (undefined: the row is gone). */
+export type StoredQuotaSource = (who: BalanceOwner, id: number) => Promise<StoredQuota | undefined>;
 
 /**
  * Where live balances, holds and rate windows are kept, with the same semantics everywhere:

@@ -7,13 +7,14 @@ import type { UserRepository } from '../db/repositories/user.repository.js';
 import type { Metrics } from '../obs/metrics.js';
 import { BalanceService } from './balance.service.js';
 import { BillingService, type BillingOptions } from './billing.service.js';
-import type { BillingStore, ChargeEntry, QuotaSource } from './billing-store.js';
+import type { BillingStore, ChargeEntry, QuotaSource, StoredQuotaSource } from './billing-store.js';
 import { ChargeRepository } from '../db/repositories/charge.repository.js';
 import { ChargeWriter } from './charge-writer.js';
 import { FailoverBillingStore } from './failover-billing.store.js';
 import { LocalBillingStore } from './local-billing.store.js';
 import type { PriceBook } from './price-book.js';
 import { RedisBillingStore } from './redis-billing.store.js';
+import { SettlementJournal } from './settlement-journal.js';
 
 export interface BillingParts {
   service: BillingService;
@@ -29,6 +30,8 @@ export interface BillingParts {
 
 /** How often a cluster node tries to pay the Redis balances what it charged the database while Redis was away. */
 const REPAY_EVERY_MS = 1000;
+/** How often (in repay ticks) a cluster node checks that what it settled on Redis reached the database. */
+const JOURNAL_CHECK_EVERY_TICKS = 2;
 /** While Redis is away, a cluster node re-reads balances from the database this often. */
 const DEGRADED_BALANCE_REFRESH_MS = 2000;
 
@@ -50,23 +53,36 @@ export function wireBilling(deps: {
   redis?: { client: Redis; prefix: string; holder: string; ready: () => boolean };
 }): BillingParts {
   const charges = new ChargeRepository(deps.db, deps.usage, deps.tokens, deps.users);
-  const writer = new ChargeWriter(charges, deps.logger.child({ component: 'charges' }));
-  const loadQuota: QuotaSource = async (who, id) => {
-    const row = await (who === 'token' ? deps.tokens : deps.users).quotaOf(id);
-    return row === undefined ? undefined : row.quota;
-  };
-  const record = (entry: ChargeEntry) => writer.push(entry);
+  const storedQuota: StoredQuotaSource = (who, id) =>
+    (who === 'token' ? deps.tokens : deps.users).quotaOf(id);
+  const loadQuota: QuotaSource = async (who, id) => (await storedQuota(who, id))?.quota;
   let store: BillingStore;
   let redisStore: RedisBillingStore | undefined;
   let failover: FailoverBillingStore | undefined;
+  let journal: SettlementJournal | undefined;
+  // The cluster's local path tells the failover store what it wrote (with the rows' revisions).
+  const writer = new ChargeWriter(
+    charges,
+    deps.logger.child({ component: 'charges' }),
+    undefined,
+    deps.redis ? (batch, written) => failover?.charged(batch, written) : undefined,
+  );
+  const record = (entry: ChargeEntry) => writer.push(entry);
   if (deps.redis) {
-    redisStore = new RedisBillingStore(deps.redis.client, deps.redis.prefix, deps.redis.holder, loadQuota);
+    redisStore = new RedisBillingStore(deps.redis.client, deps.redis.prefix, deps.redis.holder, storedQuota);
+    const rs = redisStore;
+    journal = new SettlementJournal({
+      inDatabase: (ids) => deps.usage.existing(deps.db, ids),
+      inRedis: (ids) => rs.knows(ids),
+      rewrite: record,
+      logger: deps.logger.child({ component: 'billing' }),
+    });
     failover = new FailoverBillingStore(
       redisStore,
       new LocalBillingStore(loadQuota, record, DEGRADED_BALANCE_REFRESH_MS),
       deps.redis.ready,
-      loadQuota,
       deps.logger.child({ component: 'billing' }),
+      journal,
     );
     store = failover;
   } else {
@@ -96,8 +112,20 @@ export function wireBilling(deps: {
     redisStore,
     start() {
       if (!failover) return;
+      let tick = 0;
+      let checking = false;
+      const ready = deps.redis!.ready;
       timer = setInterval(() => {
-        if (failover.owedBalances > 0) void failover.repay();
+        if (failover.owed > 0) void failover.repay();
+        if (++tick % JOURNAL_CHECK_EVERY_TICKS !== 0 || !journal || journal.size === 0) return;
+        if (checking || !ready()) return;
+        checking = true;
+        journal
+          .check()
+          .catch((err: unknown) =>
+            deps.logger.warn({ err: { message: (err as Error).message } }, 'settlement journal check failed'),
+          )
+          .finally(() => (checking = false));
       }, REPAY_EVERY_MS);
       timer.unref();
     },
@@ -105,7 +133,7 @@ export function wireBilling(deps: {
       if (timer) clearInterval(timer);
       await service.drain();
       await writer.stop();
-      if (failover && failover.owedBalances > 0) await failover.repay();
+      if (failover && failover.owed > 0) await failover.repay();
     },
   };
 }

@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { ChargeEntry } from './billing-store.js';
-import type { ChargeRepository } from '../db/repositories/charge.repository.js';
+import type { ChargeRepository, WrittenCharges } from '../db/repositories/charge.repository.js';
 
 /**
  * The database path for settled charges when there is no Redis stream (a single node, or a
@@ -25,6 +25,8 @@ export class ChargeWriter {
       maxBatch: 1000,
       retryMs: 1000,
     },
+    /** Told of each batch once it is committed (a cluster node owes these charges to Redis). */
+    private readonly onWritten?: (batch: ChargeEntry[], written: WrittenCharges) => void,
   ) {}
 
   push(entry: ChargeEntry): void {
@@ -40,7 +42,10 @@ export class ChargeWriter {
     if (this.queue.length === 0) return;
     const batch = this.queue;
     this.queue = [];
-    this.writing = this.charges.apply(batch).then(
+    const write = this.onWritten
+      ? this.charges.applyWithRevs(batch).then((w) => this.onWritten!(batch, w))
+      : this.charges.apply(batch);
+    this.writing = write.then(
       () => undefined,
       (err: unknown) => {
         this.queue = batch.concat(this.queue);

@@ -1,36 +1,43 @@
 import type { Logger } from 'pino';
-import type {
-  Admission,
-  AdmitResult,
-  BalanceOwner,
-  BillingStore,
-  QuotaChange,
-  QuotaSource,
-  Settlement,
-} from './billing-store.js';
+import type { ChargeEntry, WrittenCharges } from '../db/repositories/charge.repository.js';
+import type { Admission, AdmitResult, BillingStore, QuotaChange, Settlement } from './billing-store.js';
 import type { LocalBillingStore } from './local-billing.store.js';
-import type { RedisBillingStore } from './redis-billing.store.js';
+import type { SettlementJournal } from './settlement-journal.js';
+import { BalanceSourceError, type RedisBillingStore, type RepayOp } from './redis-billing.store.js';
+
+/** Requests closed on Redis in one script call at most. */
+const REPAY_BATCH = 200;
 
 /**
- * A cluster node's billing: Redis, and while Redis is away the local store on the database, so
- * the relay keeps serving (a DEGRADED node serves: docs/billing.md, "Where balances live"). What the database was charged in
- * that time is owed to the Redis balances and paid as soon as Redis answers again.
- * Trade-off while degraded: rate limits count per node, and balances are the database's,
- * re-read every few seconds.
+ * A cluster node's billing: Redis, and while Redis fails a call, the local store on the
+ * database, so the relay keeps serving (a DEGRADED node serves: docs/billing.md, "Where balances
+ * live"). Trade-off while degraded: rate
+ * limits count per node, and balances are the database's, re-read every few seconds.
+ *
+ * A call that failed on Redis may still run there later (a timeout under `CLIENT PAUSE` is not a
+ * refusal), so a request taken to the database is closed on Redis by its charge id as soon as
+ * Redis answers: first a cancel (any hold a late admit took is refunded, and no admit or settle
+ * of that id runs any more), then, once the database holds the charge, the charge itself with
+ * each row's `quota_rev`, which a balance loaded from the database after the charge already holds
+ * (so it is not charged twice). Every step is idempotent (see repay.lua); whichever of a late
+ * settle and the repay lands first charges, the other does nothing.
  */
 export class FailoverBillingStore implements BillingStore {
   /** Where each admitted request was admitted, so its settlement goes to the same place. */
   private readonly admittedLocally = new Set<string>();
-  /** Per balance: quota to add to the Redis balance, or 'reload' to set it from the database. */
-  private readonly owed = new Map<string, { who: BalanceOwner; id: number; delta: number | 'reload' }>();
+  /** Requests to close on Redis, by charge id (a charge replaces a cancel). */
+  private readonly owedOps = new Map<string, RepayOp>();
+  /** Admin quota changes Redis has not taken yet, by change id. */
+  private readonly owedChanges = new Map<string, QuotaChange>();
   private repaying: Promise<void> | undefined;
 
   constructor(
     private readonly redis: RedisBillingStore,
     private readonly local: LocalBillingStore,
     private readonly redisReady: () => boolean,
-    private readonly loadQuota: QuotaSource,
     private readonly logger: Logger,
+    /** Keeps what was settled on Redis until the database holds it (see SettlementJournal). */
+    private readonly journal?: SettlementJournal,
   ) {}
 
   async admit(a: Admission): Promise<AdmitResult> {
@@ -38,7 +45,10 @@ export class FailoverBillingStore implements BillingStore {
       try {
         return await this.redis.admit(a);
       } catch (err) {
+        // The database failed, not Redis: the local path would need it too (a 503 for this request).
+        if (err instanceof BalanceSourceError) throw err.cause;
         this.warn(err, 'admit');
+        this.cancel(a.chargeId);
       }
     }
     const r = await this.local.admit(a);
@@ -47,20 +57,42 @@ export class FailoverBillingStore implements BillingStore {
   }
 
   async settle(s: Settlement): Promise<void> {
-    if (!this.admittedLocally.delete(s.chargeId) && this.redisReady()) {
-      try {
-        await this.redis.settle(s);
-        return;
-      } catch (err) {
-        this.warn(err, 'settle');
+    if (!this.admittedLocally.delete(s.chargeId)) {
+      if (this.redisReady()) {
+        try {
+          await this.redis.settle(s);
+          // Limited unless known otherwise: the database leaves an unlimited (NULL) quota alone.
+          this.journal?.add({ usage: s.usage, tokenLimited: true, userLimited: true });
+          return;
+        } catch (err) {
+          this.warn(err, 'settle');
+        }
       }
+      // Admitted on Redis, settled here: its hold there is refunded by the cancel.
+      this.cancel(s.chargeId);
     }
-    // Written to the database by the local path; the Redis hold (if any) is refunded by the
-    // reaper, and the charge is owed to the Redis balances.
+    // Written to the database by the local path; {@link charged} learns when.
     await this.local.settle(s);
-    if (s.quota > 0) {
-      this.owe('token', s.tokenId, -s.quota);
-      this.owe('user', s.userId, -s.quota);
+  }
+
+  /**
+   * The local path wrote `entries` (see ChargeWriter): each is owed to the Redis balances, with
+   * the revisions that tell a balance whether it holds it already.
+   */
+  charged(entries: ChargeEntry[], written: WrittenCharges): void {
+    for (const e of entries) {
+      const u = e.usage;
+      const fresh = written.fresh.has(u.chargeId);
+      this.owedOps.set(u.chargeId, {
+        kind: 'charge',
+        chargeId: u.chargeId,
+        tokenId: u.tokenId,
+        userId: u.userId,
+        quota: u.quota,
+        // A charge written before (by usage-flush) came from Redis: nothing to take there.
+        tokenRev: fresh && e.tokenLimited && u.tokenId !== null ? (written.tokenRevs.get(u.tokenId) ?? 0) : 0,
+        userRev: fresh && e.userLimited ? (written.userRevs.get(u.userId) ?? 0) : 0,
+      });
     }
   }
 
@@ -74,7 +106,7 @@ export class FailoverBillingStore implements BillingStore {
         this.warn(err, 'change quota');
       }
     }
-    this.owe(c.who, c.id, c.delta === null ? 'reload' : c.delta);
+    this.owedChanges.set(c.changeId, c);
   }
 
   async hit(key: string, limit: number) {
@@ -88,46 +120,39 @@ export class FailoverBillingStore implements BillingStore {
     return this.local.hit(key, limit);
   }
 
-  /** Pays what the Redis balances are owed (call when Redis is back; safe to call any time). */
+  /** Closes on Redis what was taken elsewhere (call when Redis is back; safe to call any time). */
   repay(): Promise<void> {
     this.repaying ??= this.doRepay().finally(() => (this.repaying = undefined));
     return this.repaying;
   }
 
-  get owedBalances(): number {
-    return this.owed.size;
+  /** Requests and quota changes Redis has yet to be told of. */
+  get owed(): number {
+    return this.owedOps.size + this.owedChanges.size;
+  }
+
+  private cancel(chargeId: string): void {
+    if (!this.owedOps.has(chargeId)) this.owedOps.set(chargeId, { kind: 'cancel', chargeId });
   }
 
   private async doRepay(): Promise<void> {
     if (!this.redisReady()) return;
     this.local.forgetBalances();
-    for (const [k, o] of [...this.owed]) {
-      try {
-        if (o.delta === 'reload') {
-          const quota = await this.loadQuota(o.who, o.id);
-          if (quota !== undefined) await this.redis.changeQuota({ who: o.who, id: o.id, quota, delta: null });
-        } else {
-          await this.redis.changeQuota({
-            who: o.who,
-            id: o.id,
-            quota: 0,
-            delta: o.delta,
-            owed: true,
-          });
-        }
-        if (this.owed.get(k) === o) this.owed.delete(k);
-      } catch (err) {
-        this.warn(err, 'repay');
-        return;
+    try {
+      for (const [id, c] of [...this.owedChanges]) {
+        await this.redis.changeQuota(c);
+        this.owedChanges.delete(id);
       }
+      const ops = [...this.owedOps.values()];
+      for (let i = 0; i < ops.length; i += REPAY_BATCH) {
+        const batch = ops.slice(i, i + REPAY_BATCH);
+        await this.redis.repay(batch);
+        // A cancel may have become a charge meanwhile: that one is still owed.
+        for (const o of batch) if (this.owedOps.get(o.chargeId) === o) this.owedOps.delete(o.chargeId);
+      }
+    } catch (err) {
+      this.warn(err, 'repay');
     }
-  }
-
-  private owe(who: BalanceOwner, id: number, delta: number | 'reload'): void {
-    const k = `${who}:${id}`;
-    const was = this.owed.get(k);
-    const next = was?.delta === 'reload' || delta === 'reload' ? 'reload' : (was?.delta ?? 0) + delta;
-    this.owed.set(k, { who, id, delta: next });
   }
 
   private warn(err: unknown, step: string): void {

@@ -88,8 +88,10 @@ export class LocalBillingStore implements BillingStore {
     this.holds.delete(s.chargeId);
     const token = this.balances.get(key('token', s.tokenId));
     const user = this.balances.get(key('user', s.userId));
-    const tokenLimited = hold ? hold.tokenLimited : token !== undefined && !token.unlimited;
-    const userLimited = hold ? hold.userLimited : user !== undefined && !user.unlimited;
+    // Without a hold here (admitted on Redis, settled here after Redis failed), a balance not
+    // known to be unlimited is charged: the database leaves an unlimited (NULL) quota alone.
+    const tokenLimited = hold ? hold.tokenLimited : !token?.unlimited;
+    const userLimited = hold ? hold.userLimited : !user?.unlimited;
     const reserve = hold?.reserve ?? 0;
     if (tokenLimited && token) credit(token, reserve - s.quota, hold ? -reserve : 0);
     if (userLimited && user) credit(user, reserve - s.quota, hold ? -reserve : 0);
@@ -105,10 +107,6 @@ export class LocalBillingStore implements BillingStore {
   async changeQuota(c: QuotaChange): Promise<void> {
     const b = this.balances.get(key(c.who, c.id));
     if (!b) return; // loaded from the database, with the change, on first use
-    if (c.owed) {
-      if (!b.unlimited) b.left += c.delta ?? 0;
-      return;
-    }
     if (c.quota === null) b.unlimited = true;
     else if (c.delta === null || b.unlimited) {
       b.unlimited = false;

@@ -1,5 +1,6 @@
+import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import { ADMIT, CHANGE, HIT, LOAD, REAP, SETTLE } from './billing-scripts.js';
+import { ACK, ADMIT, CHANGE, HIT, LOAD, REAP, RECONCILE, REPAY, SETTLE, UNLOCK } from './billing-scripts.js';
 import {
   WINDOW_SECONDS,
   type Admission,
@@ -8,8 +9,8 @@ import {
   type BillingStore,
   type ChargeEntry,
   type QuotaChange,
-  type QuotaSource,
   type Settlement,
+  type StoredQuotaSource,
 } from './billing-store.js';
 import type { UsageRecord } from '../db/repositories/usage-log.repository.js';
 
@@ -17,8 +18,19 @@ type Scripted = Redis & {
   syAdmit(...args: (string | number)[]): Promise<string[][]>;
   sySettle(...args: (string | number)[]): Promise<number>;
   syReap(holds: string, info: string, chargeId: string, prefix: string): Promise<number>;
-  syLoad(key: string, quota: string): Promise<number>;
-  syChange(key: string, quota: string, delta: string, owed: string): Promise<number>;
+  syLoad(key: string, quota: string, rev: number): Promise<number>;
+  syChange(
+    key: string,
+    done: string,
+    changeId: string,
+    quota: string,
+    delta: string,
+    rev: number,
+  ): Promise<number>;
+  syRepay(...args: (string | number)[]): Promise<number>;
+  syAck(...args: (string | number)[]): Promise<number>;
+  syReconcile(key: string, quota: string, rev: number): Promise<string[]>;
+  syUnlock(key: string, token: string): Promise<number>;
   syHit(key: string, now: number, win: number, limit: number): Promise<[number, number]>;
 };
 
@@ -31,26 +43,62 @@ interface Pending<T, R> {
   reject: (err: unknown) => void;
 }
 
+/**
+ * A request a node took to the database while Redis failed it (see repay.lua): `cancel` when
+ * Redis may still run an admit or settle of it late; `charge` once the database holds its
+ * charge, with each row's `quota_rev` after it (0: not charged there).
+ */
+export type RepayOp =
+  | { kind: 'cancel'; chargeId: string }
+  | {
+      kind: 'charge';
+      chargeId: string;
+      tokenId: number | null;
+      userId: number;
+      quota: number;
+      tokenRev: number;
+      userRev: number;
+    };
+
+/** What reconciling one balance found: the units added to its `left` (0: it agreed). */
+export type ReconcileResult = { kind: 'skip' | 'newer' } | { kind: 'ok'; drift: number; leftBefore: number };
+
+/**
+ * The database failed while a balance was being loaded for an admission: not a Redis failure
+ * (the failover store passes `cause` on instead of taking the request to the database).
+ */
+export class BalanceSourceError extends Error {
+  constructor(override readonly cause: unknown) {
+    super('could not read a stored quota to load a balance');
+  }
+}
+
 /** A charge read back from the usage stream. */
 export interface StreamedCharge extends ChargeEntry {
   streamId: string;
 }
 
 /**
- * Balances, holds, rate windows and settled charges in Redis, each step one Lua script, so the
- * limit holds across every node. Settled charges wait in the `usage` stream until the
- * `usage-flush` job writes them to the database (idempotently, by charge id) and deletes them.
+ * Balances, holds, rate windows and settled charges in Redis, each step one Lua script
+ * (lib/billing/scripts/*.lua), so the limit holds across every node. Settled charges wait in the
+ * `usage` stream until the `usage-flush` job writes them to the database (idempotently, by charge
+ * id) and deletes them. Every script is safe to run twice and late: the ids it has finished with
+ * are kept in `bill:done`, and a balance remembers the database revision (`quota_rev`) it agrees
+ * with (see docs/billing-faults.md).
  */
 export class RedisBillingStore implements BillingStore {
   private readonly redis: Scripted;
   private readonly admitting: Pending<Admission, string[]>[] = [];
   private readonly settling: Pending<Settlement, number>[] = [];
+  /** The flush lock token a run of this process could not release. */
+  private staleLock: string | undefined;
   readonly keys: {
     balance: (who: BalanceOwner, id: number) => string;
     holds: string;
     holdInfo: string;
     usage: string;
     deadLetters: string;
+    done: string;
     window: (key: string) => string;
   };
 
@@ -59,7 +107,7 @@ export class RedisBillingStore implements BillingStore {
     private readonly prefix: string,
     /** `nodeId/pid`: who took a hold, so the reaper can tell a dead process's holds. */
     private readonly holder: string,
-    private readonly loadQuota: QuotaSource,
+    private readonly loadQuota: StoredQuotaSource,
     /** Tests move time with it; the windows and holds read it. */
     private readonly clock: () => number = Date.now,
   ) {
@@ -68,7 +116,11 @@ export class RedisBillingStore implements BillingStore {
       redis.defineCommand('sySettle', { lua: SETTLE });
       redis.defineCommand('syReap', { numberOfKeys: 2, lua: REAP });
       redis.defineCommand('syLoad', { numberOfKeys: 1, lua: LOAD });
-      redis.defineCommand('syChange', { numberOfKeys: 1, lua: CHANGE });
+      redis.defineCommand('syChange', { numberOfKeys: 2, lua: CHANGE });
+      redis.defineCommand('syRepay', { numberOfKeys: 3, lua: REPAY });
+      redis.defineCommand('syAck', { numberOfKeys: 1, lua: ACK });
+      redis.defineCommand('syReconcile', { numberOfKeys: 1, lua: RECONCILE });
+      redis.defineCommand('syUnlock', { numberOfKeys: 1, lua: UNLOCK });
       redis.defineCommand('syHit', { numberOfKeys: 1, lua: HIT });
     }
     this.redis = redis as Scripted;
@@ -78,6 +130,7 @@ export class RedisBillingStore implements BillingStore {
       holdInfo: `${prefix}:holdinfo`,
       usage: `${prefix}:usage`,
       deadLetters: `${prefix}:usage:dead`,
+      done: `${prefix}:bill:done`,
       window: (key) => `${prefix}:rl:${key}`,
     };
   }
@@ -89,9 +142,15 @@ export class RedisBillingStore implements BillingStore {
       if (r[0] === 'missing' && attempt < 3) {
         const who = r[1] as BalanceOwner;
         const id = who === 'token' ? a.tokenId : a.userId;
-        const quota = await this.loadQuota(who, id);
-        if (quota === undefined) return { kind: 'quota', who };
-        await this.redis.syLoad(this.keys.balance(who, id), quota === null ? '' : String(quota));
+        const stored = await this.loadQuota(who, id).catch((err: unknown) => {
+          throw new BalanceSourceError(err);
+        });
+        if (stored === undefined) return { kind: 'quota', who };
+        await this.redis.syLoad(
+          this.keys.balance(who, id),
+          stored.quota === null ? '' : String(stored.quota),
+          stored.rev,
+        );
         continue;
       }
       return parseAdmit(r);
@@ -141,6 +200,7 @@ export class RedisBillingStore implements BillingStore {
         this.keys.balance('user', a.userId),
         this.keys.holds,
         this.keys.holdInfo,
+        this.keys.done,
         ...a.limiters.map((l) => this.keys.window(l.key)),
       ];
       const v = [
@@ -167,6 +227,7 @@ export class RedisBillingStore implements BillingStore {
         this.keys.holds,
         this.keys.holdInfo,
         this.keys.usage,
+        this.keys.done,
         ...s.tokenWindows.map((w) => this.keys.window(w.key)),
       ];
       const a = [
@@ -187,10 +248,91 @@ export class RedisBillingStore implements BillingStore {
   async changeQuota(c: QuotaChange): Promise<void> {
     await this.redis.syChange(
       this.keys.balance(c.who, c.id),
+      this.keys.done,
+      c.changeId,
       c.quota === null ? '' : String(c.quota),
       c.delta === null ? '' : String(c.delta),
-      c.owed ? '1' : '0',
+      c.rev,
     );
+  }
+
+  /** Closes requests taken to the database (see {@link RepayOp}); idempotent. Returns the charges applied. */
+  async repay(ops: RepayOp[]): Promise<number> {
+    if (ops.length === 0) return 0;
+    const args: (string | number)[] = [this.prefix];
+    for (const o of ops) {
+      if (o.kind === 'cancel') args.push(o.chargeId, '', '', 0, 0, 0, 'x');
+      else args.push(o.chargeId, o.tokenId ?? '', o.userId, o.quota, o.tokenRev, o.userRev, 'c');
+    }
+    return this.redis.syRepay(this.keys.holds, this.keys.holdInfo, this.keys.done, ...args);
+  }
+
+  /**
+   * Sets a loaded balance to the stored quota minus what it holds and what is charged here but
+   * not yet written (see reconcile.lua). Call only after every charge read from the stream is
+   * written and acknowledged.
+   */
+  async reconcile(
+    who: BalanceOwner,
+    id: number,
+    quota: number | null,
+    rev: number,
+  ): Promise<ReconcileResult> {
+    const r = await this.redis.syReconcile(
+      this.keys.balance(who, id),
+      quota === null ? '' : String(quota),
+      rev,
+    );
+    if (r[0] !== 'ok') return { kind: r[0] as 'skip' | 'newer' };
+    return { kind: 'ok', drift: Number(r[1]), leftBefore: Number(r[2]) };
+  }
+
+  /** One step of a SCAN over the loaded balances: the next cursor ('0': done) and the balances seen. */
+  async scanBalances(
+    cursor: string,
+    count: number,
+  ): Promise<{ cursor: string; balances: { who: BalanceOwner; id: number }[] }> {
+    const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.prefix}:bal:*`, 'COUNT', count);
+    const balances = [];
+    for (const k of keys) {
+      const m = /:bal:([tu]):(\d+)$/.exec(k);
+      if (m) balances.push({ who: (m[1] === 't' ? 'token' : 'user') as BalanceOwner, id: Number(m[2]) });
+    }
+    return { cursor: next, balances };
+  }
+
+  /**
+   * Runs `work` while this process holds the usage-flush lock (one flush and reconciliation at
+   * a time in the cluster: a scheduled job may start on another node before the last run ends).
+   * Returns undefined, without running it, when another run holds the lock.
+   */
+  async withFlushLock<T>(ttlMs: number, work: () => Promise<T>): Promise<T | undefined> {
+    const key = `${this.prefix}:bill:flushlock`;
+    if (this.staleLock) {
+      // This process's last run could not release it (Redis failed then): release it now.
+      if ((await this.redis.syUnlock(key, this.staleLock).catch(() => -1)) >= 0) this.staleLock = undefined;
+    }
+    const token = `${this.holder}/${randomUUID()}`;
+    if ((await this.redis.set(key, token, 'PX', ttlMs, 'NX')) !== 'OK') return undefined;
+    try {
+      return await work();
+    } finally {
+      if ((await this.redis.syUnlock(key, token).catch(() => -1)) < 0) this.staleLock = token;
+    }
+  }
+
+  /** Per charge id: true when `done` holds it (settled, or closed, here). */
+  async knows(chargeIds: string[]): Promise<boolean[]> {
+    if (chargeIds.length === 0) return [];
+    const scores = await this.redis.zmscore(this.keys.done, ...chargeIds);
+    return scores.map((s) => s !== null);
+  }
+
+  /** Forgets ids in `done` older than `keepMs` (Redis time): how long a late or repeated script stays harmless. */
+  async trimDone(keepMs: number): Promise<number> {
+    const [sec, micro] = await this.redis.time();
+    const now = Number(sec) * 1000 + Math.floor(Number(micro) / 1000);
+    return this.redis.zremrangebyscore(this.keys.done, '-inf', now - keepMs);
   }
 
   async hit(key: string, limit: number): Promise<{ ok: boolean; retryAfterMs: number }> {
@@ -231,9 +373,20 @@ export class RedisBillingStore implements BillingStore {
     );
   }
 
-  /** Deletes charges the database now holds. */
-  async ackCharges(streamIds: string[]): Promise<void> {
-    if (streamIds.length > 0) await this.redis.xdel(this.keys.usage, ...streamIds);
+  /** Deletes charges the database now holds, and takes them out of their balances' `pend` (once). */
+  async ackCharges(charges: StreamedCharge[]): Promise<void> {
+    if (charges.length === 0) return;
+    const args: (string | number)[] = [this.prefix];
+    for (const c of charges) {
+      args.push(
+        c.streamId,
+        c.usage.tokenId ?? '',
+        c.usage.userId,
+        c.usage.quota,
+        `${c.tokenLimited ? 1 : 0}${c.userLimited ? 1 : 0}`,
+      );
+    }
+    await this.redis.syAck(this.keys.usage, ...args);
   }
 
   /**
@@ -273,6 +426,8 @@ function parseAdmit(r: string[]): AdmitResult {
     case 'quota':
     case 'missing':
       return { kind: 'quota', who: r[1] as BalanceOwner };
+    case 'closed':
+      return { kind: 'quota', who: 'token' };
     default: {
       const windows = [];
       for (let i = 3; i + 1 < r.length; i += 2)

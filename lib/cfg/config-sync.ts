@@ -6,6 +6,7 @@ import type { PriceRecord } from '../db/repositories/price.repository.js';
 import type { ConfigChange, ConfigState } from '../db/repositories/config-state.repository.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { IdentityCache } from './identity-cache.js';
+import type { ApplyLog, ApplyRecord } from './apply-log.js';
 import { RoutingIndex } from './routing-index.js';
 
 /** Where the sync loop reads config from: the database; in a cluster, L2 first for single entities. */
@@ -39,27 +40,19 @@ export type ChangeNotice = ConfigChange & { epoch: string };
 
 export type SyncState = 'STARTING' | 'SYNCING' | 'LIVE' | 'DEGRADED';
 
-/** When a node applied a version; kept for the last few thousand versions (the sync benchmark reads them). */
-export interface ApplyRecord {
-  version: number;
-  /** Commit time written by the writer (ms). */
-  at: number;
-  /** When this node applied it (ms). */
-  appliedAt: number;
-}
-
 /** How many versions `applied` is behind `reference`; null when unknown or in another epoch. */
 export function lagBehind(reference: ConfigState | undefined, epoch: string, applied: number): number | null {
   return reference && reference.epoch === epoch ? Math.max(0, reference.version - applied) : null;
 }
 
 const CATCH_UP_BATCH = 1000;
-const RECENT_APPLIES = 5000;
 
 /** What the sync asks of the rest of the node. */
 export interface SyncHooks {
   /** A resync found the probe without a version: put one back (the database's). */
   versionMissing?: (state: ConfigState) => Promise<void>;
+  /** Keeps when each version was applied (CONFIG_APPLY_LOG; none by default). */
+  applyLog?: ApplyLog;
 }
 
 /**
@@ -81,7 +74,6 @@ export class ConfigSync {
   private queue: Promise<void> = Promise.resolve();
   private pollTimer: NodeJS.Timeout | undefined;
   private polling = false;
-  private readonly applies: ApplyRecord[] = [];
 
   constructor(
     private readonly source: ConfigSource,
@@ -107,9 +99,9 @@ export class ConfigSync {
     return { state, epoch: this.epoch, appliedVersion: this.applied, lastSyncAt: this.lastSyncAt };
   }
 
-  /** Applies since `version` (for the propagation benchmark). */
+  /** Applies kept since `version` (empty unless CONFIG_APPLY_LOG is set). */
   appliesAfter(version: number): ApplyRecord[] {
-    return this.applies.filter((a) => a.version > version);
+    return this.hooks.applyLog?.after(version) ?? [];
   }
 
   /** The first full sync; the node is not ready before it ends. */
@@ -300,7 +292,6 @@ export class ConfigSync {
     this.lastSyncAt = now;
     this.metrics.cfgVersionApplied.set(version);
     if (at > 0) this.metrics.cfgPropagation.observe(Math.max(0, now - at) / 1000);
-    this.applies.push({ version, at, appliedAt: now });
-    if (this.applies.length > RECENT_APPLIES) this.applies.splice(0, this.applies.length - RECENT_APPLIES);
+    this.hooks.applyLog?.record({ version, at, appliedAt: now });
   }
 }

@@ -13,6 +13,8 @@ export interface Config {
   port: number;
   host: string;
   databaseUrl: string | undefined;
+  /** MySQL/MariaDB time limits (DB_STATEMENT_TIMEOUT, DB_TRANSACTION_TIMEOUT). */
+  dbLimits: { statementTimeoutMs: number; transactionTimeoutMs: number };
   dataDir: string;
   nodeId: string;
   secretKey: string | undefined;
@@ -51,6 +53,8 @@ export interface Config {
   shutdownTimeoutMs: number;
   tokenCache: { size: number; ttlMs: number };
   configPollMs: number;
+  /** Applied versions kept for GET /api/cluster/applies (0: none). */
+  configApplyLog: number;
   /** 'single' without NODE_TYPE. */
   role: 'single' | 'master' | 'slave';
   redisUrl: string | undefined;
@@ -110,6 +114,7 @@ export function loadConfig(
     port: v.PORT,
     host: v.HOST,
     databaseUrl: v.DATABASE_URL,
+    dbLimits: { statementTimeoutMs: v.DB_STATEMENT_TIMEOUT, transactionTimeoutMs: v.DB_TRANSACTION_TIMEOUT },
     dataDir: v.DATA_DIR,
     nodeId: v.NODE_ID ?? `${os.hostname()}:${v.PORT}`,
     secretKey: v.SECRET_KEY,
@@ -153,6 +158,7 @@ export function loadConfig(
     shutdownTimeoutMs: v.SHUTDOWN_TIMEOUT_MS,
     tokenCache: { size: v.TOKEN_CACHE_SIZE, ttlMs: v.TOKEN_CACHE_TTL_MS },
     configPollMs: v.CONFIG_POLL_MS,
+    configApplyLog: v.CONFIG_APPLY_LOG,
     role: v.NODE_TYPE ?? 'single',
     redisUrl: v.REDIS_URL,
     redisPrefix: v.REDIS_PREFIX,

@@ -67,6 +67,18 @@ export const envDeclarations = {
       .regex(/^mysql2?:\/\//, 'a mysql:// URL (unset it to use SQLite)')
       .optional(),
   }),
+  DB_STATEMENT_TIMEOUT: declare({
+    name: 'DB_STATEMENT_TIMEOUT',
+    default: '10s',
+    doc: 'MySQL/MariaDB: longest a statement may run (on the server, and waited for by the node, whose connection is then dropped).',
+    schema: duration,
+  }),
+  DB_TRANSACTION_TIMEOUT: declare({
+    name: 'DB_TRANSACTION_TIMEOUT',
+    default: '15s',
+    doc: 'MySQL/MariaDB: a transaction not done this long after its start is rolled back, never committed late.',
+    schema: duration,
+  }),
   NODE_TYPE: declare({
     name: 'NODE_TYPE',
     doc: 'Cluster role: master (takes admin writes) or slave (a read-only replica). Unset: a single node.',
@@ -329,6 +341,12 @@ export const envDeclarations = {
     default: '5000',
     doc: 'How often a node compares its config version with the database (±20% jitter): the bound for picking up writes made elsewhere.',
     schema: int(100, 3_600_000),
+  }),
+  CONFIG_APPLY_LOG: declare({
+    name: 'CONFIG_APPLY_LOG',
+    default: '0',
+    doc: 'How many of the last applied config versions a node keeps, with when it applied each, for GET /api/cluster/applies (the sync benchmark sets it); 0 keeps none.',
+    schema: int(0, 100_000),
   }),
   RESYNC_EVERY: declare({
     name: 'RESYNC_EVERY',

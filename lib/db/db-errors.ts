@@ -1,15 +1,28 @@
-/** True when a driver error is a unique-key violation (MySQL ER_DUP_ENTRY, SQLite UNIQUE constraint). */
+/** True when a driver error is a unique-key violation (MySQL ER_DUP_ENTRY, SQLite UNIQUE or PRIMARY KEY). */
 export function isUniqueViolation(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
   const e = err as { code?: unknown; errno?: unknown };
-  return e.code === 'ER_DUP_ENTRY' || e.errno === 1062 || e.code === 'SQLITE_CONSTRAINT_UNIQUE';
+  return (
+    e.code === 'ER_DUP_ENTRY' ||
+    e.errno === 1062 ||
+    e.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    e.code === 'SQLITE_CONSTRAINT_PRIMARYKEY'
+  );
 }
 
-/** True when a driver error means the database cannot be reached (connection refused, lost, pool timeout). */
+/**
+ * True when a driver error means the database cannot be reached or did not answer in time
+ * (connection refused, lost, pool timeout, a statement past DB_STATEMENT_TIMEOUT: the client's
+ * own limit, MariaDB's max_statement_time (1969), MySQL's max_execution_time (3024), a lock wait).
+ */
 export function isConnectionError(err: unknown): boolean {
   if (typeof err !== 'object' || err === null) return false;
-  const e = err as { code?: unknown; name?: unknown; fatal?: unknown };
+  const e = err as { code?: unknown; name?: unknown; fatal?: unknown; errno?: unknown };
   return (
+    e.code === 'DB_STATEMENT_TIMEOUT' ||
+    e.errno === 1969 ||
+    e.errno === 3024 ||
+    e.code === 'ER_LOCK_WAIT_TIMEOUT' ||
     e.code === 'ECONNREFUSED' ||
     e.code === 'PROTOCOL_CONNECTION_LOST' ||
     e.code === 'ETIMEDOUT' ||

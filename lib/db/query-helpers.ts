@@ -67,6 +67,7 @@ export async function chargeBalances(
       .update({
         used_quota: trx.raw('used_quota + ?', [c.used]),
         quota: trx.raw('CASE WHEN quota IS NULL THEN NULL ELSE quota - ? END', [c.deduct]),
+        quota_rev: trx.raw('quota_rev + 1'),
       });
   }
 }
@@ -93,5 +94,53 @@ export async function addQuota(
   await trx(table)
     .where({ id })
     .whereNotNull('quota')
-    .update({ quota: trx.raw('quota + ?', [delta]), updated_at: Date.now() });
+    .update({
+      quota: trx.raw('quota + ?', [delta]),
+      quota_rev: trx.raw('quota_rev + 1'),
+      updated_at: Date.now(),
+    });
+}
+
+/**
+ * Raises a row's `quota_rev` inside `trx` (a quota edit about to be written) and returns the new
+ * revision: a live balance loaded at this revision or later already holds the edit.
+ */
+export async function bumpQuotaRev(
+  trx: Knex.Transaction,
+  table: 'tokens' | 'users',
+  id: number,
+): Promise<number> {
+  await trx(table)
+    .where({ id })
+    .update({ quota_rev: trx.raw('quota_rev + 1') });
+  const row = await trx(table).where({ id }).first('quota_rev');
+  return row ? num(row.quota_rev) : 0;
+}
+
+/** A stored quota with the revision it was read at (see `quota_rev`). */
+export interface QuotaAtRev {
+  quota: number | null;
+  rev: number;
+}
+
+/** The quotas and revisions of some rows (`q` may be a transaction); rows that are gone are missing. */
+export async function quotasAtRev(
+  q: Knex,
+  table: 'tokens' | 'users',
+  ids: readonly number[],
+): Promise<Map<number, QuotaAtRev & { userId: number }>> {
+  const out = new Map<number, QuotaAtRev & { userId: number }>();
+  if (ids.length === 0) return out;
+  const cols = table === 'tokens' ? ['id', 'quota', 'quota_rev', 'user_id'] : ['id', 'quota', 'quota_rev'];
+  const rows = (await q(table)
+    .whereIn('id', [...ids])
+    .select(cols)) as Record<string, unknown>[];
+  for (const r of rows) {
+    out.set(num(r.id), {
+      quota: r.quota === null ? null : num(r.quota),
+      rev: num(r.quota_rev),
+      userId: table === 'tokens' ? num(r.user_id) : num(r.id),
+    });
+  }
+  return out;
 }

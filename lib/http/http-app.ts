@@ -103,16 +103,17 @@ export function createHttpApp(deps: HttpAppDeps): Express {
   });
   // Signing in is the one write before authentication: its body is read (bounded) here.
   api.use('/auth', readBody, publicAuthRoutes(deps.login, deps.sessions));
-  // Everything else authenticates before reading a byte of the body: an unknown caller costs no parsing.
-  api.use(adminAuth(deps.adminAuth, deps.sessions));
-  api.use(readBody);
   if (deps.role === 'slave') {
-    // Replicas serve admin reads; every write goes to the master.
+    // Replicas serve admin reads; every write goes to the master. Refused before the credential
+    // is checked, so the answer never waits on (or fails with) the database.
     api.use((req, _res, next) => {
       if (req.method === 'GET' || req.method === 'HEAD') next();
       else next(new ReplicaReadOnlyError(deps.masterUrl));
     });
   }
+  // Everything else authenticates before reading a byte of the body: an unknown caller costs no parsing.
+  api.use(adminAuth(deps.adminAuth, deps.sessions));
+  api.use(readBody);
   api.use('/auth', authRoutes(deps.userRecords, { role: deps.role, masterUrl: deps.masterUrl }));
   api.get('/cluster', async (_req, res) => {
     requireRole(actorOf(res), 'admin');

@@ -61,6 +61,19 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly billingDriftRepaired = new Counter({
+    name: 'billing_drift_repaired_units_total',
+    help: 'Quota units the balance reconciliation added to (positive) or took from (negative) live Redis balances to match the database, by owner (token, user).',
+    labelNames: ['who', 'sign'] as const,
+    registers: [this.registry],
+  });
+
+  readonly billingDriftBalances = new Gauge({
+    name: 'billing_drift_balances',
+    help: 'Live balances the last balance reconciliation found out of line with the database (and repaired).',
+    registers: [this.registry],
+  });
+
   readonly cfgVersionApplied = new Gauge({
     name: 'cfg_version_applied',
     help: 'The config version this node has applied.',

@@ -125,7 +125,7 @@ export function upstreamFailure(
     retry,
     reason,
     kind: reason === 'status_429' ? 'rate_limited' : retry ? 'fault' : undefined,
-    retryAfterMs: reason === 'status_429' ? retryAfter : undefined,
+    retryAfterMs: reason === 'status_429' ? (retryAfter ?? e.retryAfterMs) : undefined,
     // The upstream's words go to the operator's log only: they may quote the channel's key (in
     // part or encoded), its URL or account. The client gets the gateway's own message with the
     // upstream's status and, for its own request's errors, the upstream's param and code when

@@ -4,6 +4,7 @@ import { ConfigResyncProcessor } from '../../jobs/config-resync.processor.js';
 import type { ChannelTestProcessor } from '../../jobs/channel-test.processor.js';
 import { JobRunner, type AutoDisableJob } from '../../jobs/job-runner.js';
 import { UsageFlushProcessor } from '../../jobs/usage-flush.processor.js';
+import { BalanceReconciler } from '../billing/balance-reconciler.js';
 import type { BillingParts } from '../billing/billing-wiring.js';
 import { ClusterNode } from '../cfg/cluster-node.js';
 import type { ConfigSync } from '../cfg/config-sync.js';
@@ -11,6 +12,7 @@ import { InvalidationSubscriber } from '../cfg/invalidation-subscriber.js';
 import { L2Store } from '../cfg/l2-store.js';
 import { NodeHeartbeats } from '../cfg/node-heartbeat.js';
 import type { Config } from '../config/config.js';
+import type { Db } from '../db/knex.js';
 import type { Metrics } from '../obs/metrics.js';
 import { createRedis, type RedisRole } from '../redis/redis-client.js';
 import type { ChannelHealth } from '../routing/channel-health.js';
@@ -70,6 +72,7 @@ export interface ClusterParts {
 export function wireCluster(deps: {
   config: Config;
   redis: RedisParts;
+  db: Db;
   repos: Repositories;
   sync: ConfigSync;
   channelHealth: ChannelHealth;
@@ -145,6 +148,15 @@ export function wireCluster(deps: {
         charges: deps.billing.charges,
         heartbeats,
         holdTtlMs: config.billing.holdTtlMs,
+        reconciler: new BalanceReconciler(
+          deps.billing.redisStore!,
+          deps.db,
+          repos.tokens,
+          repos.users,
+          repos.usage,
+          deps.metrics,
+          logger.child({ component: 'billing-reconcile' }),
+        ),
         metrics: deps.metrics,
         logger: logger.child({ component: 'job:usage-flush' }),
       }),

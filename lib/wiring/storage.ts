@@ -52,7 +52,12 @@ export interface StorageParts {
 
 /** The database, its repositories, the secret box and the versioned writer. */
 export function wireStorage(config: Config, logger: Logger, sqliteFile?: string): StorageParts {
-  const db = createDb({ databaseUrl: config.databaseUrl, dataDir: config.dataDir, sqliteFile });
+  const db = createDb({
+    databaseUrl: config.databaseUrl,
+    dataDir: config.dataDir,
+    sqliteFile,
+    limits: config.dbLimits,
+  });
   const file = sqliteFileOf(db);
   const checkpointer = file
     ? new SqliteCheckpointer(file, 1000, (err) =>

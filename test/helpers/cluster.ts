@@ -39,12 +39,13 @@ export interface TestCluster {
  * a Redis key prefix of their own; `stop()` kills every node by pid and removes both.
  */
 export async function startCluster(
-  opts: { replicas?: number; env?: Record<string, string> } = {},
+  /** `redisUrl`: a Redis of the test's own (test/helpers/private-redis.ts) instead of the shared one. */
+  opts: { replicas?: number; env?: Record<string, string>; redisUrl?: string } = {},
 ): Promise<TestCluster> {
   const db = await createTestDatabase('mysql');
   const prefix = uniqueName('sytest');
   const mysqlUrl = new URL(db.databaseUrl!);
-  const redisUrl = new URL(REDIS_URL);
+  const redisUrl = new URL(opts.redisUrl ?? REDIS_URL);
   const proxies = {
     mysql: await startTcpProxy({ host: mysqlUrl.hostname, port: Number(mysqlUrl.port || 3306) }),
     redis: await startTcpProxy({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) }),
@@ -67,7 +68,8 @@ export async function startCluster(
     HEARTBEAT_EVERY: '500ms',
     ...opts.env,
   };
-  const redis = new Redis(REDIS_URL, { connectionName: `${prefix}:test`, maxRetriesPerRequest: 1 });
+  const redis = new Redis(redisUrl.href, { connectionName: `${prefix}:test`, maxRetriesPerRequest: 1 });
+  redis.on('error', () => {}); // a test may kill its own Redis
   const sql = await mysql.createConnection(db.databaseUrl!);
   const started: SpawnedNode[] = [];
   const replicas: SpawnedNode[] = [];

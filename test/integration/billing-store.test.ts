@@ -82,7 +82,8 @@ function redisHarness(): Harness & { redis: RedisBillingStore; prefix: string; c
     client,
     prefix,
     'test-node/1',
-    async (who, id) => (quotas.has(`${who}:${id}`) ? quotas.get(`${who}:${id}`) : undefined),
+    async (who, id) =>
+      quotas.has(`${who}:${id}`) ? { quota: quotas.get(`${who}:${id}`)!, rev: 1 } : undefined,
     clock.read,
   );
   return {
@@ -242,12 +243,12 @@ for (const [name, make] of [
     it('follows quota changes: a delta, a switch to unlimited and back', async () => {
       const a = admission({ reserve: 40 });
       await h.store.admit(a); // loaded: 100, 40 held
-      await h.store.changeQuota({ who: 'token', id: 1, quota: 150, delta: 50 });
+      await h.store.changeQuota({ who: 'token', id: 1, quota: 150, delta: 50, changeId: 'q1', rev: 2 });
       expect((await h.store.admit(admission({ reserve: 111 }))).kind).to.equal('quota'); // 110 left
-      await h.store.changeQuota({ who: 'token', id: 1, quota: null, delta: null });
+      await h.store.changeQuota({ who: 'token', id: 1, quota: null, delta: null, changeId: 'q2', rev: 3 });
       expect((await h.store.admit(admission({ reserve: 10_000 }))).kind).to.equal('ok');
       // Back to limited: 20, minus what is still held from before (40).
-      await h.store.changeQuota({ who: 'token', id: 1, quota: 20, delta: null });
+      await h.store.changeQuota({ who: 'token', id: 1, quota: 20, delta: null, changeId: 'q3', rev: 4 });
       expect((await h.store.admit(admission({ reserve: 0 }))).kind).to.equal('quota');
       await h.store.settle(settlement(a, 0));
       expect((await h.store.admit(admission({ reserve: 20 }))).kind).to.equal('ok');
@@ -298,7 +299,7 @@ describe('billing store in Redis: holds that never settle', () => {
     await h.redis.settle(settlement(a, 5));
     const pending = await h.redis.pendingCharges(10);
     expect(pending.map((c) => c.usage.chargeId)).to.deep.equal([a.chargeId]);
-    await h.redis.ackCharges(pending.map((c) => c.streamId));
+    await h.redis.ackCharges(pending);
     expect(await h.redis.pendingCharges(10)).to.deep.equal([]);
   });
 });
@@ -320,11 +321,10 @@ describe('billing store failover (a cluster node while Redis is away)', () => {
       h.redis,
       new LocalBillingStore(load, (e) => written.push(e)),
       () => up,
-      load,
       pino({ level: 'silent' }),
     );
     const first = admission({ reserve: 100 });
-    expect((await store.admit(first)).kind).to.equal('ok'); // on Redis: loads the balance
+    expect((await store.admit(first)).kind).to.equal('ok'); // on Redis: loads the balance (rev 1)
     await store.settle(settlement(first, 40));
     expect(await h.client.hget(h.redis.keys.balance('token', 1), 'left')).to.equal('960');
 
@@ -335,12 +335,31 @@ describe('billing store failover (a cluster node while Redis is away)', () => {
     expect(written.map((e) => [e.usage.chargeId, e.tokenLimited, e.userLimited])).to.deep.equal([
       [second.chargeId, true, false],
     ]);
-    expect(store.owedBalances).to.equal(2);
+    // The database wrote it at the token's revision 2 (the user is unlimited: not charged there).
+    store.charged(written, {
+      fresh: new Set([second.chargeId]),
+      tokenRevs: new Map([[1, 2]]),
+      userRevs: new Map(),
+    });
+    expect(store.owed).to.equal(1);
 
     up = true;
     await store.repay();
-    expect(store.owedBalances).to.equal(0);
+    expect(store.owed).to.equal(0);
     expect(await h.client.hget(h.redis.keys.balance('token', 1), 'left')).to.equal('935');
     expect(await h.client.hget(h.redis.keys.balance('user', 1), 'unl')).to.equal('1');
+    // Sent again (a reply lost on the way): charged once.
+    await h.redis.repay([
+      {
+        kind: 'charge',
+        chargeId: second.chargeId,
+        tokenId: 1,
+        userId: 1,
+        quota: 25,
+        tokenRev: 2,
+        userRev: 0,
+      },
+    ]);
+    expect(await h.client.hget(h.redis.keys.balance('token', 1), 'left')).to.equal('935');
   });
 });

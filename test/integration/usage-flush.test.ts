@@ -49,7 +49,7 @@ describe('usage-flush job (Redis stream → MariaDB)', function () {
     });
     redis = new Redis(REDIS_URL);
     prefix = uniqueName('syflush');
-    store = new RedisBillingStore(redis, prefix, 'n/1', async () => 1000);
+    store = new RedisBillingStore(redis, prefix, 'n/1', async () => ({ quota: 1000, rev: 0 }));
     const tokens = new TokenRepository(db);
     const users = new UserRepository(db);
     job = new UsageFlushProcessor({
@@ -96,7 +96,7 @@ describe('usage-flush job (Redis stream → MariaDB)', function () {
     expect(dead).to.have.length(1);
     expect(dead[0]![1].join(' ')).to.contain('"chargeId":"bad"').and.contain('Data too long');
 
-    // A charge already written that comes through the stream again (a replayed batch) is skipped.
+    // Settled again (a late or repeated script): nothing new reaches the stream.
     await store.settle({
       chargeId: 'a',
       tokenId: 1,
@@ -106,6 +106,19 @@ describe('usage-flush job (Redis stream → MariaDB)', function () {
       tokenWindows: [],
       usage: usageRow({ chargeId: 'a', tokenId: 1, userId: 1, quota: 10 }),
     });
+    expect(await redis.xlen(`${prefix}:usage`)).to.equal(0);
+    // A charge already written that comes through the stream again (a batch replayed after a
+    // crash between the write and the ack) is skipped.
+    await redis.xadd(
+      `${prefix}:usage`,
+      '*',
+      'tl',
+      '1',
+      'ul',
+      '1',
+      'e',
+      JSON.stringify(usageRow({ chargeId: 'a', tokenId: 1, userId: 1, quota: 10 })),
+    );
     expect(await job.run()).to.deep.include({ flushed: 1, written: 0, deadLettered: 0 });
     expect(Number((await db('tokens').where({ id: 1 }).first()).used_quota)).to.equal(40);
   });

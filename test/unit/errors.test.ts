@@ -44,4 +44,15 @@ describe('error shapes', () => {
     expect(err.status).to.equal(503);
     expect(err.code).to.equal('database_unavailable');
   });
+
+  it('words a database outage for what failed: a relay request, an admin read, an admin write', () => {
+    const down = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(toAppError(down, 'relay').message)
+      .to.match(/this request needs it/)
+      .and.not.match(/admin/);
+    expect(toAppError(down, 'admin-read').message).to.match(/admin reads need it/);
+    expect(toAppError(down, 'admin-write').message).to.match(/this admin change was not made/);
+    const late = Object.assign(new Error('no answer'), { code: 'DB_STATEMENT_TIMEOUT' });
+    expect(toAppError(late, 'admin-write')).to.deep.include({ status: 503, code: 'database_unavailable' });
+  });
 });

@@ -3,6 +3,7 @@ import type { RoutedChannel } from '../../lib/cfg/routing-index.js';
 import { BadRequestError } from '../../lib/errors/bad-request.error.js';
 import { GeminiAdapter } from '../../lib/relay/adapters/gemini/gemini.adapter.js';
 import { readGeminiError } from '../../lib/relay/adapters/gemini/gemini-errors.js';
+import { parseAutoDisableRules, upstreamFailure } from '../../lib/relay/upstream-failure.js';
 import { generateContentBody, geminiSchema } from '../../lib/relay/adapters/gemini/gemini-request.js';
 import {
   geminiSettingsSchema,
@@ -524,6 +525,33 @@ describe('Gemini adapter', () => {
         code: null,
         type: null,
       });
+    });
+
+    it("a 429's RetryInfo delay is the cooldown when no Retry-After header came", () => {
+      const info = err(429, {
+        code: 429,
+        message: 'You exceeded your current quota.',
+        status: 'RESOURCE_EXHAUSTED',
+        details: [
+          { '@type': 'type.googleapis.com/google.rpc.QuotaFailure', violations: [] },
+          { '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '37s' },
+        ],
+      });
+      expect(info).to.include({ kind: 'rate_limited', retryAfterMs: 37_000 });
+      const rules = parseAutoDisableRules('none');
+      expect(upstreamFailure(429, info, 1, undefined, rules)).to.include({
+        kind: 'rate_limited',
+        retryAfterMs: 37_000,
+      });
+      // A Retry-After header, when there is one, wins.
+      expect(upstreamFailure(429, info, 1, 2_000, rules).retryAfterMs).to.equal(2_000);
+      expect(
+        err(429, {
+          message: 'q',
+          status: 'RESOURCE_EXHAUSTED',
+          details: [{ '@type': 'type.googleapis.com/google.rpc.RetryInfo', retryDelay: '0.5s' }],
+        }).retryAfterMs,
+      ).to.equal(500);
     });
 
     it('reads the model list', () => {

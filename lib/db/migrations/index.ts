@@ -22,6 +22,9 @@ import * as addPasswordHashToUsers from './20261129003100_add-password-hash-to-u
 import * as createSessions from './20261129003200_create-sessions.js';
 import * as addPricingToUsageLogs from './20261129003300_add-pricing-to-usage-logs.js';
 import * as addListIndexesToChannels from './20261129003400_add-list-indexes-to-channels.js';
+import * as addQuotaRevToTokens from './20261129004100_add-quota-rev-to-tokens.js';
+import * as addQuotaRevToUsers from './20261129004200_add-quota-rev-to-users.js';
+import * as createIdempotencyKeys from './20261129004300_create-idempotency-keys.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -51,6 +54,9 @@ const migrations: [string, Migration][] = [
   ['20261129003200_create-sessions', createSessions],
   ['20261129003300_add-pricing-to-usage-logs', addPricingToUsageLogs],
   ['20261129003400_add-list-indexes-to-channels', addListIndexesToChannels],
+  ['20261129004100_add-quota-rev-to-tokens', addQuotaRevToTokens],
+  ['20261129004200_add-quota-rev-to-users', addQuotaRevToUsers],
+  ['20261129004300_create-idempotency-keys', createIdempotencyKeys],
   ['20261129005100_add-settings-to-channels', addSettingsToChannels],
   ['20261129006100_add-cache-write-input-to-prices', addCacheWriteInputToPrices],
 ];

@@ -12,6 +12,15 @@ export interface ChargeEntry {
   userLimited: boolean;
 }
 
+/** What a batch written with {@link ChargeRepository.applyWithRevs} did. */
+export interface WrittenCharges {
+  /** Charge ids that were new to the database (the others were written before). */
+  fresh: Set<string>;
+  /** Per token and user charged: its `quota_rev` after the batch. */
+  tokenRevs: Map<number, number>;
+  userRevs: Map<number, number>;
+}
+
 const USAGE_COLUMNS = [
   'charge_id',
   'request_id',
@@ -65,6 +74,21 @@ export class ChargeRepository {
   async apply(entries: ChargeEntry[]): Promise<number> {
     if (entries.length === 0) return 0;
     if (dialectOf(this.db) === 'sqlite') return this.applySqlite(entries);
+    return (await this.applyWithRevs(entries)).fresh.size;
+  }
+
+  /**
+   * MySQL: writes like {@link apply}, and says which charge ids were new and, for the rows they
+   * charged, the quota revision after the batch (a live balance loaded at that revision or later
+   * already holds these charges).
+   */
+  async applyWithRevs(entries: ChargeEntry[]): Promise<WrittenCharges> {
+    const out: WrittenCharges = { fresh: new Set(), tokenRevs: new Map(), userRevs: new Map() };
+    if (entries.length === 0) return out;
+    if (dialectOf(this.db) === 'sqlite') {
+      await this.applySqlite(entries);
+      return out;
+    }
     return this.db.transaction(async (trx) => {
       const seen = await this.usage.existing(
         trx,
@@ -83,7 +107,11 @@ export class ChargeRepository {
       );
       await this.tokens.charge(trx, tokens);
       await this.users.charge(trx, users);
-      return fresh.length;
+      for (const e of fresh) out.fresh.add(e.usage.chargeId);
+      for (const [id, r] of await this.tokens.quotasAtRev([...tokens.keys()], trx))
+        out.tokenRevs.set(id, r.rev);
+      for (const [id, r] of await this.users.quotasAtRev([...users.keys()], trx)) out.userRevs.set(id, r.rev);
+      return out;
     });
   }
 
@@ -105,7 +133,7 @@ export class ChargeRepository {
     if (s) return s;
     const chargeSql = (table: string) =>
       conn.prepare(
-        `UPDATE ${table} SET used_quota = used_quota + ?, quota = CASE WHEN quota IS NULL THEN NULL ELSE quota - ? END WHERE id = ?`,
+        `UPDATE ${table} SET used_quota = used_quota + ?, quota = CASE WHEN quota IS NULL THEN NULL ELSE quota - ? END, quota_rev = quota_rev + 1 WHERE id = ?`,
       );
     // OR IGNORE: a charge id already written (the unique key) is skipped, and `changes` says so.
     const insert = conn.prepare(

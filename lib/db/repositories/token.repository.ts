@@ -4,6 +4,9 @@ import { num, numOrNull, readJson } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
 import {
   addQuota,
+  bumpQuotaRev,
+  quotasAtRev,
+  type QuotaAtRev,
   chargeBalances,
   mapUniqueViolation,
   paginate,
@@ -173,9 +176,19 @@ export class TokenRepository {
   }
 
   /** The stored quota (null: unlimited), read when a balance is first loaded. */
-  async quotaOf(id: number): Promise<{ quota: number | null } | undefined> {
-    const row = await this.db('tokens').where({ id }).first('quota');
-    return row ? { quota: numOrNull(row.quota) } : undefined;
+  async quotaOf(id: number): Promise<QuotaAtRev | undefined> {
+    const row = await this.db('tokens').where({ id }).first('quota', 'quota_rev');
+    return row ? { quota: numOrNull(row.quota), rev: num(row.quota_rev) } : undefined;
+  }
+
+  /** Quotas with their revisions, read together (the balance reconciliation; \`q\` may be a transaction). */
+  async quotasAtRev(ids: readonly number[], q: Knex = this.db) {
+    return quotasAtRev(q, 'tokens', ids);
+  }
+
+  /** Raises the quota revision inside an edit's transaction; returns the new one. */
+  async bumpQuotaRev(trx: Trx, id: number): Promise<number> {
+    return bumpQuotaRev(trx, 'tokens', id);
   }
 
   /** Records last use; callers throttle it, it is not on every request. */

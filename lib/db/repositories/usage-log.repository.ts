@@ -2,8 +2,12 @@ import type { Knex } from 'knex';
 import { num, numOrNull } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
 
-/** `consume`: a relayed request; `topup` and `adjust`: an admin's change to a balance. */
-export type UsageType = 'consume' | 'topup' | 'adjust';
+/**
+ * `consume`: a relayed request; `topup` and `adjust`: an admin's change to a balance;
+ * `reconcile`: a repair of a live Redis balance to match the database (the stored quota is not
+ * changed by it).
+ */
+export type UsageType = 'consume' | 'topup' | 'adjust' | 'reconcile';
 
 /** One row of the usage log. `quota` is what the row did to the balance (charged, or added). */
 export interface UsageRecord {
@@ -131,7 +135,7 @@ export class UsageLogRepository {
   constructor(private readonly db: Db) {}
 
   /** Which of `chargeIds` are already written (a replayed batch skips them). */
-  async existing(trx: Trx, chargeIds: string[]): Promise<Set<string>> {
+  async existing(trx: Knex, chargeIds: string[]): Promise<Set<string>> {
     const found = new Set<string>();
     for (let i = 0; i < chargeIds.length; i += 500) {
       const rows = await trx('usage_logs')

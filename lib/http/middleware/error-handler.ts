@@ -21,8 +21,22 @@ export function errorBody(err: AppError, requestId: string) {
   };
 }
 
-/** Turns anything thrown into an AppError a client may see; what is not an AppError hides its details. */
-export function toAppError(err: unknown): AppError {
+/** What a request that failed on the database was: its 503 says what could not be done. */
+export type DbContext = 'relay' | 'admin-read' | 'admin-write';
+
+const DATABASE_DOWN: Record<DbContext, string> = {
+  relay:
+    'The database is unreachable or did not answer in time, and this request needs it (an API key or balance this node has not loaded yet). Retry shortly.',
+  'admin-read': 'The database is unreachable or did not answer in time; admin reads need it. Retry shortly.',
+  'admin-write':
+    'The database is unreachable or did not answer in time; this admin change was not made. Retry shortly (money-moving calls with the same Idempotency-Key).',
+};
+
+/**
+ * Turns anything thrown into an AppError a client may see; what is not an AppError hides its
+ * details. `context` words the 503 of a database that cannot be reached.
+ */
+export function toAppError(err: unknown, context: DbContext = 'admin-write'): AppError {
   if (err instanceof AppError) return err;
   const e = err as { type?: string; status?: number; limit?: number; message?: string };
   if (e?.type === 'entity.parse.failed') {
@@ -44,12 +58,7 @@ export function toAppError(err: unknown): AppError {
   if (e?.type === 'request.aborted')
     return new BadRequestError('The client aborted the request body', { code: 'aborted' });
   if (isConnectionError(err)) {
-    return new ServiceUnavailableError(
-      'The database is unreachable; admin writes are not possible right now. Retry shortly.',
-      {
-        code: 'database_unavailable',
-      },
-    );
+    return new ServiceUnavailableError(DATABASE_DOWN[context], { code: 'database_unavailable' });
   }
   return new AppError(500, 'server_error', 'Internal error', { code: 'internal_error' });
 }
@@ -84,8 +93,10 @@ export function answerError(
   logger: Logger,
   /** The error body in another client format (Anthropic's, for `/v1/messages`); OpenAI's by default. */
   shape?: (e: { status: number; type: string; code: string | null; message: string }) => unknown,
+  /** Admin calls say so; the relay handler leaves the default. */
+  context: DbContext = 'relay',
 ): void {
-  const appErr = toAppError(err);
+  const appErr = toAppError(err, context);
   if (appErr.status >= 500 && !(err instanceof AppError)) {
     logger.error({ err, requestId }, 'unexpected error');
   }
@@ -100,9 +111,10 @@ export function answerError(
 
 /** The last middleware: see {@link answerError}. */
 export function errorHandler(logger: Logger) {
-  return (err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
     closeIfBodyUnread(res);
-    answerError(res, err, String(res.locals.requestId ?? ''), logger);
+    const context = req.method === 'GET' || req.method === 'HEAD' ? 'admin-read' : 'admin-write';
+    answerError(res, err, String(res.locals.requestId ?? ''), logger, undefined, context);
   };
 }
 

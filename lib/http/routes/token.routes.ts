@@ -8,6 +8,7 @@ import {
 import type { TokenService } from '../../admin/token.service.js';
 import { quotaAdjustSchema } from '../../admin/billing.schemas.js';
 import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
+import { claimOf } from '../../admin/idempotent-writes.js';
 import { actorOf } from '../middleware/admin-auth.js';
 import { requestIdOf } from '../middleware/request-id.js';
 
@@ -27,14 +28,24 @@ export function tokenRoutes(tokens: TokenService): Router {
   });
   router.patch('/:id', async (req, res) => {
     const input = parseInput(updateTokenSchema, withoutReadOnly(req.body ?? {}, TOKEN_READ_ONLY));
-    res.json({
-      data: await tokens.update(actorOf(res), parseInput(idParam, req.params.id), input, requestIdOf(res)),
-    });
+    const claim = claimOf(req.headers['idempotency-key'], actorOf(res), req);
+    const data = await tokens.update(
+      actorOf(res),
+      parseInput(idParam, req.params.id),
+      input,
+      requestIdOf(res),
+      claim,
+    );
+    if (claim?.replayed) res.setHeader('idempotent-replayed', 'true');
+    res.json({ data });
   });
   router.post('/:id/quota', async (req, res) => {
     const input = parseInput(quotaAdjustSchema, req.body ?? {});
     const id = parseInput(idParam, req.params.id);
-    res.json({ data: await tokens.adjustQuota(actorOf(res), id, input.delta, input.note, requestIdOf(res)) });
+    const claim = claimOf(req.headers['idempotency-key'], actorOf(res), req);
+    const data = await tokens.adjustQuota(actorOf(res), id, input.delta, input.note, requestIdOf(res), claim);
+    if (claim?.replayed) res.setHeader('idempotent-replayed', 'true');
+    res.json({ data });
   });
   router.delete('/:id', async (req, res) => {
     await tokens.delete(actorOf(res), parseInput(idParam, req.params.id));

@@ -10,6 +10,7 @@ import type { UserService } from '../../admin/user.service.js';
 import { quotaAdjustSchema } from '../../admin/billing.schemas.js';
 import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
 import { setPasswordSchema } from '../../admin/auth.schemas.js';
+import { claimOf } from '../../admin/idempotent-writes.js';
 import type { SessionService } from '../../auth/session.service.js';
 import { actorOf, sessionOf } from '../middleware/admin-auth.js';
 import { requestIdOf } from '../middleware/request-id.js';
@@ -52,14 +53,24 @@ export function userRoutes(users: UserService, sessions: SessionService): Router
   });
   router.patch('/:id', async (req, res) => {
     const input = parseInput(updateUserSchema, withoutReadOnly(req.body ?? {}, USER_READ_ONLY));
-    res.json({
-      data: await users.update(actorOf(res), parseInput(idParam, req.params.id), input, requestIdOf(res)),
-    });
+    const claim = claimOf(req.headers['idempotency-key'], actorOf(res), req);
+    const data = await users.update(
+      actorOf(res),
+      parseInput(idParam, req.params.id),
+      input,
+      requestIdOf(res),
+      claim,
+    );
+    if (claim?.replayed) res.setHeader('idempotent-replayed', 'true');
+    res.json({ data });
   });
   router.post('/:id/quota', async (req, res) => {
     const input = parseInput(quotaAdjustSchema, req.body ?? {});
     const id = parseInput(idParam, req.params.id);
-    res.json({ data: await users.adjustQuota(actorOf(res), id, input.delta, input.note, requestIdOf(res)) });
+    const claim = claimOf(req.headers['idempotency-key'], actorOf(res), req);
+    const data = await users.adjustQuota(actorOf(res), id, input.delta, input.note, requestIdOf(res), claim);
+    if (claim?.replayed) res.setHeader('idempotent-replayed', 'true');
+    res.json({ data });
   });
   router.delete('/:id', async (req, res) => {
     await users.delete(actorOf(res), parseInput(idParam, req.params.id));

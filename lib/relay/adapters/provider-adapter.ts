@@ -82,6 +82,8 @@ export interface UpstreamErrorInfo {
    * Anthropic 529 is a fault). Absent: the status decides.
    */
   kind?: 'client' | 'rate_limited' | 'unusable' | 'fault';
+  /** How long the provider asks to wait, when it says so in the body rather than in `Retry-After` (Gemini's `RetryInfo`). */
+  retryAfterMs?: number;
 }
 
 /** An error event inside an upstream stream (Anthropic's `error` event, Bedrock's exception frames). */

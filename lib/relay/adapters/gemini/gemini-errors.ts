@@ -16,7 +16,12 @@ export function readGeminiError(status: number, text: string): UpstreamErrorInfo
   }
   if (Array.isArray(body)) body = body[0];
   const e = (body as { error?: unknown } | null)?.error as
-    { message?: unknown; status?: unknown; details?: { reason?: unknown }[] } | undefined;
+    | {
+        message?: unknown;
+        status?: unknown;
+        details?: { reason?: unknown; '@type'?: unknown; retryDelay?: unknown }[];
+      }
+    | undefined;
   if (!e || typeof e !== 'object') return info;
   if (typeof e.message === 'string') info.message = e.message;
   const rpcStatus = typeof e.status === 'string' ? e.status : null;
@@ -24,6 +29,13 @@ export function readGeminiError(status: number, text: string): UpstreamErrorInfo
     ? e.details.map((d) => d?.reason).find((r): r is string => typeof r === 'string')
     : undefined;
   info.type = rpcStatus;
+  // A 429's wait is in the body: google.rpc.RetryInfo's retryDelay ("37s", "0.5s").
+  const delay = Array.isArray(e.details)
+    ? e.details.find((d) => typeof d?.['@type'] === 'string' && d['@type'].endsWith('google.rpc.RetryInfo'))
+        ?.retryDelay
+    : undefined;
+  const seconds = typeof delay === 'string' ? /^(\d+(?:\.\d+)?)s$/.exec(delay)?.[1] : undefined;
+  if (seconds !== undefined) info.retryAfterMs = Math.round(Number(seconds) * 1000);
   info.code = reason ?? rpcStatus;
   if (reason === 'API_KEY_INVALID' || rpcStatus === 'PERMISSION_DENIED' || rpcStatus === 'UNAUTHENTICATED')
     info.kind = 'unusable';
