@@ -181,6 +181,14 @@ describe('web console (Chromium)', function () {
     const row = page.locator('tr', { hasText: 'console-token' });
     await row.waitFor();
     expect(await row.textContent()).to.contain('$2');
+    // A top-up in dollars adds whole quota units.
+    await row.getByRole('button', { name: 'Top up' }).click();
+    const topUp = page.getByRole('dialog');
+    await topUp.getByLabel('Amount (US$)').fill('1');
+    await topUp.getByText('= 500,000 quota units; negative to correct').waitFor();
+    await topUp.getByRole('button', { name: 'Apply' }).click();
+    await topUp.waitFor({ state: 'detached' });
+    await row.getByText('$3').waitFor();
     // The list never shows the key again, only its prefix.
     expect(await page.locator('body').textContent()).not.to.contain(tokenKey);
     await screenshot(page, '06-tokens');
