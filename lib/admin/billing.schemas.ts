@@ -8,6 +8,7 @@ export const priceSchema = z.strictObject({
   input: usdPerMillion,
   output: usdPerMillion,
   cached_input: usdPerMillion.nullable().default(null),
+  cache_write_input: usdPerMillion.nullable().default(null),
 });
 
 /** PUT /api/groups/:name. */

@@ -13,6 +13,8 @@ export function priceView(p: PriceRecord) {
     input: p.input,
     output: p.output,
     cached_input: p.cachedInput,
+    // An entry from an older L2 copy may lack it.
+    cache_write_input: p.cacheWriteInput ?? null,
     /** What 1M tokens cost in quota units, for the operator's convenience. */
     quota_per_million: {
       input: Math.round(p.input * QUOTA_PER_USD),
@@ -57,7 +59,12 @@ export class PricingService {
       await this.prices.upsert(
         trx,
         model,
-        { input: input.input, output: input.output, cachedInput: input.cached_input },
+        {
+          input: input.input,
+          output: input.output,
+          cachedInput: input.cached_input,
+          cacheWriteInput: input.cache_write_input,
+        },
         version,
       );
       return { entityId: model, op: 'upsert', result: priceView((await this.prices.find(model, trx))!) };

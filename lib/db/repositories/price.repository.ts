@@ -9,12 +9,14 @@ export interface PriceRecord {
   output: number;
   /** For prompt tokens the upstream reports as cached; null: charged as `input`. */
   cachedInput: number | null;
+  /** For prompt tokens the upstream reports as written to its cache (Anthropic); null: charged as `input`. */
+  cacheWriteInput: number | null;
   version: number;
   createdAt: number;
   updatedAt: number;
 }
 
-export type PriceValues = Pick<PriceRecord, 'input' | 'output' | 'cachedInput'>;
+export type PriceValues = Pick<PriceRecord, 'input' | 'output' | 'cachedInput' | 'cacheWriteInput'>;
 
 function toRecord(r: Record<string, unknown>): PriceRecord {
   return {
@@ -22,6 +24,7 @@ function toRecord(r: Record<string, unknown>): PriceRecord {
     input: num(r.input),
     output: num(r.output),
     cachedInput: numOrNull(r.cached_input),
+    cacheWriteInput: numOrNull(r.cache_write_input),
     version: num(r.version),
     createdAt: num(r.created_at),
     updatedAt: num(r.updated_at),
@@ -48,6 +51,7 @@ export class PriceRepository {
       input: v.input,
       output: v.output,
       cached_input: v.cachedInput,
+      cache_write_input: v.cacheWriteInput,
       version,
       updated_at: now,
     };
