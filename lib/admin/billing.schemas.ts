@@ -1,21 +1,26 @@
 import { z } from 'zod';
-import { modelName, pagination } from './validation.js';
+import { modelName, pagination, renameFields } from './validation.js';
 
 const usdPerMillion = z.number().min(0).max(1_000_000);
 
 /** PUT /api/prices/:model — US dollars per 1M tokens. */
-export const priceSchema = z.strictObject({
-  input: usdPerMillion,
-  output: usdPerMillion,
-  cached_input: usdPerMillion.nullable().default(null),
-});
+export const priceSchema = z
+  .strictObject({
+    input: usdPerMillion,
+    output: usdPerMillion,
+    cached_input: usdPerMillion.nullable().default(null),
+    cache_write_input: usdPerMillion.nullable().default(null),
+  })
+  .transform((p) => renameFields(p, { cached_input: 'cachedInput', cache_write_input: 'cacheWriteInput' }));
 
 /** PUT /api/groups/:name. */
-export const groupSchema = z.strictObject({
-  ratio: z.number().min(0).max(1000).default(1),
-  rpm_limit: z.number().int().min(1).max(100_000_000).nullable().default(null),
-  tpm_limit: z.number().int().min(1).max(10_000_000_000).nullable().default(null),
-});
+export const groupSchema = z
+  .strictObject({
+    ratio: z.number().min(0).max(1000).default(1),
+    rpm_limit: z.number().int().min(1).max(100_000_000).nullable().default(null),
+    tpm_limit: z.number().int().min(1).max(10_000_000_000).nullable().default(null),
+  })
+  .transform((g) => renameFields(g, { rpm_limit: 'rpmLimit', tpm_limit: 'tpmLimit' }));
 
 /** A rate limit on a token or user: per minute, null = none. */
 export const rateLimitFields = {

@@ -1,3 +1,4 @@
+import { EntityWrites } from '../cfg/entity-writes.js';
 import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type { GroupRecord, GroupRepository } from '../db/repositories/group.repository.js';
 import type { PriceRecord, PriceRepository } from '../db/repositories/price.repository.js';
@@ -13,6 +14,8 @@ export function priceView(p: PriceRecord) {
     input: p.input,
     output: p.output,
     cached_input: p.cachedInput,
+    // An entry from an older L2 copy may lack it.
+    cache_write_input: p.cacheWriteInput ?? null,
     /** What 1M tokens cost in quota units, for the operator's convenience. */
     quota_per_million: {
       input: Math.round(p.input * QUOTA_PER_USD),
@@ -44,8 +47,29 @@ export class PricingService {
   constructor(
     private readonly prices: PriceRepository,
     private readonly groups: GroupRepository,
-    private readonly writer: VersionedWriter,
-  ) {}
+    writer: VersionedWriter,
+  ) {
+    // Prices and groups are not cached in L2: their writes hand the listeners no record.
+    this.priceWrites = new EntityWrites(
+      writer,
+      'price',
+      (model, trx) => prices.find(String(model), trx),
+      priceView,
+      (model) => new NotFoundError(`No price for model ${model}`, { param: 'model' }),
+      false,
+    );
+    this.groupWrites = new EntityWrites(
+      writer,
+      'group',
+      (name, trx) => groups.find(String(name), trx),
+      groupView,
+      (name) => new NotFoundError(`No group named ${name}`, { param: 'name' }),
+      false,
+    );
+  }
+
+  private readonly priceWrites: EntityWrites<PriceRecord, ReturnType<typeof priceView>>;
+  private readonly groupWrites: EntityWrites<GroupRecord, ReturnType<typeof groupView>>;
 
   async listPrices() {
     return { data: (await this.prices.findAll()).map(priceView) };
@@ -53,24 +77,15 @@ export class PricingService {
 
   async putPrice(actor: Actor, model: string, input: PriceInput) {
     requireRole(actor, 'admin');
-    return this.writer.write('price', async (trx, version) => {
-      await this.prices.upsert(
-        trx,
-        model,
-        { input: input.input, output: input.output, cachedInput: input.cached_input },
-        version,
-      );
-      return { entityId: model, op: 'upsert', result: priceView((await this.prices.find(model, trx))!) };
+    return this.priceWrites.create(async (trx, version) => {
+      await this.prices.upsert(trx, model, input, version);
+      return model;
     });
   }
 
   async deletePrice(actor: Actor, model: string): Promise<void> {
     requireRole(actor, 'admin');
-    await this.writer.write('price', async (trx) => {
-      if (!(await this.prices.delete(trx, model)))
-        throw new NotFoundError(`No price for model ${model}`, { param: 'model' });
-      return { entityId: model, op: 'delete', result: undefined };
-    });
+    await this.priceWrites.delete(model, (trx) => this.prices.delete(trx, model));
   }
 
   async listGroups() {
@@ -79,23 +94,14 @@ export class PricingService {
 
   async putGroup(actor: Actor, name: string, input: GroupInput) {
     requireRole(actor, 'admin');
-    return this.writer.write('group', async (trx, version) => {
-      await this.groups.upsert(
-        trx,
-        name,
-        { ratio: input.ratio, rpmLimit: input.rpm_limit, tpmLimit: input.tpm_limit },
-        version,
-      );
-      return { entityId: name, op: 'upsert', result: groupView((await this.groups.find(name, trx))!) };
+    return this.groupWrites.create(async (trx, version) => {
+      await this.groups.upsert(trx, name, input, version);
+      return name;
     });
   }
 
   async deleteGroup(actor: Actor, name: string): Promise<void> {
     requireRole(actor, 'admin');
-    await this.writer.write('group', async (trx) => {
-      if (!(await this.groups.delete(trx, name)))
-        throw new NotFoundError(`No group named ${name}`, { param: 'name' });
-      return { entityId: name, op: 'delete', result: undefined };
-    });
+    await this.groupWrites.delete(name, (trx) => this.groups.delete(trx, name));
   }
 }

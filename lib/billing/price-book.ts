@@ -13,19 +13,23 @@ export interface TokenCounts {
   completionTokens: number;
   /** Of the prompt tokens, those the upstream served from its cache. */
   cachedTokens: number;
-  /** Of the prompt tokens, those the upstream wrote to its cache (Anthropic, Bedrock); charged as input. */
+  /** Of the prompt tokens, those the upstream wrote to its cache (Anthropic, Bedrock). */
   cacheWriteTokens?: number;
 }
 
 /**
  * Quota units for `counts` at `price` (USD per 1M tokens) times the group's `ratio`, rounded up
- * to a whole unit. Cached prompt tokens cost `cachedInput` when the price has one.
+ * to a whole unit. Prompt tokens read from the upstream's cache cost `cachedInput`, those written
+ * to it `cacheWriteInput`, each `input` when the price has none.
  */
 export function quotaFor(counts: TokenCounts, price: PriceRecord, ratio: number): number {
   const cached = Math.min(counts.cachedTokens, counts.promptTokens);
+  const written = Math.min(counts.cacheWriteTokens ?? 0, counts.promptTokens - cached);
   const usd =
-    ((counts.promptTokens - cached) * price.input +
+    ((counts.promptTokens - cached - written) * price.input +
       cached * (price.cachedInput ?? price.input) +
+      // `??`: a price from an older L2 copy has no cacheWriteInput at all.
+      written * (price.cacheWriteInput ?? price.input) +
       counts.completionTokens * price.output) /
     1_000_000;
   // The epsilon keeps float noise (0.1 + 0.2) from rounding a whole unit up to the next.

@@ -50,7 +50,12 @@ export class PriceSeeder {
           await this.prices.upsert(
             trx,
             entry.model,
-            { input: entry.input, output: entry.output, cachedInput: entry.cached_input ?? null },
+            {
+              input: entry.input,
+              output: entry.output,
+              cachedInput: entry.cached_input ?? null,
+              cacheWriteInput: entry.cache_write_input ?? null,
+            },
             version,
           );
           await this.seeds.record(trx, entry.model, catalogue.catalogue_version, 'seeded');

@@ -17,9 +17,11 @@ export class EntityWrites<R extends object, V> {
     private readonly find: (id: Id, trx: Trx) => Promise<R | undefined>,
     private readonly view: (record: R) => V,
     private readonly notFound: (id: Id) => Error,
+    /** Hand the listeners the record (for kinds cached in L2: channels, tokens, users); prices and groups are not. */
+    private readonly withRecord = true,
   ) {}
 
-  /** Creates an entity: `insert` writes it with the new version and returns its id. */
+  /** Creates (or, for an entity keyed by name, replaces) an entity: `insert` writes it with the new version and returns its id. */
   create(insert: (trx: Trx, version: number) => Promise<Id>): Promise<V> {
     return this.writer.write(this.kind, async (trx, version) => {
       const id = await insert(trx, version);
@@ -42,11 +44,15 @@ export class EntityWrites<R extends object, V> {
     return this.writer.write(this.kind, async (trx) => {
       const row = await this.find(id, trx);
       if (!row || !(await remove(trx))) throw this.notFound(id);
-      return { entityId: id, op: 'delete', result: undefined, record: row as ConfigRecord };
+      return { entityId: id, op: 'delete', result: undefined, record: this.recordOf(row) };
     });
   }
 
   private upserted(id: Id, row: R) {
-    return { entityId: id, op: 'upsert' as const, result: this.view(row), record: row as ConfigRecord };
+    return { entityId: id, op: 'upsert' as const, result: this.view(row), record: this.recordOf(row) };
+  }
+
+  private recordOf(row: R): ConfigRecord | undefined {
+    return this.withRecord ? (row as ConfigRecord) : undefined;
   }
 }

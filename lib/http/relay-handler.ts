@@ -10,6 +10,8 @@ import type { Metrics } from '../obs/metrics.js';
 import type { Endpoint } from '../relay/adapters/provider-adapter.js';
 import { bearerKey, type RelayAuth, type RelayCaller } from '../relay/relay-auth.js';
 import type { IngressEndpoint, IngressFormat } from '../relay/ingress/ingress-format.js';
+import type { CountTokensService } from '../relay/count-tokens.service.js';
+import { countTokensRequest, checkBody } from '../relay/ingress/messages.format.js';
 import type { RelayLogFields, RelayOutcome, RelayRequest, RelayService } from '../relay/relay.service.js';
 import { checkModelAllowed, modelAllowed } from '../relay/token-check.js';
 import { CorsPolicy } from './cors.js';
@@ -23,6 +25,8 @@ export interface RelayHandlerDeps {
   /** Client-facing formats other than OpenAI's (`/v1/messages`, `/v1/responses`); a route without one is 404. */
   ingress: ReadonlyMap<IngressEndpoint, IngressFormat>;
   relay: RelayService;
+  /** `/v1/messages/count_tokens` (served with the `messages` format). */
+  countTokens?: CountTokensService;
   billing: BillingService;
   routing: () => RoutingIndex;
   maxBodyBytes: number;
@@ -79,11 +83,21 @@ export class RelayHttpHandler {
     let route = 'unmatched';
     observeRequest(this.logger, this.deps.metrics, req, res, () => route, requestId, log);
     let endpoint = req.method === 'POST' ? RELAY_POSTS[path] : undefined;
-    const ingress =
-      endpoint === 'messages' || endpoint === 'responses' ? this.deps.ingress.get(endpoint) : undefined;
+    const counting = req.method === 'POST' && path === '/v1/messages/count_tokens';
+    const ingressEndpoint: IngressEndpoint | undefined = counting
+      ? 'messages'
+      : endpoint === 'messages' || endpoint === 'responses'
+        ? endpoint
+        : undefined;
+    const ingress = ingressEndpoint ? this.deps.ingress.get(ingressEndpoint) : undefined;
     if ((endpoint === 'messages' || endpoint === 'responses') && !ingress) endpoint = undefined;
+    // Anthropic's clients read the request id from `request-id`.
+    if (ingress?.endpoint === 'messages') res.setHeader('request-id', requestId);
     let work: Promise<void>;
-    if (endpoint) {
+    if (counting && ingress && this.deps.countTokens) {
+      route = path;
+      work = this.countTokens(req, res, this.deps.countTokens, log);
+    } else if (endpoint) {
       route = path;
       work = this.relay(req, res, endpoint, requestId, log);
     } else if (req.method === 'GET' && path === '/v1/models') {
@@ -157,6 +171,28 @@ export class RelayHttpHandler {
       });
     }
     if (outcome.error) throw outcome.error;
+  }
+
+  /** `/v1/messages/count_tokens`: authenticated and checked like a request, neither limited nor billed (counting is free). */
+  private async countTokens(
+    req: IncomingMessage,
+    res: ServerResponse,
+    counter: CountTokensService,
+    log: RelayLogFields,
+  ) {
+    this.requireReady();
+    const who = await this.caller(req, log);
+    const { json } = await this.readJson(req);
+    const body = requireModelBody(json);
+    log.model = body.model;
+    checkModelAllowed(who.token, body.model);
+    checkBody(countTokensRequest, body);
+    const answer = await counter.count(who.token.group, body);
+    if ('json' in answer) return sendJson(res, 200, answer.json);
+    res.statusCode = 200;
+    res.setHeader('content-type', 'application/json');
+    res.setHeader('content-length', answer.raw.length);
+    res.end(answer.raw);
   }
 
   private async listModels(req: IncomingMessage, res: ServerResponse, log: RelayLogFields) {

@@ -31,7 +31,11 @@ function startSse(res: ServerResponse): void {
 
 /** Writes answers as they are: OpenAI's formats, or a native pass-through's. */
 export class DirectSink implements ClientSink {
-  constructor(readonly res: ServerResponse) {}
+  constructor(
+    readonly res: ServerResponse,
+    /** The ingress format of a native pass-through: a broken stream ends with its error event. */
+    private readonly native?: IngressFormat,
+  ) {}
 
   whole(status: number, answer: DecodedAnswer): void {
     this.res.statusCode = status;
@@ -53,6 +57,10 @@ export class DirectSink implements ClientSink {
   }
 
   fail(message: string, code: string): void {
+    if (this.native) {
+      this.res.end(this.native.streamEncoder('', '').error(message, code));
+      return;
+    }
     const event = { error: { message, type: 'upstream_error', param: null, code } };
     this.res.write(`data: ${JSON.stringify(event)}\n\n`);
     this.res.end();

@@ -303,7 +303,7 @@ export class RelayService {
     if (failed) return failed;
     const sink: ClientSink = bridged
       ? new BridgeSink(req.res, req.ingress!.format, req.body.model, `chatcmpl-${req.requestId}`, req.body)
-      : new DirectSink(req.res);
+      : new DirectSink(req.res, req.ingress?.format);
     return stream ? this.pipeStream(req, call, sink, state, bridged) : this.whole(req, call, sink, state);
   }
 

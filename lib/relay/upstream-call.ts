@@ -1,7 +1,12 @@
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { UpstreamError } from '../errors/upstream.error.js';
 import { retryAfterMs } from '../routing/channel-health.js';
-import type { AdapterRequest, DecodedAnswer, ProviderAdapter } from './adapters/provider-adapter.js';
+import type {
+  AdapterRequest,
+  DecodedAnswer,
+  PreparedRequest,
+  ProviderAdapter,
+} from './adapters/provider-adapter.js';
 import { classifyTransportError, type UpstreamClient, type UpstreamExchange } from './upstream-client.js';
 import { upstreamFailure, type AttemptFailure, type AutoDisableRules } from './upstream-failure.js';
 import { transportFailure } from './transport-failure.js';
@@ -48,6 +53,16 @@ export class UpstreamCaller {
         detail: err instanceof Error ? err.message : String(err),
       };
     }
+    return this.send(adapter, req, prepared, budgetMs);
+  }
+
+  /** Sends a request already built (a side operation of an adapter, such as Anthropic's count_tokens). */
+  send(
+    adapter: ProviderAdapter,
+    req: AdapterRequest<unknown>,
+    prepared: PreparedRequest,
+    budgetMs: number,
+  ): UpstreamCall {
     // The request's budget runs until its answer starts reaching the client (exchange.commit()).
     const exchange = this.client.send(prepared, req.channel.timeouts, budgetMs);
     return { adapter, req, exchange };

@@ -8,6 +8,7 @@ import { RelayHttpHandler } from '../http/relay-handler.js';
 import type { Metrics } from '../obs/metrics.js';
 import { createAdapters, type AdapterRegistry } from '../relay/adapters/index.js';
 import { DedupingDisabler } from '../relay/channel-disabler.js';
+import { CountTokensService } from '../relay/count-tokens.service.js';
 import { createIngressFormats } from '../relay/ingress/index.js';
 import { RelayAuth } from '../relay/relay-auth.js';
 import { RelayService } from '../relay/relay.service.js';
@@ -97,6 +98,13 @@ export function wireRelay(deps: {
     auth: new RelayAuth(deps.identities, touches),
     ingress: createIngressFormats(),
     relay,
+    countTokens: new CountTokensService(
+      deps.routing,
+      deps.upstream.adapters,
+      deps.upstream.calls,
+      config.resilience.autoDisableOn,
+      config.upstream.totalTimeoutMs,
+    ),
     billing: deps.billing,
     routing: deps.routing,
     maxBodyBytes: config.maxBodyBytes,

@@ -181,6 +181,14 @@ describe('web console (Chromium)', function () {
     const row = page.locator('tr', { hasText: 'console-token' });
     await row.waitFor();
     expect(await row.textContent()).to.contain('$2');
+    // A top-up in dollars adds whole quota units.
+    await row.getByRole('button', { name: 'Top up' }).click();
+    const topUp = page.getByRole('dialog');
+    await topUp.getByLabel('Amount (US$)').fill('1');
+    await topUp.getByText('= 500,000 quota units; negative to correct').waitFor();
+    await topUp.getByRole('button', { name: 'Apply' }).click();
+    await topUp.waitFor({ state: 'detached' });
+    await row.getByText('$3').waitFor();
     // The list never shows the key again, only its prefix.
     expect(await page.locator('body').textContent()).not.to.contain(tokenKey);
     await screenshot(page, '06-tokens');
@@ -261,6 +269,31 @@ describe('web console (Chromium)', function () {
     await page.getByRole('link', { name: 'Cluster' }).click();
     await page.getByTestId('cluster-node').first().waitFor();
     await screenshot(page, '13-cluster');
+    // Contrast (WCAG AA, 4.5:1 for text): a link, the primary button, secondary text, on white.
+    // (A string: the test runner's transpiler would add helpers the page does not have.)
+    const ratios = (await page.evaluate(`(() => {
+      const lum = (css) => {
+        const [r, g, b] = css.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number).map((v) => {
+          const c = v / 255;
+          return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+      };
+      const ratio = (a, b) => {
+        const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+        return (x + 0.05) / (y + 0.05);
+      };
+      const white = 'rgb(255, 255, 255)';
+      const link = document.querySelector('main a[href="/admin/queues"]');
+      const track = document.querySelector('main .mantine-Switch-track');
+      const dimmed = document.querySelector('[data-testid="cluster-node"] .mantine-Text-root[data-size="xs"]');
+      return {
+        link: ratio(getComputedStyle(link).color, white),
+        primary: ratio(getComputedStyle(track).backgroundColor, white),
+        dimmed: ratio(getComputedStyle(dimmed).color, white),
+      };
+    })()`)) as Record<string, number>;
+    for (const [what, r] of Object.entries(ratios)) expect(r, what).to.be.at.least(4.5);
     await page.getByRole('link', { name: 'Account' }).click();
     await page.getByTestId('my-quota').waitFor();
     await screenshot(page, '14-account');
@@ -269,6 +302,55 @@ describe('web console (Chromium)', function () {
     await screenshot(page, '15-account-zh');
     await page.getByText('English').click();
     await page.getByRole('link', { name: 'Channels' }).waitFor();
+  });
+
+  it('works from the keyboard: skip link, navigation, a dialog opened with Enter and closed with Escape', async () => {
+    await page.goto('/');
+    await page.getByTestId('whoami').waitFor();
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate('document.activeElement.textContent')).to.equal('Skip to content');
+    await page.keyboard.press('Enter');
+    expect(await page.evaluate('document.activeElement.id')).to.equal('main');
+    // Tab through the header and the navigation to "Tokens", then open it with Enter.
+    let reached = false;
+    for (let i = 0; i < 30 && !reached; i++) {
+      await page.keyboard.press('Shift+Tab');
+      reached = (await page.evaluate('document.activeElement.textContent')) === 'Tokens';
+    }
+    expect(reached).to.equal(true);
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Tokens', level: 2 }).waitFor();
+    await page.getByRole('button', { name: 'New token' }).focus();
+    await page.keyboard.press('Enter');
+    const dialog = page.getByRole('dialog');
+    await dialog.waitFor();
+    // Focus is in the dialog (trapped there), and Escape closes it.
+    expect(await page.evaluate('!!document.activeElement.closest("[role=dialog]")')).to.equal(true);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+  });
+
+  it('creates a user with a password on the Users page, who can then sign in', async () => {
+    await page.getByRole('link', { name: 'Users' }).click();
+    await page.getByRole('button', { name: 'New user' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Username').fill('carol');
+    await dialog.getByLabel(/^Password/).fill('carol-console-password-1');
+    await dialog.getByLabel('Quota (US$)').fill('1.5');
+    await dialog.getByText('= 750,000 quota units').waitFor();
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const row = page.locator('tr', { hasText: 'carol' });
+    await row.waitFor();
+    expect(await row.textContent()).to.contain('$1.5');
+    const ctx = await tb.context(gw.url);
+    try {
+      const p = await ctx.newPage();
+      await signInWithPassword(p, 'carol', 'carol-console-password-1');
+      expect(await p.getByTestId('whoami').textContent()).to.contain('carol');
+    } finally {
+      await ctx.close();
+    }
   });
 
   it('a user sees only its own tokens, and no admin page', async () => {

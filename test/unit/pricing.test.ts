@@ -14,6 +14,7 @@ const price = (fields: Partial<PriceRecord> = {}): PriceRecord => ({
   input: 2.5,
   output: 10,
   cachedInput: 1.25,
+  cacheWriteInput: null,
   version: 1,
   createdAt: 0,
   updatedAt: 0,
@@ -36,6 +37,34 @@ describe('pricing', () => {
     ).to.equal(937_500);
     // 10 prompt + 5 completion = 12.5 + 25 = 37.5 units → 38.
     expect(quotaFor({ promptTokens: 10, completionTokens: 5, cachedTokens: 0 }, price(), 1)).to.equal(38);
+  });
+
+  it('charges prompt tokens written to the cache at cache_write_input, else at input', () => {
+    // Claude's prices: input $3, cache reads $0.30, cache writes $3.75, output $15 per 1M.
+    const claude = price({ input: 3, cachedInput: 0.3, cacheWriteInput: 3.75, output: 15 });
+    const counts = {
+      promptTokens: 1_000_000,
+      completionTokens: 0,
+      cachedTokens: 200_000,
+      cacheWriteTokens: 400_000,
+    };
+    // 400k plain × $3 + 200k read × $0.30 + 400k written × $3.75 = $1.2 + $0.06 + $1.5 = $2.76.
+    expect(quotaFor(counts, claude, 1)).to.equal(1_380_000);
+    // No write price: written tokens cost input ($1.2 + $0.06 + $1.2 = $2.46).
+    expect(
+      quotaFor(counts, price({ input: 3, cachedInput: 0.3, cacheWriteInput: null, output: 15 }), 1),
+    ).to.equal(1_230_000);
+    // A price from an older L2 copy (no field at all) charges them as input too.
+    const old = { ...claude } as Partial<PriceRecord>;
+    delete old.cacheWriteInput;
+    expect(
+      quotaFor(counts, { ...old, cacheWriteInput: old.cacheWriteInput ?? null } as PriceRecord, 1),
+    ).to.equal(1_230_000);
+    expect(quotaFor(counts, old as PriceRecord, 1)).to.equal(1_230_000);
+    // Writes never count beyond the prompt: reads and writes together are capped at it.
+    expect(
+      quotaFor({ promptTokens: 10, completionTokens: 0, cachedTokens: 6, cacheWriteTokens: 100 }, claude, 1),
+    ).to.equal(Math.ceil((6 * 0.3 + 4 * 3.75) / 2));
   });
 
   it('applies the group ratio, charges cached tokens as input without a cached price, never below 0', () => {

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { num, numOrNull } from '../json-column.js';
+import { col, TableMap } from '../columns.js';
 import type { Db, Trx } from '../knex.js';
 
 /** A group's price multiplier and its rate limits (for all of the group's traffic together). */
@@ -15,17 +15,17 @@ export interface GroupRecord {
 
 export type GroupValues = Pick<GroupRecord, 'ratio' | 'rpmLimit' | 'tpmLimit'>;
 
-function toRecord(r: Record<string, unknown>): GroupRecord {
-  return {
-    name: String(r.name),
-    ratio: num(r.ratio),
-    rpmLimit: numOrNull(r.rpm_limit),
-    tpmLimit: numOrNull(r.tpm_limit),
-    version: num(r.version),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
+/** The `groups` table, described once. */
+const groups = new TableMap<GroupRecord>({
+  name: col.string('name'),
+  ratio: col.number('ratio'),
+  rpmLimit: col.numberOrNull('rpm_limit'),
+  tpmLimit: col.numberOrNull('tpm_limit'),
+  version: col.number('version'),
+  createdAt: col.number('created_at'),
+  updatedAt: col.number('updated_at'),
+});
+const toRecord = (r: Record<string, unknown>) => groups.toRecord(r);
 
 /** The only code that queries `groups`. */
 export class GroupRepository {
@@ -43,7 +43,7 @@ export class GroupRepository {
   /** Creates or replaces the settings of group `name`. */
   async upsert(trx: Trx, name: string, v: GroupValues, version: number): Promise<void> {
     const now = Date.now();
-    const values = { ratio: v.ratio, rpm_limit: v.rpmLimit, tpm_limit: v.tpmLimit, version, updated_at: now };
+    const values = { ...groups.toRow(v), version, updated_at: now };
     const updated = await trx('groups').where({ name }).update(values);
     if (updated === 0) await trx('groups').insert({ name, ...values, created_at: now });
   }

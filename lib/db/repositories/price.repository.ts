@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { num, numOrNull } from '../json-column.js';
+import { col, TableMap } from '../columns.js';
 import type { Db, Trx } from '../knex.js';
 
 /** What one model costs, in US dollars per 1M tokens. */
@@ -9,24 +9,27 @@ export interface PriceRecord {
   output: number;
   /** For prompt tokens the upstream reports as cached; null: charged as `input`. */
   cachedInput: number | null;
+  /** For prompt tokens the upstream reports as written to its cache (Anthropic); null: charged as `input`. */
+  cacheWriteInput: number | null;
   version: number;
   createdAt: number;
   updatedAt: number;
 }
 
-export type PriceValues = Pick<PriceRecord, 'input' | 'output' | 'cachedInput'>;
+export type PriceValues = Pick<PriceRecord, 'input' | 'output' | 'cachedInput' | 'cacheWriteInput'>;
 
-function toRecord(r: Record<string, unknown>): PriceRecord {
-  return {
-    model: String(r.model),
-    input: num(r.input),
-    output: num(r.output),
-    cachedInput: numOrNull(r.cached_input),
-    version: num(r.version),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
+/** The `prices` table, described once. */
+const prices = new TableMap<PriceRecord>({
+  model: col.string('model'),
+  input: col.number('input'),
+  output: col.number('output'),
+  cachedInput: col.numberOrNull('cached_input'),
+  cacheWriteInput: col.numberOrNull('cache_write_input'),
+  version: col.number('version'),
+  createdAt: col.number('created_at'),
+  updatedAt: col.number('updated_at'),
+});
+const toRecord = (r: Record<string, unknown>) => prices.toRecord(r);
 
 /** The only code that queries `prices`. */
 export class PriceRepository {
@@ -44,13 +47,7 @@ export class PriceRepository {
   /** Creates or replaces the price of `model`. */
   async upsert(trx: Trx, model: string, v: PriceValues, version: number): Promise<void> {
     const now = Date.now();
-    const values = {
-      input: v.input,
-      output: v.output,
-      cached_input: v.cachedInput,
-      version,
-      updated_at: now,
-    };
+    const values = { ...prices.toRow(v), version, updated_at: now };
     const updated = await trx('prices').where({ model }).update(values);
     if (updated === 0) await trx('prices').insert({ model, ...values, created_at: now });
   }

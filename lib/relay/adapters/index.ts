@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { BadRequestError } from '../../errors/bad-request.error.js';
 import type { RoutedChannel } from '../../cfg/routing-index.js';
+import { AnthropicAdapter } from './anthropic/anthropic.adapter.js';
 import { AzureAdapter } from './azure/azure.adapter.js';
 import { BedrockAdapter } from './bedrock/bedrock.adapter.js';
 import { GeminiAdapter } from './gemini/gemini.adapter.js';
@@ -68,6 +69,7 @@ export function createAdapters(): AdapterRegistry {
   return new AdapterRegistry([
     new OpenAiAdapter(),
     new AzureAdapter(),
+    new AnthropicAdapter(),
     new GeminiAdapter(),
     new BedrockAdapter(),
   ]);

@@ -1,4 +1,5 @@
 import type { IngressEndpoint, IngressFormat } from './ingress-format.js';
+import { MessagesFormat } from './messages.format.js';
 import { responsesFormat } from './responses.format.js';
 
 /**
@@ -7,5 +8,8 @@ import { responsesFormat } from './responses.format.js';
  * speak it.
  */
 export function createIngressFormats(): ReadonlyMap<IngressEndpoint, IngressFormat> {
-  return new Map<IngressEndpoint, IngressFormat>([['responses', responsesFormat]]);
+  return new Map<IngressEndpoint, IngressFormat>([
+    ['messages', new MessagesFormat()],
+    ['responses', responsesFormat],
+  ]);
 }
