@@ -201,13 +201,14 @@ describe('chaos: money and config under faults (master + 2 replicas, private Red
       chargedNotAnswered: [],
     });
     const [[rec]] = (await cluster.sql.query(
-      "SELECT COUNT(*) AS n, COALESCE(SUM(ABS(quota)), 0) AS units FROM usage_logs WHERE type = 'reconcile' AND user_id = ?",
+      "SELECT COUNT(*) AS n, COALESCE(SUM(ABS(quota)), 0) AS units, COALESCE(SUM(quota), 0) AS signed FROM usage_logs WHERE type = 'reconcile' AND user_id = ?",
       [a.userId],
     )) as any;
     return {
       matchedMs,
       reconciled: Number(rec.n),
       reconciledUnits: Number(rec.units),
+      reconciledSigned: Number(rec.signed),
       requests: ok.length,
       answeredNotCharged: answeredNotCharged.length,
     };
