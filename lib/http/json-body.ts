@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { AppError } from '../errors/app.error.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
@@ -201,9 +201,45 @@ export function jsonBodyParser(limits: JsonBodyLimits) {
       },
       (err: unknown) => {
         if (err instanceof PayloadTooLargeError || err instanceof UnsupportedMediaTypeError)
-          res.setHeader('connection', 'close');
+          closeIfBodyUnread(res);
         next(err);
       },
     );
+  };
+}
+
+/**
+ * An error answered before the request's body was read (a 401, 413, 415, 429…) closes the
+ * connection: otherwise node would read and discard the rest of the body, however large, to
+ * reach the next request on it.
+ */
+export function closeIfBodyUnread(res: ServerResponse): void {
+  const req = res.req;
+  if (res.headersSent || !req || !hasBody(req) || req.complete) return;
+  res.setHeader('connection', 'close');
+  lingerBeforeClose(res);
+}
+
+/** How long a closing connection keeps reading (and dropping) what its client still sends. */
+const LINGER_MS = 2000;
+
+/**
+ * A lingering close, as nginx does it: closing a socket whose client is still sending resets it
+ * (TCP RST), and the client may then lose the answer it was about to read. So once the answer
+ * is out, the socket is half-closed and the rest of the body is read and dropped, for at most
+ * {@link LINGER_MS}, before the socket is destroyed.
+ */
+function lingerBeforeClose(res: ServerResponse): void {
+  const socket = res.socket;
+  if (!socket) return;
+  // Node ends a `connection: close` answer with socket.destroySoon() once the answer is written.
+  socket.destroySoon = function (this: typeof socket) {
+    this.end();
+    const timer = setTimeout(() => this.destroy(), LINGER_MS);
+    timer.unref();
+    this.once('close', () => clearTimeout(timer));
+    this.once('end', () => this.destroy());
+    this.on('data', () => {});
+    this.resume();
   };
 }

@@ -17,7 +17,8 @@ import { checkModelAllowed, modelAllowed } from '../relay/token-check.js';
 import { CorsPolicy } from './cors.js';
 import { readJsonBody } from './json-body.js';
 import { observeRequest } from './middleware/access-log.js';
-import { answerError, closeIfBodyUnread, sendJson } from './middleware/error-handler.js';
+import { closeIfBodyUnread } from './json-body.js';
+import { answerError, sendJson } from './middleware/error-handler.js';
 import { assignRequestId } from './middleware/request-id.js';
 
 export interface RelayHandlerDeps {

@@ -7,7 +7,7 @@ import { NotFoundError } from '../../errors/not-found.error.js';
 import { PayloadTooLargeError } from '../../errors/payload-too-large.error.js';
 import { ServiceUnavailableError } from '../../errors/service-unavailable.error.js';
 import { isConnectionError } from '../../db/db-errors.js';
-import { hasBody } from '../json-body.js';
+import { closeIfBodyUnread } from '../json-body.js';
 
 /** The OpenAI error body: `{"error":{"message","type","param","code"}}`, with the request id in the message. */
 export function errorBody(err: AppError, requestId: string) {
@@ -61,16 +61,6 @@ export function toAppError(err: unknown, context: DbContext = 'admin-write'): Ap
     return new ServiceUnavailableError(DATABASE_DOWN[context], { code: 'database_unavailable' });
   }
   return new AppError(500, 'server_error', 'Internal error', { code: 'internal_error' });
-}
-
-/**
- * An error answered before the request's body was read (a 401, 413, 415, 429…) closes the
- * connection: otherwise node would read and discard the rest of the body, however large, to
- * reach the next request on it.
- */
-export function closeIfBodyUnread(res: ServerResponse): void {
-  const req = res.req;
-  if (!res.headersSent && req && hasBody(req) && !req.complete) res.setHeader('connection', 'close');
 }
 
 /** Writes a JSON answer with node's own response API (used where express is not). */
