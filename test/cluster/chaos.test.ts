@@ -144,15 +144,28 @@ describe('chaos: money and config under faults (master + 2 replicas, private Red
         ])) as any;
         const [[u]] = (await cluster.sql.query('SELECT quota FROM users WHERE id = ?', [a.userId])) as any;
         const stream = await cluster.redis.xlen(`${cluster.prefix}:usage`).catch(() => -1);
+        // Charges a restarted Redis lost are written by their nodes' journals a few seconds later.
+        const [[logged]] = (await cluster.sql.query(
+          "SELECT COUNT(*) AS n FROM usage_logs WHERE token_id = ? AND type = 'consume'",
+          [a.tokenId],
+        )) as any;
         const bal = async (k: string) =>
           (await cluster.redis.hmget(`${cluster.prefix}:bal:${k}`, 'left', 'held', 'pend')).map((v) =>
             Number(v ?? 0),
           );
         const [tl, th, tp] = await bal(`t:${a.tokenId}`);
         const [ul, uh, up] = await bal(`u:${a.userId}`);
-        last = JSON.stringify({ db: [t.quota, u.quota], stream, token: [tl, th, tp], user: [ul, uh, up] });
+        last = JSON.stringify({
+          db: [t.quota, u.quota],
+          rows: Number(logged.n),
+          answered: ok.length,
+          stream,
+          token: [tl, th, tp],
+          user: [ul, uh, up],
+        });
         return (
           stream === 0 &&
+          (tolerateUncharged || Number(logged.n) >= ok.length) &&
           th === 0 &&
           uh === 0 &&
           tl! + tp! === Number(t.quota) &&
