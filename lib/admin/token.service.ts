@@ -10,7 +10,15 @@ import { PermissionError } from '../errors/permission.error.js';
 import { generateKey, hashKey, keyPrefix } from '../security/keys.js';
 import { isAdmin, requireRole, type Actor } from './actor.js';
 import type { CreateTokenInput, ListTokensInput, UpdateTokenInput } from './token.schemas.js';
-import { iso } from './validation.js';
+import { iso, renameFields } from './validation.js';
+
+/** The API's token fields → the repository's. */
+const TOKEN_FIELDS = {
+  user_id: 'userId',
+  expires_at: 'expiresAt',
+  rpm_limit: 'rpmLimit',
+  tpm_limit: 'tpmLimit',
+} as const;
 
 /** A token as the admin API shows it: the key itself never (only at creation), its prefix always. */
 export function tokenView(t: TokenRecord) {
@@ -111,17 +119,7 @@ export class TokenService {
     ) {
       throw new BadRequestError(`user_id: no user with id ${input.user_id}`, { param: 'user_id' });
     }
-    const values: Partial<TokenValues> = {};
-    if (input.name !== undefined) values.name = input.name;
-    if (input.user_id !== undefined) values.userId = input.user_id;
-    if (input.group !== undefined) values.group = input.group;
-    if (input.status !== undefined) values.status = input.status;
-    if (input.quota !== undefined) values.quota = input.quota;
-    if (input.expires_at !== undefined) values.expiresAt = input.expires_at;
-    if (input.models !== undefined) values.models = input.models;
-    if (input.subnets !== undefined) values.subnets = input.subnets;
-    if (input.rpm_limit !== undefined) values.rpmLimit = input.rpm_limit;
-    if (input.tpm_limit !== undefined) values.tpmLimit = input.tpm_limit;
+    const values: Partial<TokenValues> = renameFields(input, TOKEN_FIELDS);
     const { view, change } = await this.writer
       .write('token', async (trx, version) => {
         // A retried call with the same Idempotency-Key: answered as before, and rolled back (nothing changes).

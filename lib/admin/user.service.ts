@@ -13,7 +13,7 @@ import type { PasswordHasher } from '../security/passwords.js';
 import type { SetPasswordInput } from './auth.schemas.js';
 import { isAdmin, requireManages, requireMayGrant, requireRole, type Actor } from './actor.js';
 import type { CreateUserInput, ListUsersInput, UpdateUserInput } from './user.schemas.js';
-import { iso } from './validation.js';
+import { iso, renameFields } from './validation.js';
 
 export function userView(u: UserRecord) {
   return {
@@ -259,15 +259,11 @@ export class UserService {
   }
 }
 
-/** The stored fields of an API input. */
+/** The stored fields of an API input (the API's names → the repository's). */
 function userValues(input: UpdateUserInput): Partial<UserValues> {
-  const values: Partial<UserValues> = {};
-  if (input.username !== undefined) values.username = input.username;
-  if (input.role !== undefined) values.role = input.role;
-  if (input.group !== undefined) values.group = input.group;
-  if (input.quota !== undefined) values.quota = input.quota;
-  if (input.status !== undefined) values.status = input.status;
-  if (input.rpm_limit !== undefined) values.rpmLimit = input.rpm_limit;
-  if (input.tpm_limit !== undefined) values.tpmLimit = input.tpm_limit;
-  return values;
+  const { username, role, group, quota, status, rpm_limit, tpm_limit } = input;
+  return renameFields(
+    { username, role, group, quota, status, rpm_limit, tpm_limit },
+    { rpm_limit: 'rpmLimit', tpm_limit: 'tpmLimit' },
+  );
 }

@@ -30,6 +30,12 @@ export const col = {
     read: (v) => v === true || v === 1 || v === '1',
     write: same,
   }),
+  /** JSON stored as text, or NULL for null (a list that may be absent: "no limit"). */
+  jsonOrNull: <T>(column: string): Column<T | null> => ({
+    column,
+    read: (v) => readJson<T | null>(v, null),
+    write: (v) => (v === null ? null : JSON.stringify(v)),
+  }),
   /** JSON stored as text (SQLite and MySQL alike); `fallback` for NULL or unreadable text. */
   json: <T>(column: string, fallback: T): Column<T> => ({
     column,

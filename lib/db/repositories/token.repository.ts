@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
-import { num, numOrNull, readJson } from '../json-column.js';
+import { col, TableMap } from '../columns.js';
+import { num, numOrNull } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
 import {
   addQuota,
@@ -63,45 +64,29 @@ export interface TokenListFilter {
   status?: TokenStatus;
 }
 
-function toRecord(r: Record<string, unknown>): TokenRecord {
-  return {
-    id: num(r.id),
-    name: String(r.name),
-    userId: num(r.user_id),
-    keyHash: String(r.key_hash),
-    keyPrefix: String(r.key_prefix),
-    group: String(r.group_name),
-    status: r.status as TokenStatus,
-    quota: numOrNull(r.quota),
-    usedQuota: num(r.used_quota),
-    expiresAt: numOrNull(r.expires_at),
-    models: readJson<string[] | null>(r.models, null),
-    subnets: readJson<string[] | null>(r.subnets, null),
-    rpmLimit: numOrNull(r.rpm_limit),
-    tpmLimit: numOrNull(r.tpm_limit),
-    version: num(r.version),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-    accessedAt: numOrNull(r.accessed_at),
-  };
-}
-
-function toRow(v: Partial<TokenValues>): Record<string, unknown> {
-  const row: Record<string, unknown> = {};
-  if (v.name !== undefined) row.name = v.name;
-  if (v.userId !== undefined) row.user_id = v.userId;
-  if (v.keyHash !== undefined) row.key_hash = v.keyHash;
-  if (v.keyPrefix !== undefined) row.key_prefix = v.keyPrefix;
-  if (v.group !== undefined) row.group_name = v.group;
-  if (v.status !== undefined) row.status = v.status;
-  if (v.quota !== undefined) row.quota = v.quota;
-  if (v.expiresAt !== undefined) row.expires_at = v.expiresAt;
-  if (v.models !== undefined) row.models = v.models === null ? null : JSON.stringify(v.models);
-  if (v.subnets !== undefined) row.subnets = v.subnets === null ? null : JSON.stringify(v.subnets);
-  if (v.rpmLimit !== undefined) row.rpm_limit = v.rpmLimit;
-  if (v.tpmLimit !== undefined) row.tpm_limit = v.tpmLimit;
-  return row;
-}
+/** The `tokens` table, described once. */
+const tokens = new TableMap<TokenRecord>({
+  id: col.number('id'),
+  name: col.string('name'),
+  userId: col.number('user_id'),
+  keyHash: col.string('key_hash'),
+  keyPrefix: col.string('key_prefix'),
+  group: col.string('group_name'),
+  status: col.oneOf<TokenStatus>('status'),
+  quota: col.numberOrNull('quota'),
+  usedQuota: col.number('used_quota'),
+  expiresAt: col.numberOrNull('expires_at'),
+  models: col.jsonOrNull<string[]>('models'),
+  subnets: col.jsonOrNull<string[]>('subnets'),
+  rpmLimit: col.numberOrNull('rpm_limit'),
+  tpmLimit: col.numberOrNull('tpm_limit'),
+  version: col.number('version'),
+  createdAt: col.number('created_at'),
+  updatedAt: col.number('updated_at'),
+  accessedAt: col.numberOrNull('accessed_at'),
+});
+const toRecord = (r: Record<string, unknown>) => tokens.toRecord(r);
+const toRow = (v: Partial<TokenValues>) => tokens.toRow(v);
 
 const conflict = (name: string | undefined) => () =>
   new ConflictError(`This user already has a token named "${name ?? ''}"`, { param: 'name' });

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
+import { col, TableMap } from '../columns.js';
 import { num, numOrNull } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
 import {
@@ -41,34 +42,23 @@ export type UserValues = Pick<
 const conflict = (name: string | undefined) => () =>
   new ConflictError(`A user named "${name ?? ''}" already exists`, { param: 'username' });
 
-function toRecord(r: Record<string, unknown>): UserRecord {
-  return {
-    id: num(r.id),
-    username: String(r.username),
-    role: r.role as Role,
-    group: String(r.group_name),
-    quota: numOrNull(r.quota),
-    usedQuota: num(r.used_quota),
-    status: r.status as UserStatus,
-    rpmLimit: numOrNull(r.rpm_limit),
-    tpmLimit: numOrNull(r.tpm_limit),
-    version: num(r.version),
-    createdAt: num(r.created_at),
-    updatedAt: num(r.updated_at),
-  };
-}
-
-function toRow(v: Partial<UserValues>): Record<string, unknown> {
-  const row: Record<string, unknown> = {};
-  if (v.username !== undefined) row.username = v.username;
-  if (v.role !== undefined) row.role = v.role;
-  if (v.group !== undefined) row.group_name = v.group;
-  if (v.quota !== undefined) row.quota = v.quota;
-  if (v.status !== undefined) row.status = v.status;
-  if (v.rpmLimit !== undefined) row.rpm_limit = v.rpmLimit;
-  if (v.tpmLimit !== undefined) row.tpm_limit = v.tpmLimit;
-  return row;
-}
+/** The `users` table, described once. */
+const users = new TableMap<UserRecord>({
+  id: col.number('id'),
+  username: col.string('username'),
+  role: col.oneOf<Role>('role'),
+  group: col.string('group_name'),
+  quota: col.numberOrNull('quota'),
+  usedQuota: col.number('used_quota'),
+  status: col.oneOf<UserStatus>('status'),
+  rpmLimit: col.numberOrNull('rpm_limit'),
+  tpmLimit: col.numberOrNull('tpm_limit'),
+  version: col.number('version'),
+  createdAt: col.number('created_at'),
+  updatedAt: col.number('updated_at'),
+});
+const toRecord = (r: Record<string, unknown>) => users.toRecord(r);
+const toRow = (v: Partial<UserValues>) => users.toRow(v);
 
 /** The only code that queries `users`. */
 export class UserRepository {
