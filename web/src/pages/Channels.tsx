@@ -15,6 +15,7 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState } from 'react';
+import { EmptyRow } from '../components/table';
 import { get, patch, post, type Page } from '../api';
 import { CHANNEL_TYPES } from '../channelTypes';
 import { useT } from '../i18n';
@@ -328,15 +329,9 @@ export default function Channels() {
                 </Table.Td>
               </Table.Tr>
             ))}
-            {rows.length === 0 && (
-              <Table.Tr>
-                <Table.Td colSpan={10}>
-                  <Text c="dimmed" ta="center">
-                    {t('No channels')}
-                  </Text>
-                </Table.Td>
-              </Table.Tr>
-            )}
+            <EmptyRow show={rows.length === 0} colSpan={10}>
+              {t('No channels')}
+            </EmptyRow>
           </Table.Tbody>
         </Table>
       </Table.ScrollContainer>

@@ -1,17 +1,7 @@
-import {
-  Button,
-  Code,
-  Group,
-  Modal,
-  NumberInput,
-  Pagination,
-  Select,
-  Table,
-  Text,
-  TextInput,
-} from '@mantine/core';
+import { Button, Code, Group, Modal, NumberInput, Select, Table, Text, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState } from 'react';
+import { EmptyRow, PagedFooter } from '../components/table';
 import { get, type Page } from '../api';
 import { useAuth } from '../auth';
 import { useT } from '../i18n';
@@ -173,22 +163,18 @@ export default function Logs() {
                 </Table.Td>
               </Table.Tr>
             ))}
-            {rows.length === 0 && (
-              <Table.Tr>
-                <Table.Td colSpan={11}>
-                  <Text c="dimmed" ta="center">
-                    {t('No entries')}
-                  </Text>
-                </Table.Td>
-              </Table.Tr>
-            )}
+            <EmptyRow show={rows.length === 0} colSpan={11}>
+              {t('No entries')}
+            </EmptyRow>
           </Table.Tbody>
         </Table>
       </Table.ScrollContainer>
-      <Group justify="space-between" mt="sm">
-        <Text size="sm">{t('{n} entries', { n: (data?.total ?? 0).toLocaleString() })}</Text>
-        <Pagination total={pages} value={page} onChange={setPage} size="sm" />
-      </Group>
+      <PagedFooter
+        summary={t('{n} entries', { n: (data?.total ?? 0).toLocaleString() })}
+        pages={pages}
+        page={page}
+        onPage={setPage}
+      />
       {open && <LogDetails row={open} onClose={() => setOpen(null)} />}
     </>
   );

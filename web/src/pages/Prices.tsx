@@ -11,6 +11,8 @@ import {
   Title,
 } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
+import { RateLimitInputs } from '../components/forms';
+import { EditDeleteButtons } from '../components/table';
 import { del, get, put } from '../api';
 import { useAuth } from '../auth';
 import { useT } from '../i18n';
@@ -92,22 +94,13 @@ export default function Prices() {
                 <Table.Td ta="right">{usd(p.output)}</Table.Td>
                 {isAdmin && (
                   <Table.Td>
-                    <Group gap={4} justify="flex-end" wrap="nowrap">
-                      <Button size="compact-xs" variant="default" onClick={() => setPrice(p)}>
-                        {t('Edit')}
-                      </Button>
-                      <Button
-                        size="compact-xs"
-                        variant="subtle"
-                        color="red"
-                        onClick={() =>
-                          window.confirm(t('Delete the price of {name}?', { name: p.model })) &&
-                          void remove(`/api/prices/${encodeURIComponent(p.model)}`, prices.reload)
-                        }
-                      >
-                        {t('Delete')}
-                      </Button>
-                    </Group>
+                    <EditDeleteButtons
+                      onEdit={() => setPrice(p)}
+                      confirmText={t('Delete the price of {name}?', { name: p.model })}
+                      onDelete={() =>
+                        void remove(`/api/prices/${encodeURIComponent(p.model)}`, prices.reload)
+                      }
+                    />
                   </Table.Td>
                 )}
               </Table.Tr>
@@ -141,22 +134,11 @@ export default function Prices() {
                 <Table.Td ta="right">{g.tpm_limit ?? '—'}</Table.Td>
                 {isAdmin && (
                   <Table.Td>
-                    <Group gap={4} justify="flex-end" wrap="nowrap">
-                      <Button size="compact-xs" variant="default" onClick={() => setGroup(g)}>
-                        {t('Edit')}
-                      </Button>
-                      <Button
-                        size="compact-xs"
-                        variant="subtle"
-                        color="red"
-                        onClick={() =>
-                          window.confirm(t('Delete group {name}?', { name: g.name })) &&
-                          void remove(`/api/groups/${encodeURIComponent(g.name)}`, groups.reload)
-                        }
-                      >
-                        {t('Delete')}
-                      </Button>
-                    </Group>
+                    <EditDeleteButtons
+                      onEdit={() => setGroup(g)}
+                      confirmText={t('Delete group {name}?', { name: g.name })}
+                      onDelete={() => void remove(`/api/groups/${encodeURIComponent(g.name)}`, groups.reload)}
+                    />
                   </Table.Td>
                 )}
               </Table.Tr>
@@ -305,20 +287,7 @@ function GroupForm({
             decimalScale={4}
             required
           />
-          <NumberInput
-            label={t('Requests per minute')}
-            value={rpm}
-            onChange={setRpm}
-            min={1}
-            allowDecimal={false}
-          />
-          <NumberInput
-            label={t('Tokens per minute')}
-            value={tpm}
-            onChange={setTpm}
-            min={1}
-            allowDecimal={false}
-          />
+          <RateLimitInputs rpm={rpm} onRpm={setRpm} tpm={tpm} onTpm={setTpm} stacked />
           <ErrorAlert error={error} />
           <Button type="submit">{t('Save')}</Button>
         </Stack>

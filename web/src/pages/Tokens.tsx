@@ -6,7 +6,6 @@ import {
   Group,
   Modal,
   NumberInput,
-  Pagination,
   Select,
   Stack,
   Table,
@@ -16,6 +15,8 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState, type FormEvent } from 'react';
+import { FormButtons, RateLimitInputs } from '../components/forms';
+import { EmptyRow, PagedFooter } from '../components/table';
 import { del, get, patch, post, type Page } from '../api';
 import { useAuth } from '../auth';
 import { Columns } from '../Columns';
@@ -174,22 +175,18 @@ export default function Tokens() {
                 </Table.Td>
               </Table.Tr>
             ))}
-            {rows.length === 0 && (
-              <Table.Tr>
-                <Table.Td colSpan={10}>
-                  <Text c="dimmed" ta="center">
-                    {t('No tokens')}
-                  </Text>
-                </Table.Td>
-              </Table.Tr>
-            )}
+            <EmptyRow show={rows.length === 0} colSpan={10}>
+              {t('No tokens')}
+            </EmptyRow>
           </Table.Tbody>
         </Table>
       </Table.ScrollContainer>
-      <Group justify="space-between" mt="sm">
-        <Text size="sm">{t('{n} tokens', { n: data?.total ?? 0 })}</Text>
-        <Pagination total={pages} value={page} onChange={setPage} size="sm" />
-      </Group>
+      <PagedFooter
+        summary={t('{n} tokens', { n: data?.total ?? 0 })}
+        pages={pages}
+        page={page}
+        onPage={setPage}
+      />
       {(creating || editing) && (
         <TokenForm
           token={editing}
@@ -409,22 +406,7 @@ function TokenForm({
             value={subnets}
             onChange={setSubnets}
           />
-          <Columns cols={2}>
-            <NumberInput
-              label={t('Requests per minute')}
-              value={rpm}
-              onChange={setRpm}
-              min={1}
-              allowDecimal={false}
-            />
-            <NumberInput
-              label={t('Tokens per minute')}
-              value={tpm}
-              onChange={setTpm}
-              min={1}
-              allowDecimal={false}
-            />
-          </Columns>
+          <RateLimitInputs rpm={rpm} onRpm={setRpm} tpm={tpm} onTpm={setTpm} />
           {isAdmin && !token && (
             <NumberInput
               label={t('For user ID')}
@@ -436,14 +418,7 @@ function TokenForm({
             />
           )}
           <ErrorAlert error={error} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('Cancel')}
-            </Button>
-            <Button type="submit" loading={busy}>
-              {token ? t('Save') : t('Create')}
-            </Button>
-          </Group>
+          <FormButtons onCancel={onClose} submit={token ? t('Save') : t('Create')} busy={busy} />
         </Stack>
       </form>
     </Modal>

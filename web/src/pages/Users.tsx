@@ -6,7 +6,6 @@ import {
   Group,
   Modal,
   NumberInput,
-  Pagination,
   PasswordInput,
   Select,
   Stack,
@@ -16,6 +15,8 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState, type FormEvent } from 'react';
+import { FormButtons, RateLimitInputs } from '../components/forms';
+import { PagedFooter } from '../components/table';
 import { del, get, patch, post, put, setCsrfToken, type Page } from '../api';
 import { useAuth } from '../auth';
 import { Columns } from '../Columns';
@@ -140,15 +141,12 @@ export default function Users() {
           </Table.Tbody>
         </Table>
       </Table.ScrollContainer>
-      <Group justify="space-between" mt="sm">
-        <Text size="sm">{t('{n} users', { n: data?.total ?? 0 })}</Text>
-        <Pagination
-          total={Math.max(1, Math.ceil((data?.total ?? 0) / perPage))}
-          value={page}
-          onChange={setPage}
-          size="sm"
-        />
-      </Group>
+      <PagedFooter
+        summary={t('{n} users', { n: data?.total ?? 0 })}
+        pages={Math.max(1, Math.ceil((data?.total ?? 0) / perPage))}
+        page={page}
+        onPage={setPage}
+      />
       {editing && (
         <UserForm
           user={editing === 'new' ? null : editing}
@@ -259,22 +257,7 @@ function UserForm({ user, onClose, onSaved }: { user: UserRow | null; onClose():
             min={0}
             decimalScale={6}
           />
-          <Columns cols={2}>
-            <NumberInput
-              label={t('Requests per minute')}
-              value={rpm}
-              onChange={setRpm}
-              min={1}
-              allowDecimal={false}
-            />
-            <NumberInput
-              label={t('Tokens per minute')}
-              value={tpm}
-              onChange={setTpm}
-              min={1}
-              allowDecimal={false}
-            />
-          </Columns>
+          <RateLimitInputs rpm={rpm} onRpm={setRpm} tpm={tpm} onTpm={setTpm} />
           {!user && (
             <PasswordInput
               label={t('Password')}
@@ -285,12 +268,7 @@ function UserForm({ user, onClose, onSaved }: { user: UserRow | null; onClose():
             />
           )}
           <ErrorAlert error={error} />
-          <Group justify="flex-end">
-            <Button variant="default" onClick={onClose}>
-              {t('Cancel')}
-            </Button>
-            <Button type="submit">{t('Save')}</Button>
-          </Group>
+          <FormButtons onCancel={onClose} submit={t('Save')} />
         </Stack>
       </form>
     </Modal>
