@@ -2,11 +2,16 @@ import { Button, Group, Pagination, Table, Text } from '@mantine/core';
 import type { ReactNode } from 'react';
 import { useT } from '../i18n';
 
-/** A table's header row: one plain header cell per column (`false` columns are left out). */
-export function HeaderRow({ columns }: { columns: (ReactNode | false)[] }) {
+/**
+ * A table's header row: one plain header cell per column; a column that is `false` or `undefined`
+ * (e.g. `isAdmin && t('User')`) is left out, and `''` is an empty header cell.
+ */
+export function HeaderRow({ columns }: { columns: ReactNode[] }) {
   return (
     <Table.Thead>
-      <Table.Tr>{columns.map((c, i) => (c === false ? null : <Table.Th key={i}>{c}</Table.Th>))}</Table.Tr>
+      <Table.Tr>
+        {columns.map((c, i) => (c === false || c === undefined ? null : <Table.Th key={i}>{c}</Table.Th>))}
+      </Table.Tr>
     </Table.Thead>
   );
 }

@@ -1,5 +1,6 @@
 import { Anchor, Badge, Group, Paper, Switch, Table, Text, Title } from '@mantine/core';
 import { useEffect, useState } from 'react';
+import { HeaderRow } from '../components/table';
 import { get } from '../api';
 import { useT } from '../i18n';
 import { ErrorAlert, PageTitle, StatusBadge, Time, useLoad } from '../ui';
@@ -112,19 +113,19 @@ export default function Cluster() {
       </Text>
       <Table.ScrollContainer minWidth={1000}>
         <Table striped verticalSpacing="xs" aria-label={t('Nodes')}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t('Node')}</Table.Th>
-              <Table.Th>{t('Role')}</Table.Th>
-              <Table.Th>{t('State')}</Table.Th>
-              <Table.Th>{t('Applied version')}</Table.Th>
-              <Table.Th>{t('Lag')}</Table.Th>
-              <Table.Th>{t('Pub/sub')}</Table.Th>
-              <Table.Th>Redis</Table.Th>
-              <Table.Th>{t('Heartbeat')}</Table.Th>
-              <Table.Th>{t('Routing digest')}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
+          <HeaderRow
+            columns={[
+              t('Node'),
+              t('Role'),
+              t('State'),
+              t('Applied version'),
+              t('Lag'),
+              t('Pub/sub'),
+              'Redis',
+              t('Heartbeat'),
+              t('Routing digest'),
+            ]}
+          />
           <Table.Tbody>
             {nodes.map((n) => (
               <Table.Tr
@@ -188,14 +189,7 @@ export default function Cluster() {
         </Title>
         <ErrorAlert error={changes.error} />
         <Table verticalSpacing={4} aria-label={t('Recent config changes')}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t('Version')}</Table.Th>
-              <Table.Th>{t('Entity')}</Table.Th>
-              <Table.Th>{t('Operation')}</Table.Th>
-              <Table.Th>{t('Time')}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
+          <HeaderRow columns={[t('Version'), t('Entity'), t('Operation'), t('Time')]} />
           <Table.Tbody>
             {(changes.data?.data ?? []).map((c) => (
               <Table.Tr key={`${c.version}-${c.kind}-${c.entity_id ?? ''}`} data-testid="config-change">

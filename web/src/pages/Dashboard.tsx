@@ -1,17 +1,7 @@
 import { Card, Group, Paper, SegmentedControl, Table, Text, TextInput, Title } from '@mantine/core';
 import { useMemo, useState } from 'react';
-import {
-  Area,
-  AreaChart,
-  CartesianGrid,
-  Line,
-  LineChart,
-  ResponsiveContainer,
-  Tooltip,
-  XAxis,
-  YAxis,
-} from 'recharts';
 import { get } from '../api';
+import { SeriesChart } from '../components/charts';
 import { Columns } from '../Columns';
 import { useT } from '../i18n';
 import { formatInt, formatUsd, unitsToUsd } from '../money';
@@ -152,70 +142,40 @@ export default function Dashboard() {
         />
       </Columns>
       <Columns cols={2} mb="md">
-        <ChartCard title={t('Requests')}>
-          <AreaChart data={points}>
-            <CartesianGrid strokeDasharray="3 3" />
-            <XAxis dataKey="label" fontSize={12} />
-            <YAxis allowDecimals={false} fontSize={12} />
-            <Tooltip />
-            <Area
-              isAnimationActive={false}
-              type="monotone"
-              dataKey="requests"
-              name={t('Requests')}
-              stroke="#364fc7"
-              fill="#bac8ff"
-            />
-          </AreaChart>
-        </ChartCard>
-        <ChartCard title={t('Tokens')}>
-          <AreaChart data={points}>
-            <CartesianGrid strokeDasharray="3 3" />
-            <XAxis dataKey="label" fontSize={12} />
-            <YAxis fontSize={12} />
-            <Tooltip />
-            <Area
-              isAnimationActive={false}
-              type="monotone"
-              dataKey="tokens"
-              name={t('Tokens')}
-              stroke="#087f5b"
-              fill="#96f2d7"
-            />
-          </AreaChart>
-        </ChartCard>
-        <ChartCard title={t('Spend (US$)')}>
-          <LineChart data={points}>
-            <CartesianGrid strokeDasharray="3 3" />
-            <XAxis dataKey="label" fontSize={12} />
-            <YAxis fontSize={12} />
-            <Tooltip formatter={(v) => `$${Number(v).toFixed(6)}`} />
-            <Line
-              isAnimationActive={false}
-              type="monotone"
-              dataKey="spend"
-              name={t('Spend')}
-              stroke="#e8590c"
-              dot={false}
-            />
-          </LineChart>
-        </ChartCard>
-        <ChartCard title={t('Error rate (%)')}>
-          <LineChart data={points}>
-            <CartesianGrid strokeDasharray="3 3" />
-            <XAxis dataKey="label" fontSize={12} />
-            <YAxis fontSize={12} unit="%" />
-            <Tooltip formatter={(v) => `${Number(v).toFixed(2)}%`} />
-            <Line
-              isAnimationActive={false}
-              type="monotone"
-              dataKey="error_rate"
-              name={t('Error rate')}
-              stroke="#c92a2a"
-              dot={false}
-            />
-          </LineChart>
-        </ChartCard>
+        <SeriesChart
+          title={t('Requests')}
+          points={points}
+          dataKey="requests"
+          name={t('Requests')}
+          stroke="#364fc7"
+          fill="#bac8ff"
+          yAxis={{ allowDecimals: false }}
+        />
+        <SeriesChart
+          title={t('Tokens')}
+          points={points}
+          dataKey="tokens"
+          name={t('Tokens')}
+          stroke="#087f5b"
+          fill="#96f2d7"
+        />
+        <SeriesChart
+          title={t('Spend (US$)')}
+          points={points}
+          dataKey="spend"
+          name={t('Spend')}
+          stroke="#e8590c"
+          format={(v) => `$${v.toFixed(6)}`}
+        />
+        <SeriesChart
+          title={t('Error rate (%)')}
+          points={points}
+          dataKey="error_rate"
+          name={t('Error rate')}
+          stroke="#c92a2a"
+          yAxis={{ unit: '%' }}
+          format={(v) => `${v.toFixed(2)}%`}
+        />
       </Columns>
       <Columns cols={3}>
         <TopTable title={t('Top models')} items={data?.top_models ?? []} testId="top-models" />
@@ -236,19 +196,6 @@ function Stat({ label, value, testId }: { label: string; value: string; testId: 
         {value}
       </Text>
     </Card>
-  );
-}
-
-function ChartCard({ title, children }: { title: string; children: React.ReactElement }) {
-  return (
-    <Paper withBorder p="md">
-      <Title order={3} size="h5" mb="sm">
-        {title}
-      </Title>
-      <div style={{ width: '100%', height: 220 }}>
-        <ResponsiveContainer>{children}</ResponsiveContainer>
-      </div>
-    </Paper>
   );
 }
 

@@ -1,7 +1,7 @@
 import { Button, Code, Group, Modal, NumberInput, Select, Table, Text, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState } from 'react';
-import { EmptyRow, PagedFooter } from '../components/table';
+import { EmptyRow, HeaderRow, PagedFooter } from '../components/table';
 import { get, type Page } from '../api';
 import { useAuth } from '../auth';
 import { useT } from '../i18n';
@@ -122,21 +122,21 @@ export default function Logs() {
       <ErrorAlert error={error} />
       <Table.ScrollContainer minWidth={1000}>
         <Table striped highlightOnHover verticalSpacing="xs" aria-label={t('Usage log')}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>{t('Time')}</Table.Th>
-              <Table.Th>{t('Kind')}</Table.Th>
-              {isAdmin && <Table.Th>{t('User')}</Table.Th>}
-              <Table.Th>{t('Token')}</Table.Th>
-              {isAdmin && <Table.Th>{t('Channel')}</Table.Th>}
-              <Table.Th>{t('Model')}</Table.Th>
-              <Table.Th>{t('Tokens in / out')}</Table.Th>
-              <Table.Th>{t('Charge')}</Table.Th>
-              <Table.Th>{t('Latency')}</Table.Th>
-              <Table.Th>{t('Status')}</Table.Th>
-              <Table.Th />
-            </Table.Tr>
-          </Table.Thead>
+          <HeaderRow
+            columns={[
+              t('Time'),
+              t('Kind'),
+              isAdmin && t('User'),
+              t('Token'),
+              isAdmin && t('Channel'),
+              t('Model'),
+              t('Tokens in / out'),
+              t('Charge'),
+              t('Latency'),
+              t('Status'),
+              '',
+            ]}
+          />
           <Table.Tbody>
             {rows.map((r) => (
               <Table.Tr key={r.id} data-testid={`log-row-${r.id}`}>

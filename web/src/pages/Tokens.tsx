@@ -16,7 +16,7 @@ import {
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState, type FormEvent } from 'react';
 import { FormButtons, RateLimitInputs } from '../components/forms';
-import { EmptyRow, PagedFooter } from '../components/table';
+import { EmptyRow, HeaderRow, PagedFooter } from '../components/table';
 import { del, get, patch, post, type Page } from '../api';
 import { useAuth } from '../auth';
 import { Columns } from '../Columns';
@@ -101,20 +101,20 @@ export default function Tokens() {
       <ErrorAlert error={error ?? actionError} />
       <Table.ScrollContainer minWidth={900}>
         <Table striped verticalSpacing="xs" aria-label={t('Tokens')}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>ID</Table.Th>
-              <Table.Th>{t('Name')}</Table.Th>
-              <Table.Th>{t('Key')}</Table.Th>
-              {isAdmin && <Table.Th>{t('User')}</Table.Th>}
-              <Table.Th>{t('Status')}</Table.Th>
-              <Table.Th>{t('Quota left')}</Table.Th>
-              <Table.Th>{t('Used')}</Table.Th>
-              <Table.Th>{t('Expires')}</Table.Th>
-              <Table.Th>{t('Models')}</Table.Th>
-              <Table.Th>{t('Actions')}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
+          <HeaderRow
+            columns={[
+              'ID',
+              t('Name'),
+              t('Key'),
+              isAdmin && t('User'),
+              t('Status'),
+              t('Quota left'),
+              t('Used'),
+              t('Expires'),
+              t('Models'),
+              t('Actions'),
+            ]}
+          />
           <Table.Tbody>
             {rows.map((tk) => (
               <Table.Tr key={tk.id} data-testid={`token-row-${tk.id}`}>

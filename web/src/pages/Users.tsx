@@ -16,7 +16,7 @@ import {
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState, type FormEvent } from 'react';
 import { FormButtons, RateLimitInputs } from '../components/forms';
-import { PagedFooter } from '../components/table';
+import { HeaderRow, PagedFooter } from '../components/table';
 import { del, get, patch, post, put, setCsrfToken, type Page } from '../api';
 import { useAuth } from '../auth';
 import { Columns } from '../Columns';
@@ -75,19 +75,19 @@ export default function Users() {
       <ErrorAlert error={error ?? actionError} />
       <Table.ScrollContainer minWidth={900}>
         <Table striped verticalSpacing="xs" aria-label={t('Users')}>
-          <Table.Thead>
-            <Table.Tr>
-              <Table.Th>ID</Table.Th>
-              <Table.Th>{t('Username')}</Table.Th>
-              <Table.Th>{t('Role')}</Table.Th>
-              <Table.Th>{t('Group')}</Table.Th>
-              <Table.Th>{t('Status')}</Table.Th>
-              <Table.Th>{t('Quota left')}</Table.Th>
-              <Table.Th>{t('Used')}</Table.Th>
-              <Table.Th>{t('Created')}</Table.Th>
-              <Table.Th>{t('Actions')}</Table.Th>
-            </Table.Tr>
-          </Table.Thead>
+          <HeaderRow
+            columns={[
+              'ID',
+              t('Username'),
+              t('Role'),
+              t('Group'),
+              t('Status'),
+              t('Quota left'),
+              t('Used'),
+              t('Created'),
+              t('Actions'),
+            ]}
+          />
           <Table.Tbody>
             {rows.map((u) => (
               <Table.Tr key={u.id}>
@@ -412,14 +412,7 @@ export function AccessTokens({
         </Alert>
       )}
       <Table verticalSpacing={4} aria-label={t('Access tokens')}>
-        <Table.Thead>
-          <Table.Tr>
-            <Table.Th>{t('Name')}</Table.Th>
-            <Table.Th>{t('Prefix')}</Table.Th>
-            <Table.Th>{t('Last used')}</Table.Th>
-            <Table.Th />
-          </Table.Tr>
-        </Table.Thead>
+        <HeaderRow columns={[t('Name'), t('Prefix'), t('Last used'), '']} />
         <Table.Tbody>
           {(data?.data ?? []).map((a) => (
             <Table.Tr key={a.id}>
