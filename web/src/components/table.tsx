@@ -58,6 +58,15 @@ export function PagedFooter({
   );
 }
 
+/** A small button in a table row's actions. */
+export function RowButton({ onClick, children }: { onClick(): void; children: ReactNode }) {
+  return (
+    <Button size="compact-xs" variant="default" onClick={onClick}>
+      {children}
+    </Button>
+  );
+}
+
 /** A row's Edit and Delete buttons; Delete asks `confirmText` first. */
 export function EditDeleteButtons({
   onEdit,
@@ -71,9 +80,7 @@ export function EditDeleteButtons({
   const t = useT();
   return (
     <Group gap={4} justify="flex-end" wrap="nowrap">
-      <Button size="compact-xs" variant="default" onClick={onEdit}>
-        {t('Edit')}
-      </Button>
+      <RowButton onClick={onEdit}>{t('Edit')}</RowButton>
       <Button
         size="compact-xs"
         variant="subtle"

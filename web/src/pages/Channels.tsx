@@ -15,7 +15,7 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState } from 'react';
-import { EmptyRow } from '../components/table';
+import { EmptyRow, RowButton } from '../components/table';
 import { get, patch, post, type Page } from '../api';
 import { CHANNEL_TYPES } from '../channelTypes';
 import { useT } from '../i18n';
@@ -301,9 +301,7 @@ export default function Channels() {
                 </Table.Td>
                 <Table.Td>
                   <Group gap={4} wrap="nowrap">
-                    <Button size="compact-xs" variant="default" onClick={() => setEditing(ch)}>
-                      {t('Edit')}
-                    </Button>
+                    <RowButton onClick={() => setEditing(ch)}>{t('Edit')}</RowButton>
                     <Button
                       size="compact-xs"
                       variant="default"

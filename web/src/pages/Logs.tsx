@@ -1,7 +1,7 @@
 import { Button, Code, Group, Modal, NumberInput, Select, Table, Text, TextInput } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState } from 'react';
-import { EmptyRow, HeaderRow, PagedFooter } from '../components/table';
+import { EmptyRow, HeaderRow, PagedFooter, RowButton } from '../components/table';
 import { get, type Page } from '../api';
 import { useAuth } from '../auth';
 import { useT } from '../i18n';
@@ -157,9 +157,7 @@ export default function Logs() {
                 <Table.Td>{r.latency_ms !== null ? `${r.latency_ms} ms` : '—'}</Table.Td>
                 <Table.Td>{r.status ?? '—'}</Table.Td>
                 <Table.Td>
-                  <Button size="compact-xs" variant="default" onClick={() => setOpen(r)}>
-                    {t('Details')}
-                  </Button>
+                  <RowButton onClick={() => setOpen(r)}>{t('Details')}</RowButton>
                 </Table.Td>
               </Table.Tr>
             ))}

@@ -16,7 +16,7 @@ import {
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState, type FormEvent } from 'react';
 import { FormButtons, RateLimitInputs } from '../components/forms';
-import { EmptyRow, HeaderRow, PagedFooter } from '../components/table';
+import { EmptyRow, HeaderRow, PagedFooter, RowButton } from '../components/table';
 import { del, get, patch, post, type Page } from '../api';
 import { useAuth } from '../auth';
 import { Columns } from '../Columns';
@@ -141,12 +141,8 @@ export default function Tokens() {
                 </Table.Td>
                 <Table.Td>
                   <Group gap={4} wrap="nowrap">
-                    <Button size="compact-xs" variant="default" onClick={() => setEditing(tk)}>
-                      {t('Edit')}
-                    </Button>
-                    <Button size="compact-xs" variant="default" onClick={() => setTopUp(tk)}>
-                      {t('Top up')}
-                    </Button>
+                    <RowButton onClick={() => setEditing(tk)}>{t('Edit')}</RowButton>
+                    <RowButton onClick={() => setTopUp(tk)}>{t('Top up')}</RowButton>
                     <Button
                       size="compact-xs"
                       variant="default"

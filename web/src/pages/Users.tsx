@@ -16,7 +16,7 @@ import {
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState, type FormEvent } from 'react';
 import { FormButtons, RateLimitInputs } from '../components/forms';
-import { HeaderRow, PagedFooter } from '../components/table';
+import { HeaderRow, PagedFooter, RowButton } from '../components/table';
 import { del, get, patch, post, put, setCsrfToken, type Page } from '../api';
 import { useAuth } from '../auth';
 import { Columns } from '../Columns';
@@ -105,18 +105,10 @@ export default function Users() {
                 </Table.Td>
                 <Table.Td>
                   <Group gap={4} wrap="nowrap">
-                    <Button size="compact-xs" variant="default" onClick={() => setEditing(u)}>
-                      {t('Edit')}
-                    </Button>
-                    <Button size="compact-xs" variant="default" onClick={() => setPassword(u)}>
-                      {t('Password')}
-                    </Button>
-                    <Button size="compact-xs" variant="default" onClick={() => setTopUp(u)}>
-                      {t('Top up')}
-                    </Button>
-                    <Button size="compact-xs" variant="default" onClick={() => setTokens(u)}>
-                      {t('Access tokens')}
-                    </Button>
+                    <RowButton onClick={() => setEditing(u)}>{t('Edit')}</RowButton>
+                    <RowButton onClick={() => setPassword(u)}>{t('Password')}</RowButton>
+                    <RowButton onClick={() => setTopUp(u)}>{t('Top up')}</RowButton>
+                    <RowButton onClick={() => setTokens(u)}>{t('Access tokens')}</RowButton>
                     <Button
                       size="compact-xs"
                       variant="subtle"
