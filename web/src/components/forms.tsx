@@ -1,5 +1,5 @@
-import { Button, Group, NumberInput } from '@mantine/core';
-import type { ReactNode } from 'react';
+import { Button, Group, Modal, NumberInput, Stack } from '@mantine/core';
+import type { FormEvent, ReactNode } from 'react';
 import { Columns } from '../Columns';
 import { useT } from '../i18n';
 
@@ -55,5 +55,26 @@ export function FormButtons({
         {submit}
       </Button>
     </Group>
+  );
+}
+
+/** A dialog holding one form: its fields stacked, `onSubmit` called on submit. */
+export function FormDialog({
+  title,
+  onClose,
+  onSubmit,
+  children,
+}: {
+  title: ReactNode;
+  onClose(): void;
+  onSubmit(e: FormEvent): Promise<void>;
+  children: ReactNode;
+}) {
+  return (
+    <Modal opened onClose={onClose} title={title}>
+      <form onSubmit={(e) => void onSubmit(e)}>
+        <Stack gap="sm">{children}</Stack>
+      </form>
+    </Modal>
   );
 }

@@ -1,17 +1,6 @@
-import {
-  Button,
-  Group,
-  Modal,
-  NumberInput,
-  Paper,
-  Stack,
-  Table,
-  Text,
-  TextInput,
-  Title,
-} from '@mantine/core';
+import { Button, Group, NumberInput, Paper, Table, Text, TextInput, Title } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
-import { RateLimitInputs } from '../components/forms';
+import { FormDialog, RateLimitInputs } from '../components/forms';
 import { EditDeleteButtons } from '../components/table';
 import { del, get, put } from '../api';
 import { useAuth } from '../auth';
@@ -194,49 +183,45 @@ function PriceForm({ price, onClose, onSaved }: { price: Price | null; onClose()
     }
   }
   return (
-    <Modal
-      opened
-      onClose={onClose}
+    <FormDialog
       title={price ? t('Price of {name}', { name: price.model }) : t('New price')}
+      onClose={onClose}
+      onSubmit={submit}
     >
-      <form onSubmit={(e) => void submit(e)}>
-        <Stack gap="sm">
-          <TextInput
-            label={t('Model')}
-            value={model}
-            onChange={(e) => setModel(e.currentTarget.value)}
-            required
-            disabled={!!price}
-          />
-          <NumberInput
-            label={t('Input (US$ per 1M tokens)')}
-            value={input}
-            onChange={setInput}
-            min={0}
-            decimalScale={6}
-            required
-          />
-          <NumberInput
-            label={t('Cached input (US$ per 1M tokens)')}
-            description={t('Empty: the input price')}
-            value={cached}
-            onChange={setCached}
-            min={0}
-            decimalScale={6}
-          />
-          <NumberInput
-            label={t('Output (US$ per 1M tokens)')}
-            value={output}
-            onChange={setOutput}
-            min={0}
-            decimalScale={6}
-            required
-          />
-          <ErrorAlert error={error} />
-          <Button type="submit">{t('Save')}</Button>
-        </Stack>
-      </form>
-    </Modal>
+      <TextInput
+        label={t('Model')}
+        value={model}
+        onChange={(e) => setModel(e.currentTarget.value)}
+        required
+        disabled={!!price}
+      />
+      <NumberInput
+        label={t('Input (US$ per 1M tokens)')}
+        value={input}
+        onChange={setInput}
+        min={0}
+        decimalScale={6}
+        required
+      />
+      <NumberInput
+        label={t('Cached input (US$ per 1M tokens)')}
+        description={t('Empty: the input price')}
+        value={cached}
+        onChange={setCached}
+        min={0}
+        decimalScale={6}
+      />
+      <NumberInput
+        label={t('Output (US$ per 1M tokens)')}
+        value={output}
+        onChange={setOutput}
+        min={0}
+        decimalScale={6}
+        required
+      />
+      <ErrorAlert error={error} />
+      <Button type="submit">{t('Save')}</Button>
+    </FormDialog>
   );
 }
 
@@ -269,29 +254,29 @@ function GroupForm({
     }
   }
   return (
-    <Modal opened onClose={onClose} title={group ? t('Group {name}', { name: group.name }) : t('New group')}>
-      <form onSubmit={(e) => void submit(e)}>
-        <Stack gap="sm">
-          <TextInput
-            label={t('Name')}
-            value={name}
-            onChange={(e) => setName(e.currentTarget.value)}
-            required
-            disabled={!!group}
-          />
-          <NumberInput
-            label={t('Price ratio')}
-            value={ratio}
-            onChange={setRatio}
-            min={0}
-            decimalScale={4}
-            required
-          />
-          <RateLimitInputs rpm={rpm} onRpm={setRpm} tpm={tpm} onTpm={setTpm} stacked />
-          <ErrorAlert error={error} />
-          <Button type="submit">{t('Save')}</Button>
-        </Stack>
-      </form>
-    </Modal>
+    <FormDialog
+      title={group ? t('Group {name}', { name: group.name }) : t('New group')}
+      onClose={onClose}
+      onSubmit={submit}
+    >
+      <TextInput
+        label={t('Name')}
+        value={name}
+        onChange={(e) => setName(e.currentTarget.value)}
+        required
+        disabled={!!group}
+      />
+      <NumberInput
+        label={t('Price ratio')}
+        value={ratio}
+        onChange={setRatio}
+        min={0}
+        decimalScale={4}
+        required
+      />
+      <RateLimitInputs rpm={rpm} onRpm={setRpm} tpm={tpm} onTpm={setTpm} stacked />
+      <ErrorAlert error={error} />
+      <Button type="submit">{t('Save')}</Button>
+    </FormDialog>
   );
 }

@@ -15,7 +15,7 @@ import {
 } from '@mantine/core';
 import { useDebouncedValue } from '@mantine/hooks';
 import { useEffect, useState, type FormEvent } from 'react';
-import { FormButtons, RateLimitInputs } from '../components/forms';
+import { FormButtons, FormDialog, RateLimitInputs } from '../components/forms';
 import { HeaderRow, PagedFooter, RowButton } from '../components/table';
 import { del, get, patch, post, put, setCsrfToken, type Page } from '../api';
 import { useAuth } from '../auth';
@@ -202,68 +202,64 @@ function UserForm({ user, onClose, onSaved }: { user: UserRow | null; onClose():
     }
   }
   return (
-    <Modal
-      opened
-      onClose={onClose}
+    <FormDialog
       title={user ? t('Edit user {name}', { name: user.username }) : t('New user')}
+      onClose={onClose}
+      onSubmit={submit}
     >
-      <form onSubmit={(e) => void submit(e)}>
-        <Stack gap="sm">
-          <TextInput
-            label={t('Username')}
-            value={username}
-            onChange={(e) => setUsername(e.currentTarget.value)}
-            required
-          />
-          <Columns cols={2}>
-            <Select
-              label={t('Role')}
-              value={role}
-              onChange={(v) => v && setRole(v)}
-              data={roles.map((r) => ({ value: r, label: t(r) }))}
-              allowDeselect={false}
-            />
-            <Select
-              label={t('Status')}
-              value={status}
-              onChange={(v) => v && setStatus(v)}
-              data={['enabled', 'disabled'].map((s) => ({ value: s, label: t(s) }))}
-              allowDeselect={false}
-            />
-          </Columns>
-          <TextInput
-            label={t('Group')}
-            value={group}
-            onChange={(e) => setGroup(e.currentTarget.value)}
-            required
-          />
-          <NumberInput
-            label={t('Quota (US$)')}
-            description={
-              quotaUsd === ''
-                ? t('Empty: unlimited')
-                : t('= {units} quota units', { units: formatInt(usdToUnits(Number(quotaUsd))) })
-            }
-            value={quotaUsd}
-            onChange={setQuotaUsd}
-            min={0}
-            decimalScale={6}
-          />
-          <RateLimitInputs rpm={rpm} onRpm={setRpm} tpm={tpm} onTpm={setTpm} />
-          {!user && (
-            <PasswordInput
-              label={t('Password')}
-              description={t('Optional: lets the user sign in to the console')}
-              value={password}
-              onChange={(e) => setPassword(e.currentTarget.value)}
-              autoComplete="new-password"
-            />
-          )}
-          <ErrorAlert error={error} />
-          <FormButtons onCancel={onClose} submit={t('Save')} />
-        </Stack>
-      </form>
-    </Modal>
+      <TextInput
+        label={t('Username')}
+        value={username}
+        onChange={(e) => setUsername(e.currentTarget.value)}
+        required
+      />
+      <Columns cols={2}>
+        <Select
+          label={t('Role')}
+          value={role}
+          onChange={(v) => v && setRole(v)}
+          data={roles.map((r) => ({ value: r, label: t(r) }))}
+          allowDeselect={false}
+        />
+        <Select
+          label={t('Status')}
+          value={status}
+          onChange={(v) => v && setStatus(v)}
+          data={['enabled', 'disabled'].map((s) => ({ value: s, label: t(s) }))}
+          allowDeselect={false}
+        />
+      </Columns>
+      <TextInput
+        label={t('Group')}
+        value={group}
+        onChange={(e) => setGroup(e.currentTarget.value)}
+        required
+      />
+      <NumberInput
+        label={t('Quota (US$)')}
+        description={
+          quotaUsd === ''
+            ? t('Empty: unlimited')
+            : t('= {units} quota units', { units: formatInt(usdToUnits(Number(quotaUsd))) })
+        }
+        value={quotaUsd}
+        onChange={setQuotaUsd}
+        min={0}
+        decimalScale={6}
+      />
+      <RateLimitInputs rpm={rpm} onRpm={setRpm} tpm={tpm} onTpm={setTpm} />
+      {!user && (
+        <PasswordInput
+          label={t('Password')}
+          description={t('Optional: lets the user sign in to the console')}
+          value={password}
+          onChange={(e) => setPassword(e.currentTarget.value)}
+          autoComplete="new-password"
+        />
+      )}
+      <ErrorAlert error={error} />
+      <FormButtons onCancel={onClose} submit={t('Save')} />
+    </FormDialog>
   );
 }
 
