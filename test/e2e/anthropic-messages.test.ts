@@ -4,7 +4,7 @@ import { CHARS_PER_TOKEN_ESTIMATE } from '../../lib/billing/token-counter.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { waitFor } from '../helpers/wait.js';
+import { usageRows } from '../helpers/usage.js';
 
 /**
  * Anthropic's official SDK → the gateway's `/v1/messages` → an OpenAI-compatible channel (bridged
@@ -28,18 +28,8 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
     },
   ];
 
-  async function rows(n: number): Promise<any[]> {
-    let data: any[] = [];
-    await waitFor(
-      async () => {
-        data = (await gw.admin('GET', `/api/logs?token_id=${tokenId}&type=consume`)).body.data;
-        return data.length >= n;
-      },
-      3000,
-      `${n} usage rows`,
-    );
-    return data.reverse();
-  }
+  /** The usage rows of the test's token, oldest first, once `n` are written. */
+  const rows = async (n: number) => (await usageRows(gw, tokenId, n)).reverse();
 
   async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof Anthropic.APIError>> {
     try {
