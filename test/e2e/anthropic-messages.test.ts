@@ -1,5 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { expect } from 'chai';
+import { anthropicApiError as apiError, toolResultTurn } from '../helpers/anthropic.js';
 import { CHARS_PER_TOKEN_ESTIMATE } from '../../lib/billing/token-counter.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
@@ -30,16 +31,6 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
 
   /** The usage rows of the test's token, oldest first, once `n` are written. */
   const rows = async (n: number) => (await usageRows(gw, tokenId, n)).reverse();
-
-  async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof Anthropic.APIError>> {
-    try {
-      await p;
-    } catch (err) {
-      if (err instanceof Anthropic.APIError) return err;
-      throw err;
-    }
-    throw new Error('expected an APIError');
-  }
 
   before(async () => {
     claude = await startFakeAnthropic();
@@ -167,16 +158,7 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
         model: 'gpt-4o',
         max_tokens: 50,
         tools,
-        messages: [
-          { role: 'user', content: 'Weather in Paris?' },
-          { role: 'assistant', content: first.content },
-          {
-            role: 'user',
-            content: [
-              { type: 'tool_result', tool_use_id: use.type === 'tool_use' ? use.id : '', content: 'sunny' },
-            ],
-          },
-        ],
+        messages: toolResultTurn('Weather in Paris?', first.content, 'sunny'),
       });
       expect(second.content).to.deep.equal([
         { type: 'text', text: 'Hello from o1 as gpt-4o; the tool said sunny' },
@@ -351,20 +333,7 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
           model: 'claude-x',
           max_tokens: 50,
           tools,
-          messages: [
-            { role: 'user', content: 'Weather?' },
-            { role: 'assistant', content: first.content },
-            {
-              role: 'user',
-              content: [
-                {
-                  type: 'tool_result',
-                  tool_use_id: use.type === 'tool_use' ? use.id : '',
-                  content: 'cloudy',
-                },
-              ],
-            },
-          ],
+          messages: toolResultTurn('Weather?', first.content, 'cloudy'),
         })
         .finalMessage();
       expect(second.content[0]).to.deep.include({ type: 'text', text: 'Tool said: cloudy' });
