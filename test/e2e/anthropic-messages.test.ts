@@ -272,6 +272,28 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
       expect(row).to.include({ prompt_tokens: 60, cached_tokens: 30, completion_tokens: 5, quota: 65 });
     });
 
+    it("the client's anthropic-beta flags (as Claude Code sends them) reach the Claude channel with the channel's own", async () => {
+      await claudeChannel('ok', {
+        name: 'c-beta',
+        settings: { anthropic_beta: ['prompt-caching-2024-07-31'] },
+      });
+      const before = claude.requests.length;
+      await sdk().beta.messages.create({
+        model: 'claude-beta',
+        max_tokens: 100,
+        messages: hi,
+        betas: ['interleaved-thinking-2025-05-14', 'fine-grained-tool-streaming-2025-05-14'],
+      });
+      const sent = claude.requests[before]!;
+      expect(String(sent.headers['anthropic-beta']).split(',')).to.have.members([
+        'prompt-caching-2024-07-31',
+        'interleaved-thinking-2025-05-14',
+        'fine-grained-tool-streaming-2025-05-14',
+      ]);
+      // Only the flags: the client's credentials and other headers are never forwarded.
+      expect(sent.headers['x-api-key']).to.equal('sk-upstream-test-key');
+    });
+
     it('a stream via messages.stream, events as Claude sent them, billed from message_start and message_delta', async () => {
       await claudeChannel('cache');
       const stream = sdk().messages.stream({ model: 'claude-x', max_tokens: 50, messages: hi });
