@@ -273,8 +273,13 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
     });
 
     it("the client's anthropic-beta flags (as Claude Code sends them) reach the Claude channel with the channel's own", async () => {
+      // A model of its own, so no other channel of this suite can take the request.
+      expect((await gw.admin('PUT', '/api/prices/claude-beta', { input: 1, output: 2 })).status).to.equal(
+        200,
+      );
       await claudeChannel('ok', {
         name: 'c-beta',
+        models: ['claude-beta'],
         settings: { anthropic_beta: ['prompt-caching-2024-07-31'] },
       });
       const before = claude.requests.length;
