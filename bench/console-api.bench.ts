@@ -6,6 +6,7 @@
  */
 import { startTestGateway, type TestGateway } from '../test/helpers/gateway.js';
 import type { Driver } from '../test/helpers/databases.js';
+import { insertManyChannels } from '../test/helpers/many-channels.js';
 
 const CHANNELS = Number(process.env.BENCH_CHANNELS ?? 10_000);
 const USAGE = Number(process.env.BENCH_USAGE ?? 200_000);
@@ -16,23 +17,7 @@ const DAY = 86_400_000;
 async function seed(gw: TestGateway): Promise<void> {
   const db = gw.gateway.db;
   const now = Date.now();
-  const channels = Array.from({ length: CHANNELS }, (_, i) => ({
-    name: `ch-${String(i).padStart(6, '0')}`,
-    type: i % 10 === 0 ? 'azure' : 'openai',
-    base_url: `https://up${i % 7}.example.com`,
-    key_enc: 'x',
-    key_masked: 'sk-…xxxx',
-    models: JSON.stringify(i % 3 === 0 ? ['gpt-4o', 'gpt-4o-mini'] : ['claude-3']),
-    groups: JSON.stringify(i % 2 === 0 ? ['default'] : ['vip']),
-    model_mapping: '{}',
-    priority: i % 5,
-    weight: i % 11,
-    status: i % 4 === 0 ? 'disabled' : 'enabled',
-    version: 1,
-    created_at: now,
-    updated_at: now + i,
-  }));
-  await db.batchInsert('channels', channels, 500);
+  await insertManyChannels(gw, CHANNELS, { nameDigits: 6, now });
   const models = ['gpt-4o', 'gpt-4o-mini', 'claude-3', 'o3', 'gemini-2.5'];
   for (let start = 0; start < USAGE; start += 5000) {
     const rows = [];

@@ -1,3 +1,5 @@
+import type { ConfigRecord, VersionedWriter } from '../cfg/versioned-writer.js';
+import type { ConfigKind } from '../db/repositories/config-state.repository.js';
 import { createHash } from 'node:crypto';
 import type { Trx } from '../db/knex.js';
 import type { IdempotencyKeyRepository } from '../db/repositories/idempotency-key.repository.js';
@@ -91,6 +93,35 @@ export class IdempotentWrites {
     if (!claim) return;
     await this.keys.deleteExpired(trx, Date.now());
     await this.keys.answer(trx, claim.actor, claim.key, 200, JSON.stringify(answer));
+  }
+
+  /**
+   * A versioned write run once per key: `write` (inside the writer's transaction) makes the
+   * answer; a retry with the same key gets the kept answer instead, and its transaction rolls
+   * back (nothing changes, no version is used). `extra` is what the caller needs beside the
+   * answer (undefined on a replay).
+   */
+  async once<A, X>(
+    writer: VersionedWriter,
+    kind: ConfigKind,
+    claim: IdempotencyClaim | undefined,
+    write: (
+      trx: Trx,
+      version: number,
+    ) => Promise<{ entityId: number; record: ConfigRecord; answer: A; extra: X }>,
+  ): Promise<{ answer: A; extra: X | undefined }> {
+    return writer
+      .write(kind, async (trx, version) => {
+        const earlier = await this.earlier<A>(trx, claim);
+        if (earlier) throw new Replay(earlier);
+        const { entityId, record, answer, extra } = await write(trx, version);
+        await this.remember(trx, claim, answer);
+        return { entityId, op: 'upsert', record, result: { answer, extra: extra as X | undefined } };
+      })
+      .catch((err: unknown) => {
+        if (err instanceof Replay) return { answer: err.answer as A, extra: undefined };
+        throw err;
+      });
   }
 
   /** The claim as a guard for BalanceService (none: no key sent). */

@@ -1,5 +1,5 @@
 import { IdempotencyKeyRepository } from '../db/repositories/idempotency-key.repository.js';
-import { IdempotentWrites, Replay, type IdempotencyClaim } from './idempotent-writes.js';
+import { IdempotentWrites, type IdempotencyClaim } from './idempotent-writes.js';
 import type { BalanceService } from '../billing/balance.service.js';
 import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type { TokenRecord, TokenRepository, TokenValues } from '../db/repositories/token.repository.js';
@@ -120,11 +120,11 @@ export class TokenService {
       throw new BadRequestError(`user_id: no user with id ${input.user_id}`, { param: 'user_id' });
     }
     const values: Partial<TokenValues> = renameFields(input, TOKEN_FIELDS);
-    const { view, change } = await this.writer
-      .write('token', async (trx, version) => {
-        // A retried call with the same Idempotency-Key: answered as before, and rolled back (nothing changes).
-        const earlier = await this.once.earlier<ReturnType<typeof tokenView>>(trx, claim);
-        if (earlier) throw new Replay(earlier);
+    const { answer: view, extra: change } = await this.once.once(
+      this.writer,
+      'token',
+      claim,
+      async (trx, version) => {
         if (!(await this.tokens.findById(id, trx))) throw notFound(id);
         const change = await this.balances.quotaEdit(trx, 'token', id, input.quota, {
           username: actor.username,
@@ -132,14 +132,9 @@ export class TokenService {
         });
         await this.tokens.update(trx, id, values, version);
         const row = (await this.tokens.findById(id, trx))!;
-        await this.once.remember(trx, claim, tokenView(row));
-        return { entityId: id, op: 'upsert', result: { view: tokenView(row), change }, record: row };
-      })
-      .catch((err: unknown) => {
-        if (err instanceof Replay)
-          return { view: err.answer as ReturnType<typeof tokenView>, change: undefined };
-        throw err;
-      });
+        return { entityId: id, record: row, answer: tokenView(row), extra: change };
+      },
+    );
     await this.balances.apply(change);
     return view;
   }

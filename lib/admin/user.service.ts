@@ -1,5 +1,5 @@
 import { IdempotencyKeyRepository } from '../db/repositories/idempotency-key.repository.js';
-import { IdempotentWrites, Replay, type IdempotencyClaim } from './idempotent-writes.js';
+import { IdempotentWrites, type IdempotencyClaim } from './idempotent-writes.js';
 import type { BalanceService } from '../billing/balance.service.js';
 import type { VersionedWriter } from '../cfg/versioned-writer.js';
 import type { AccessTokenRecord, AccessTokenRepository } from '../db/repositories/access-token.repository.js';
@@ -152,11 +152,11 @@ export class UserService {
         param: input.role ? 'role' : 'status',
       });
     }
-    const { view, change } = await this.writer
-      .write('user', async (trx, version) => {
-        // A retried call with the same Idempotency-Key: answered as before, and rolled back (nothing changes).
-        const earlier = await this.once.earlier<ReturnType<typeof userView>>(trx, claim);
-        if (earlier) throw new Replay(earlier);
+    const { answer: view, extra: change } = await this.once.once(
+      this.writer,
+      'user',
+      claim,
+      async (trx, version) => {
         if (!(await this.users.findById(id, trx))) throw notFound(id);
         const change = await this.balances.quotaEdit(trx, 'user', id, input.quota, {
           username: actor.username,
@@ -164,14 +164,9 @@ export class UserService {
         });
         await this.users.update(trx, id, userValues(input), version);
         const row = (await this.users.findById(id, trx))!;
-        await this.once.remember(trx, claim, userView(row));
-        return { entityId: id, op: 'upsert', result: { view: userView(row), change }, record: row };
-      })
-      .catch((err: unknown) => {
-        if (err instanceof Replay)
-          return { view: err.answer as ReturnType<typeof userView>, change: undefined };
-        throw err;
-      });
+        return { entityId: id, record: row, answer: userView(row), extra: change };
+      },
+    );
     await this.balances.apply(change);
     // A new role (or a disabled user) must not keep the rights of a session signed in before.
     if ((input.role !== undefined && input.role !== target.role) || input.status === 'disabled')

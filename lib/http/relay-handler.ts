@@ -140,7 +140,16 @@ export class RelayHttpHandler {
       format.validate(body);
       ingress = { format, chat: format.toChat(body), unbridgeable: format.bridgeProblem?.(body) };
     }
-    const relayed: RelayRequest = { requestId, endpoint, body, ingress, caller: who, res, log };
+    const relayed: RelayRequest = {
+      requestId,
+      endpoint,
+      body,
+      ingress,
+      caller: who,
+      headers: req.headers,
+      res,
+      log,
+    };
     const billing = this.deps.billing;
     if (!billing.enabled) {
       const outcome = await this.deps.relay.relay(relayed);

@@ -53,6 +53,8 @@ export interface RelayRequest {
     unbridgeable?: AppError;
   };
   caller: RelayCaller;
+  /** The client's request headers (a native pass-through may carry a provider's own, see `AdapterRequest.clientHeaders`). */
+  headers?: import('node:http').IncomingHttpHeaders;
   res: import('node:http').ServerResponse;
   log: RelayLogFields;
   /** When the relay started (ms). */
@@ -293,6 +295,7 @@ export class RelayService {
         endpoint: bridged ? 'chat' : req.endpoint,
         body: { ...source, model: mapped },
         stream,
+        ...(bridged ? {} : { clientHeaders: req.headers }),
       },
       Math.max(1, deadline - Date.now()),
     );

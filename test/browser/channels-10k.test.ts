@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { launchBrowser, screenshot, type TestBrowser } from '../helpers/browser.js';
 import { ADMIN_TOKEN, startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { insertManyChannels } from '../helpers/many-channels.js';
 
 /** The channel page with 10,000 channels: the server pages and filters, the page stays usable. */
 describe('web console: 10,000 channels (Chromium)', function () {
@@ -13,25 +14,8 @@ describe('web console: 10,000 channels (Chromium)', function () {
   before(async () => {
     // No scheduled channel tests: these channels point at addresses that must never be called.
     gw = await startTestGateway({ env: { CHANNEL_TEST_EVERY: '0' } });
-    const now = Date.now();
-    const rows = Array.from({ length: 10_000 }, (_, i) => ({
-      name: `ch-${String(i).padStart(5, '0')}`,
-      type: i % 10 === 0 ? 'azure' : 'openai',
-      base_url: `https://up${i % 7}.invalid`,
-      key_enc: 'x',
-      key_masked: 'sk-…xxxx',
-      models: JSON.stringify(i % 3 === 0 ? ['gpt-4o', 'gpt-4o-mini'] : ['claude-3']),
-      groups: JSON.stringify(['default']),
-      model_mapping: '{}',
-      priority: i % 5,
-      weight: i % 11,
-      status: i % 4 === 0 ? 'disabled' : 'enabled',
-      version: 1,
-      created_at: now,
-      updated_at: now + i,
-    }));
-    // Straight into the table (as the API's own 10,000-channel test does): 10,000 versioned writes would take minutes.
-    await gw.gateway.db.batchInsert('channels', rows, 500);
+    // Straight into the table (as the API's own 10,000-channel test does).
+    await insertManyChannels(gw, 10_000, { domain: 'invalid', groups: () => ['default'] });
     tb = await launchBrowser();
     page = await (await tb.context(gw.url)).newPage();
     await page.goto('/');

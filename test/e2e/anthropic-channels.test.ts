@@ -4,6 +4,7 @@ import { CHARS_PER_TOKEN_ESTIMATE } from '../../lib/billing/token-counter.js';
 import { FAKE_CACHE_USAGE, startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { usageRows } from '../helpers/usage.js';
 import { apiError } from '../helpers/openai.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -32,18 +33,7 @@ describe('Claude channels behind the OpenAI API', function () {
   };
 
   /** The usage rows of the test's token, oldest first, once `n` are written. */
-  async function rows(n: number): Promise<any[]> {
-    let data: any[] = [];
-    await waitFor(
-      async () => {
-        data = (await gw.admin('GET', `/api/logs?token_id=${tokenId}&type=consume`)).body.data;
-        return data.length >= n;
-      },
-      3000,
-      `${n} usage rows`,
-    );
-    return data.reverse();
-  }
+  const rows = async (n: number) => (await usageRows(gw, tokenId, n)).reverse();
 
   const claudeRequests = () => claude.requests.filter((r) => r.path === '/v1/messages');
 

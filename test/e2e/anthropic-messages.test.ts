@@ -1,10 +1,11 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { expect } from 'chai';
+import { anthropicApiError as apiError, toolResultTurn } from '../helpers/anthropic.js';
 import { CHARS_PER_TOKEN_ESTIMATE } from '../../lib/billing/token-counter.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { waitFor } from '../helpers/wait.js';
+import { usageRows } from '../helpers/usage.js';
 
 /**
  * Anthropic's official SDK → the gateway's `/v1/messages` → an OpenAI-compatible channel (bridged
@@ -28,28 +29,8 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
     },
   ];
 
-  async function rows(n: number): Promise<any[]> {
-    let data: any[] = [];
-    await waitFor(
-      async () => {
-        data = (await gw.admin('GET', `/api/logs?token_id=${tokenId}&type=consume`)).body.data;
-        return data.length >= n;
-      },
-      3000,
-      `${n} usage rows`,
-    );
-    return data.reverse();
-  }
-
-  async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof Anthropic.APIError>> {
-    try {
-      await p;
-    } catch (err) {
-      if (err instanceof Anthropic.APIError) return err;
-      throw err;
-    }
-    throw new Error('expected an APIError');
-  }
+  /** The usage rows of the test's token, oldest first, once `n` are written. */
+  const rows = async (n: number) => (await usageRows(gw, tokenId, n)).reverse();
 
   before(async () => {
     claude = await startFakeAnthropic();
@@ -177,16 +158,7 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
         model: 'gpt-4o',
         max_tokens: 50,
         tools,
-        messages: [
-          { role: 'user', content: 'Weather in Paris?' },
-          { role: 'assistant', content: first.content },
-          {
-            role: 'user',
-            content: [
-              { type: 'tool_result', tool_use_id: use.type === 'tool_use' ? use.id : '', content: 'sunny' },
-            ],
-          },
-        ],
+        messages: toolResultTurn('Weather in Paris?', first.content, 'sunny'),
       });
       expect(second.content).to.deep.equal([
         { type: 'text', text: 'Hello from o1 as gpt-4o; the tool said sunny' },
@@ -300,6 +272,33 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
       expect(row).to.include({ prompt_tokens: 60, cached_tokens: 30, completion_tokens: 5, quota: 65 });
     });
 
+    it("the client's anthropic-beta flags (as Claude Code sends them) reach the Claude channel with the channel's own", async () => {
+      // A model of its own, so no other channel of this suite can take the request.
+      expect((await gw.admin('PUT', '/api/prices/claude-beta', { input: 1, output: 2 })).status).to.equal(
+        200,
+      );
+      await claudeChannel('ok', {
+        name: 'c-beta',
+        models: ['claude-beta'],
+        settings: { anthropic_beta: ['prompt-caching-2024-07-31'] },
+      });
+      const before = claude.requests.length;
+      await sdk().beta.messages.create({
+        model: 'claude-beta',
+        max_tokens: 100,
+        messages: hi,
+        betas: ['interleaved-thinking-2025-05-14', 'fine-grained-tool-streaming-2025-05-14'],
+      });
+      const sent = claude.requests[before]!;
+      expect(String(sent.headers['anthropic-beta']).split(',')).to.have.members([
+        'prompt-caching-2024-07-31',
+        'interleaved-thinking-2025-05-14',
+        'fine-grained-tool-streaming-2025-05-14',
+      ]);
+      // Only the flags: the client's credentials and other headers are never forwarded.
+      expect(sent.headers['x-api-key']).to.equal('sk-upstream-test-key');
+    });
+
     it('a stream via messages.stream, events as Claude sent them, billed from message_start and message_delta', async () => {
       await claudeChannel('cache');
       const stream = sdk().messages.stream({ model: 'claude-x', max_tokens: 50, messages: hi });
@@ -339,20 +338,7 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
           model: 'claude-x',
           max_tokens: 50,
           tools,
-          messages: [
-            { role: 'user', content: 'Weather?' },
-            { role: 'assistant', content: first.content },
-            {
-              role: 'user',
-              content: [
-                {
-                  type: 'tool_result',
-                  tool_use_id: use.type === 'tool_use' ? use.id : '',
-                  content: 'cloudy',
-                },
-              ],
-            },
-          ],
+          messages: toolResultTurn('Weather?', first.content, 'cloudy'),
         })
         .finalMessage();
       expect(second.content[0]).to.deep.include({ type: 'text', text: 'Tool said: cloudy' });

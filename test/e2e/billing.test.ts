@@ -4,6 +4,7 @@ import OpenAI from 'openai';
 import { countPromptTokens, countTextTokens } from '../../lib/billing/token-counter.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { usageRows } from '../helpers/usage.js';
 import { apiError } from '../helpers/openai.js';
 import { callJson } from '../helpers/http.js';
 import { waitFor } from '../helpers/wait.js';
@@ -19,18 +20,7 @@ describe('billing, rate limits and usage logs on a single node', function () {
     new OpenAI({ apiKey, baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 10_000 });
   const tokenRow = async (id: number) => (await gw.admin('GET', `/api/tokens/${id}`)).body.data;
   /** The usage log rows of a token, newest first (waits until `n` are there). */
-  async function logsOf(tokenId: number, n: number) {
-    let rows: any[] = [];
-    await waitFor(
-      async () => {
-        rows = (await gw.admin('GET', `/api/logs?token_id=${tokenId}&type=consume`)).body.data;
-        return rows.length >= n;
-      },
-      2000,
-      `${n} usage rows`,
-    );
-    return rows;
-  }
+  const logsOf = (tokenId: number, n: number) => usageRows(gw, tokenId, n, 2000);
 
   before(async () => {
     fake = await startFakeUpstream();

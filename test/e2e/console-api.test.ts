@@ -7,6 +7,7 @@ import { packageRoot } from '../../lib/http/console-static.js';
 import type { Driver } from '../helpers/databases.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { insertManyChannels } from '../helpers/many-channels.js';
 import { signIn, type ConsoleSession } from '../helpers/console-session.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -346,24 +347,7 @@ describe('channel list at 10,000 channels (SQLite)', function () {
   let gw: TestGateway;
   before(async () => {
     gw = await startTestGateway();
-    const now = Date.now();
-    const rows = Array.from({ length: 10_000 }, (_, i) => ({
-      name: `ch-${String(i).padStart(5, '0')}`,
-      type: i % 10 === 0 ? 'azure' : 'openai',
-      base_url: `https://up${i % 7}.example.com`,
-      key_enc: 'x',
-      key_masked: 'sk-…xxxx',
-      models: JSON.stringify(i % 3 === 0 ? ['gpt-4o', 'gpt-4o-mini'] : ['claude-3']),
-      groups: JSON.stringify(i % 2 === 0 ? ['default'] : ['vip']),
-      model_mapping: '{}',
-      priority: i % 5,
-      weight: i % 11,
-      status: i % 4 === 0 ? 'disabled' : 'enabled',
-      version: 1,
-      created_at: now,
-      updated_at: now + i,
-    }));
-    await gw.gateway.db.batchInsert('channels', rows, 500);
+    await insertManyChannels(gw, 10_000);
   });
   after(async () => {
     await gw.stop();

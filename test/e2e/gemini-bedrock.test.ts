@@ -1,6 +1,11 @@
 import { expect } from 'chai';
 import OpenAI from 'openai';
-import type { ChatCompletionMessageParam, ChatCompletionTool } from 'openai/resources/chat/completions';
+import type {
+  ChatCompletionChunk,
+  ChatCompletionCreateParamsStreaming,
+  ChatCompletionMessageParam,
+  ChatCompletionTool,
+} from 'openai/resources/chat/completions';
 import {
   BEDROCK_API_KEY,
   BEDROCK_CREDENTIALS,
@@ -53,6 +58,41 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
     return row;
   }
   const channelOf = async (id: number) => (await gw.admin('GET', `/api/channels/${id}`)).body.data;
+  /** A channel on a fake: its label (and failure mode) go in the base URL; the rest as given. */
+  type ChannelSpec = { name: string; label: string; mode?: string; models: string[] } & Record<
+    string,
+    unknown
+  >;
+  const geminiChannel = ({ label, mode, ...fields }: ChannelSpec) =>
+    gw.channel({ type: 'gemini', base_url: gemini.baseUrl(label, mode), key: GEMINI_KEY, ...fields });
+  const bedrockChannel = ({ label, mode, ...fields }: ChannelSpec) =>
+    gw.channel({
+      type: 'bedrock',
+      base_url: bedrock.baseUrl(label, mode),
+      key: SIGV4_KEY,
+      settings: { region: 'us-east-1' },
+      ...fields,
+    });
+  /** One user message, answered whole. */
+  const ask = (model: string, content = 'x') =>
+    client().chat.completions.create({ model, messages: [{ role: 'user', content }] });
+  /** A streamed chat completion and the request id it was answered with. */
+  async function streamChat(body: Omit<ChatCompletionCreateParamsStreaming, 'stream'>) {
+    const { data, request_id } = await client()
+      .chat.completions.create({ ...body, stream: true })
+      .withResponse();
+    return { stream: data, streamId: request_id };
+  }
+  type Collected = { text: string; finish?: string | null; usage?: OpenAI.CompletionUsage };
+  /** Reads a stream to its end into `got` (so what came before an error is kept): text, finish reason, usage. */
+  async function collect(stream: AsyncIterable<ChatCompletionChunk>, got: Collected = { text: '' }) {
+    for await (const chunk of stream) {
+      got.text += chunk.choices[0]?.delta?.content ?? '';
+      got.finish = chunk.choices[0]?.finish_reason ?? got.finish;
+      got.usage = chunk.usage ?? got.usage;
+    }
+    return got;
+  }
 
   const weather: ChatCompletionTool[] = [
     {
@@ -152,23 +192,13 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
     });
 
     it('streams with a finish reason and a usage chunk; thinking from reasoning_effort counts as completion', async () => {
-      const { data: stream, request_id: streamId } = await client()
-        .chat.completions.create({
-          model: 'gemini-2.5-flash',
-          messages: [{ role: 'user', content: 'one two three' }],
-          stream: true,
-          stream_options: { include_usage: true },
-          reasoning_effort: 'low',
-        })
-        .withResponse();
-      let text = '';
-      let finish: string | null | undefined;
-      let usage: OpenAI.CompletionUsage | undefined;
-      for await (const chunk of stream) {
-        text += chunk.choices[0]?.delta?.content ?? '';
-        finish = chunk.choices[0]?.finish_reason ?? finish;
-        usage = chunk.usage ?? usage;
-      }
+      const { stream, streamId } = await streamChat({
+        model: 'gemini-2.5-flash',
+        messages: [{ role: 'user', content: 'one two three' }],
+        stream_options: { include_usage: true },
+        reasoning_effort: 'low',
+      });
+      const { text, finish, usage } = await collect(stream);
       expect(text).to.equal('Hello from Gemini: one two three');
       expect(finish).to.equal('stop');
       const completion = GEMINI_USAGE.candidates + GEMINI_USAGE.thoughts;
@@ -267,15 +297,12 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
     });
 
     it('streams tool calls with ids, arguments and finish_reason tool_calls', async () => {
-      const { data: stream, request_id: streamId } = await client()
-        .chat.completions.create({
-          model: 'gemini-2.5-flash',
-          messages: [{ role: 'user', content: 'weather?' }],
-          tools: weather,
-          tool_choice: { type: 'function', function: { name: 'get_weather' } },
-          stream: true,
-        })
-        .withResponse();
+      const { stream, streamId } = await streamChat({
+        model: 'gemini-2.5-flash',
+        messages: [{ role: 'user', content: 'weather?' }],
+        tools: weather,
+        tool_choice: { type: 'function', function: { name: 'get_weather' } },
+      });
       const calls: { id?: string; name?: string; args: string }[] = [];
       let finish: string | null | undefined;
       for await (const chunk of stream) {
@@ -382,22 +409,12 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
     });
 
     it('streams ConverseStream event frames as chunks with a usage chunk', async () => {
-      const { data: stream, request_id: streamId } = await client()
-        .chat.completions.create({
-          model: 'claude-haiku',
-          messages: [{ role: 'user', content: 'one two three' }],
-          stream: true,
-          stream_options: { include_usage: true },
-        })
-        .withResponse();
-      let text = '';
-      let finish: string | null | undefined;
-      let usage: OpenAI.CompletionUsage | undefined;
-      for await (const chunk of stream) {
-        text += chunk.choices[0]?.delta?.content ?? '';
-        finish = chunk.choices[0]?.finish_reason ?? finish;
-        usage = chunk.usage ?? usage;
-      }
+      const { stream, streamId } = await streamChat({
+        model: 'claude-haiku',
+        messages: [{ role: 'user', content: 'one two three' }],
+        stream_options: { include_usage: true },
+      });
+      const { text, finish, usage } = await collect(stream);
       expect(text).to.equal('Hello from Bedrock: one two three');
       expect(finish).to.equal('stop');
       expect(usage).to.deep.include({ prompt_tokens: 20, completion_tokens: 7 });
@@ -409,15 +426,12 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
 
     it('round-trips a tool call, streamed then whole', async () => {
       const messages: ChatCompletionMessageParam[] = [{ role: 'user', content: 'weather in Paris?' }];
-      const { data: stream, request_id: streamId } = await client()
-        .chat.completions.create({
-          model: 'claude-haiku',
-          messages,
-          tools: [weather[0]!],
-          tool_choice: 'auto',
-          stream: true,
-        })
-        .withResponse();
+      const { stream, streamId } = await streamChat({
+        model: 'claude-haiku',
+        messages,
+        tools: [weather[0]!],
+        tool_choice: 'auto',
+      });
       let id = '';
       let name = '';
       let args = '';
@@ -489,35 +503,27 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
     });
 
     it('signs with a session token, and takes a Bedrock API key as Bearer', async () => {
-      const session = await gw.channel({
+      const session = await bedrockChannel({
         name: 'bedrock-session',
-        type: 'bedrock',
-        base_url: bedrock.baseUrl('session'),
+        label: 'session',
         key: `${BEDROCK_SESSION_CREDENTIALS.accessKeyId}:${BEDROCK_SESSION_CREDENTIALS.secretAccessKey}:${BEDROCK_SESSION_CREDENTIALS.sessionToken}`,
         models: ['session-model'],
         model_mapping: { 'session-model': HAIKU },
         settings: { region: 'eu-central-1' },
       });
-      const viaSession = await client().chat.completions.create({
-        model: 'session-model',
-        messages: [{ role: 'user', content: 'x' }],
-      });
+      const viaSession = await ask('session-model');
       expect(bedrock.calls.at(-1)).to.include({ label: 'session', auth: 'sigv4', region: 'eu-central-1' });
       expect(session.key_masked).to.not.include(BEDROCK_SESSION_CREDENTIALS.secretAccessKey);
       await logOf(viaSession._request_id);
-      await gw.channel({
+      await bedrockChannel({
         name: 'bedrock-key',
-        type: 'bedrock',
-        base_url: bedrock.baseUrl('apikey'),
+        label: 'apikey',
         key: BEDROCK_API_KEY,
         models: ['bearer-model'],
         model_mapping: { 'bearer-model': HAIKU },
         settings: { region: 'us-west-2' },
       });
-      const viaKey = await client().chat.completions.create({
-        model: 'bearer-model',
-        messages: [{ role: 'user', content: 'x' }],
-      });
+      const viaKey = await ask('bearer-model');
       expect(bedrock.calls.at(-1)).to.include({ label: 'apikey', auth: 'bearer' });
       await logOf(viaKey._request_id);
     });
@@ -599,19 +605,14 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
     });
 
     it('a Gemini channel on another API version sends there', async () => {
-      const ch = await gw.channel({
+      const ch = await geminiChannel({
         name: 'gemini-v1',
-        type: 'gemini',
-        base_url: gemini.baseUrl('ver1'),
-        key: GEMINI_KEY,
+        label: 'ver1',
         models: ['v1-model'],
         settings: { api_version: 'v1' },
       });
       expect(ch.settings).to.deep.equal({ api_version: 'v1' });
-      const res = await client().chat.completions.create({
-        model: 'v1-model',
-        messages: [{ role: 'user', content: 'x' }],
-      });
+      const res = await ask('v1-model');
       expect(gemini.calls.at(-1)).to.include({ label: 'ver1', apiVersion: 'v1' });
       await logOf(res._request_id);
       const bad = await gw.admin('PATCH', `/api/channels/${ch.id}`, { settings: { api_version: 'latest' } });
@@ -622,33 +623,15 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
 
   describe('errors and failover', () => {
     it('fails over Gemini (500) → Bedrock (429) → OpenAI, and bills the answer that came', async () => {
-      await gw.channel({
-        name: 'fo-g',
-        type: 'gemini',
-        base_url: gemini.baseUrl('fo', '500'),
-        key: GEMINI_KEY,
-        models: ['fo-model'],
-        priority: 10,
-      });
-      await gw.channel({
-        name: 'fo-b',
-        type: 'bedrock',
-        base_url: bedrock.baseUrl('fo', '429'),
-        key: SIGV4_KEY,
-        models: ['fo-model'],
-        settings: { region: 'us-east-1' },
-        priority: 5,
-      });
+      await geminiChannel({ name: 'fo-g', label: 'fo', mode: '500', models: ['fo-model'], priority: 10 });
+      await bedrockChannel({ name: 'fo-b', label: 'fo', mode: '429', models: ['fo-model'], priority: 5 });
       await gw.channel({
         name: 'fo-o',
         base_url: openaiFake.baseUrl('fo'),
         models: ['fo-model'],
         priority: 0,
       });
-      const res = await client().chat.completions.create({
-        model: 'fo-model',
-        messages: [{ role: 'user', content: 'hi' }],
-      });
+      const res = await ask('fo-model', 'hi');
       expect(res.choices[0]!.message.content).to.equal('Hello from fo as fo-model');
       expect(gemini.calls.filter((c) => c.label === 'fo')).to.have.length(1);
       expect(bedrock.calls.filter((c) => c.label === 'fo')).to.have.length(1);
@@ -658,31 +641,13 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
     });
 
     it('streams fail over too: Bedrock ThrottlingException before any event → Gemini', async () => {
-      await gw.channel({
-        name: 'sfo-b',
-        type: 'bedrock',
-        base_url: bedrock.baseUrl('sfo', '429'),
-        key: SIGV4_KEY,
-        models: ['sfo-model'],
-        settings: { region: 'us-east-1' },
-        priority: 5,
+      await bedrockChannel({ name: 'sfo-b', label: 'sfo', mode: '429', models: ['sfo-model'], priority: 5 });
+      await geminiChannel({ name: 'sfo-g', label: 'sfo', models: ['sfo-model'] });
+      const { stream, streamId } = await streamChat({
+        model: 'sfo-model',
+        messages: [{ role: 'user', content: 'hi' }],
       });
-      await gw.channel({
-        name: 'sfo-g',
-        type: 'gemini',
-        base_url: gemini.baseUrl('sfo'),
-        key: GEMINI_KEY,
-        models: ['sfo-model'],
-      });
-      const { data: stream, request_id: streamId } = await client()
-        .chat.completions.create({
-          model: 'sfo-model',
-          messages: [{ role: 'user', content: 'hi' }],
-          stream: true,
-        })
-        .withResponse();
-      let text = '';
-      for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      const { text } = await collect(stream);
       expect(text).to.equal('Hello from Gemini: hi');
       const row = await logOf(streamId);
       expect(row).to.include({ retries: 1, prompt_tokens: 21, completion_tokens: 9 });
@@ -690,126 +655,74 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
     });
 
     it('API_KEY_INVALID (Gemini) and AccessDeniedException (Bedrock) disable their channel; the request is served elsewhere', async () => {
-      const badG = await gw.channel({
+      const badG = await geminiChannel({
         name: 'bad-g',
-        type: 'gemini',
-        base_url: gemini.baseUrl('badg', 'badkey'),
+        label: 'badg',
+        mode: 'badkey',
         key: 'AIza-bad',
         models: ['ud-model'],
         priority: 10,
       });
-      const badB = await gw.channel({
+      const badB = await bedrockChannel({
         name: 'bad-b',
-        type: 'bedrock',
-        base_url: bedrock.baseUrl('badb', 'denied'),
-        key: SIGV4_KEY,
+        label: 'badb',
+        mode: 'denied',
         models: ['ud-model'],
-        settings: { region: 'us-east-1' },
         priority: 5,
       });
-      await gw.channel({
-        name: 'ok-g',
-        type: 'gemini',
-        base_url: gemini.baseUrl('udok'),
-        key: GEMINI_KEY,
-        models: ['ud-model'],
-      });
-      const res = await client().chat.completions.create({
-        model: 'ud-model',
-        messages: [{ role: 'user', content: 'hi' }],
-      });
+      await geminiChannel({ name: 'ok-g', label: 'udok', models: ['ud-model'] });
+      const res = await ask('ud-model', 'hi');
       expect(res.choices[0]!.message.content).to.equal('Hello from Gemini: hi');
-      await waitFor(
-        async () => (await channelOf(badG.id)).status === 'auto_disabled',
-        3000,
-        'the Gemini channel disabled',
-      );
-      await waitFor(
-        async () => (await channelOf(badB.id)).status === 'auto_disabled',
-        3000,
-        'the Bedrock channel disabled',
-      );
+      for (const [bad, what] of [
+        [badG, 'the Gemini channel disabled'],
+        [badB, 'the Bedrock channel disabled'],
+      ] as const) {
+        await waitFor(async () => (await channelOf(bad.id)).status === 'auto_disabled', 3000, what);
+      }
       await logOf(res._request_id);
     });
 
     it("INVALID_ARGUMENT and ValidationException are the client's: a 400, not retried on another channel", async () => {
-      await gw.channel({
-        name: 'inv-g',
-        type: 'gemini',
-        base_url: gemini.baseUrl('invg', 'invalid'),
-        key: GEMINI_KEY,
-        models: ['inv-g-model'],
-        priority: 5,
-      });
-      await gw.channel({
-        name: 'inv-g2',
-        type: 'gemini',
-        base_url: gemini.baseUrl('invg2'),
-        key: GEMINI_KEY,
-        models: ['inv-g-model'],
-      });
-      const g = await apiError(
-        client().chat.completions.create({
+      for (const { model, addRefusing, name, label, spare, upstreamWords } of [
+        {
           model: 'inv-g-model',
-          messages: [{ role: 'user', content: 'x' }],
-        }),
-      );
-      expect(g.status).to.equal(400);
-      // The gateway's own words: an upstream's text never reaches the client.
-      expect(g.message).to.include('refused the request as invalid').and.not.to.include('invalid argument');
-      expect(gemini.calls.filter((c) => c.label === 'invg2')).to.have.length(0);
-
-      await gw.channel({
-        name: 'inv-b',
-        type: 'bedrock',
-        base_url: bedrock.baseUrl('invb', 'invalid'),
-        key: SIGV4_KEY,
-        models: ['inv-b-model'],
-        settings: { region: 'us-east-1' },
-        priority: 5,
-      });
-      await gw.channel({
-        name: 'inv-b2',
-        type: 'gemini',
-        base_url: gemini.baseUrl('invb2'),
-        key: GEMINI_KEY,
-        models: ['inv-b-model'],
-      });
-      const b = await apiError(
-        client().chat.completions.create({
+          addRefusing: geminiChannel,
+          name: 'inv-g',
+          label: 'invg',
+          spare: 'invg2',
+          upstreamWords: 'invalid argument',
+        },
+        {
           model: 'inv-b-model',
-          messages: [{ role: 'user', content: 'x' }],
-        }),
-      );
-      expect(b.status).to.equal(400);
-      expect(b.message).to.include('refused the request as invalid').and.not.to.include('not valid');
-      expect(gemini.calls.filter((c) => c.label === 'invb2')).to.have.length(0);
+          addRefusing: bedrockChannel,
+          name: 'inv-b',
+          label: 'invb',
+          spare: 'invb2',
+          upstreamWords: 'not valid',
+        },
+      ]) {
+        await addRefusing({ name, label, mode: 'invalid', models: [model], priority: 5 });
+        await geminiChannel({ name: `${name}2`, label: spare, models: [model] });
+        const err = await apiError(ask(model));
+        expect(err.status).to.equal(400);
+        // The gateway's own words: an upstream's text never reaches the client.
+        expect(err.message).to.include('refused the request as invalid').and.not.to.include(upstreamWords);
+        expect(gemini.calls.filter((c) => c.label === spare)).to.have.length(0);
+      }
     });
 
     it('a Bedrock exception frame after the stream started ends it with an error the client sees', async () => {
-      await gw.channel({
-        name: 'mid',
-        type: 'bedrock',
-        base_url: bedrock.baseUrl('mid', 'midthrottle'),
-        key: SIGV4_KEY,
-        models: ['mid-model'],
-        settings: { region: 'us-east-1' },
+      await bedrockChannel({ name: 'mid', label: 'mid', mode: 'midthrottle', models: ['mid-model'] });
+      const { stream, streamId } = await streamChat({
+        model: 'mid-model',
+        messages: [{ role: 'user', content: 'hi' }],
       });
-      const { data: stream, request_id: streamId } = await client()
-        .chat.completions.create({
-          model: 'mid-model',
-          messages: [{ role: 'user', content: 'hi' }],
-          stream: true,
-        })
-        .withResponse();
-      let text = '';
-      const err = await (async () => {
-        for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
-      })().then(
+      const got: Collected = { text: '' };
+      const err = await collect(stream, got).then(
         () => undefined,
         (e: unknown) => e,
       );
-      expect(text).to.equal('Hello from Bedrock: hi');
+      expect(got.text).to.equal('Hello from Bedrock: hi');
       expect(err).to.be.instanceOf(OpenAI.APIError);
       // What was delivered is billed (counted locally: the stream ended before its usage).
       const row = await logOf(streamId);
@@ -817,17 +730,8 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
     });
 
     it('a prompt Gemini blocks is content_filter; a Gemini key never reaches a URL', async () => {
-      await gw.channel({
-        name: 'blk',
-        type: 'gemini',
-        base_url: gemini.baseUrl('blk', 'blocked'),
-        key: GEMINI_KEY,
-        models: ['blk-model'],
-      });
-      const res = await client().chat.completions.create({
-        model: 'blk-model',
-        messages: [{ role: 'user', content: 'x' }],
-      });
+      await geminiChannel({ name: 'blk', label: 'blk', mode: 'blocked', models: ['blk-model'] });
+      const res = await ask('blk-model');
       expect(res.choices[0]!.finish_reason).to.equal('content_filter');
       await logOf(res._request_id);
       for (const c of gemini.calls) expect(c.path).to.not.include(GEMINI_KEY);

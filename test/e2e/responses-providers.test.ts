@@ -3,7 +3,7 @@ import OpenAI from 'openai';
 import { startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { GEMINI_KEY, startFakeGemini, type FakeGemini } from '../helpers/fake-gemini.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
-import { waitFor } from '../helpers/wait.js';
+import { usageRows } from '../helpers/usage.js';
 
 const weather: OpenAI.Responses.FunctionTool = {
   type: 'function',
@@ -30,18 +30,8 @@ describe('Responses API end to end: other providers (official openai client)', f
   let openai: OpenAI;
   let tokenId: number;
 
-  async function rows(n: number) {
-    let data: any[] = [];
-    await waitFor(
-      async () => {
-        data = (await gw.admin('GET', `/api/logs?token_id=${tokenId}&type=consume`)).body.data;
-        return data.length >= n;
-      },
-      3000,
-      `${n} usage rows`,
-    );
-    return data;
-  }
+  /** The usage rows of the test's token, newest first, once `n` are written. */
+  const rows = (n: number) => usageRows(gw, tokenId, n);
 
   async function startGateway(model: string) {
     gw = await startTestGateway({ env: { ALLOW_UNPRICED_MODELS: 'false', QUOTA_RESERVE_TOKENS: '0' } });

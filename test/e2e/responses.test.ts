@@ -3,8 +3,8 @@ import OpenAI from 'openai';
 import { AZURE_KEY, startFakeAzure, type FakeAzure } from '../helpers/fake-azure.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { usageRows } from '../helpers/usage.js';
 import { apiError } from '../helpers/openai.js';
-import { waitFor } from '../helpers/wait.js';
 
 const weather: OpenAI.Responses.FunctionTool = {
   type: 'function',
@@ -23,18 +23,7 @@ describe('Responses API end to end (official openai client)', function () {
   const client = (apiKey: string) =>
     new OpenAI({ apiKey, baseURL: `${gw.url}/v1`, maxRetries: 0, timeout: 10_000 });
   /** The usage log rows of a token, newest first (waits until `n` are there). */
-  async function logsOf(tokenId: number, n: number) {
-    let rows: any[] = [];
-    await waitFor(
-      async () => {
-        rows = (await gw.admin('GET', `/api/logs?token_id=${tokenId}&type=consume`)).body.data;
-        return rows.length >= n;
-      },
-      2000,
-      `${n} usage rows`,
-    );
-    return rows;
-  }
+  const logsOf = (tokenId: number, n: number) => usageRows(gw, tokenId, n, 2000);
 
   before(async () => {
     fake = await startFakeUpstream();

@@ -439,40 +439,15 @@ export async function startFakeAnthropic(): Promise<FakeAnthropic> {
         'invalid_request_error',
         'anthropic-version: header is required and must be a valid version',
       );
+    const failure = Object.hasOwn(ANTHROPIC_FAILURES, r.mode) ? ANTHROPIC_FAILURES[r.mode] : undefined;
+    if (failure) {
+      if (r.mode === '429') res.setHeader('retry-after', '1');
+      return sendError(res, ...failure);
+    }
     switch (r.mode) {
-      case '400':
-        return sendError(res, 400, 'invalid_request_error', 'messages: this request is refused on purpose');
-      case '401':
-        return sendError(res, 401, 'authentication_error', 'invalid x-api-key');
       case 'auth':
         if (refused.has(r.label)) return sendError(res, 401, 'authentication_error', 'invalid x-api-key');
         break;
-      case '403':
-        return sendError(
-          res,
-          403,
-          'permission_error',
-          'Your API key does not have permission to use the specified resource.',
-        );
-      case '429':
-        res.setHeader('retry-after', '1');
-        return sendError(
-          res,
-          429,
-          'rate_limit_error',
-          'Number of request tokens has exceeded your per-minute rate limit',
-        );
-      case '500':
-        return sendError(res, 500, 'api_error', 'Internal server error');
-      case '529':
-        return sendError(res, 529, 'overloaded_error', 'Overloaded');
-      case 'nocredit':
-        return sendError(
-          res,
-          400,
-          'invalid_request_error',
-          'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
-        );
       case 'hang':
         return;
       case 'slow':
@@ -620,6 +595,21 @@ function sendJson(res: http.ServerResponse, status: number, body: unknown) {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text) });
   res.end(text);
 }
+
+/** The modes in which the fake always fails: status, error type and message, as Anthropic words them. */
+const ANTHROPIC_FAILURES: Record<string, [status: number, type: string, message: string]> = {
+  '400': [400, 'invalid_request_error', 'messages: this request is refused on purpose'],
+  '401': [401, 'authentication_error', 'invalid x-api-key'],
+  '403': [403, 'permission_error', 'Your API key does not have permission to use the specified resource.'],
+  '429': [429, 'rate_limit_error', 'Number of request tokens has exceeded your per-minute rate limit'],
+  '500': [500, 'api_error', 'Internal server error'],
+  '529': [529, 'overloaded_error', 'Overloaded'],
+  nocredit: [
+    400,
+    'invalid_request_error',
+    'Your credit balance is too low to access the Anthropic API. Please go to Plans & Billing to upgrade or purchase credits.',
+  ],
+};
 
 function sendError(res: http.ServerResponse, status: number, type: string, message: string) {
   const requestId = res.getHeader('request-id');

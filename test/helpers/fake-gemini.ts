@@ -57,6 +57,17 @@ function invalid(message: string): never {
   throw new Invalid(message);
 }
 
+/** The modes in which the fake always fails: code, status, message (and reason), as Google words them. */
+const GOOGLE_FAILURES: Record<string, [code: number, status: string, message: string, reason?: string]> = {
+  '429': [429, 'RESOURCE_EXHAUSTED', 'You exceeded your current quota.', 'RATE_LIMIT_EXCEEDED'],
+  '500': [500, 'INTERNAL', 'An internal error has occurred.'],
+  '503': [503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.'],
+  denied: [403, 'PERMISSION_DENIED', 'Permission denied: Consumer has been suspended.', 'CONSUMER_SUSPENDED'],
+  '401': [401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.'],
+  '403': [403, 'PERMISSION_DENIED', 'The caller does not have permission'],
+  invalid: [400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.'],
+};
+
 function googleError(
   res: http.ServerResponse,
   code: number,
@@ -451,33 +462,9 @@ export async function startFakeGemini(): Promise<FakeGemini> {
         'API key not valid. Please pass a valid API key.',
         'API_KEY_INVALID',
       );
+    const failure = Object.hasOwn(GOOGLE_FAILURES, call.mode) ? GOOGLE_FAILURES[call.mode] : undefined;
+    if (failure) return googleError(res, ...failure);
     switch (call.mode) {
-      case '429':
-        return googleError(
-          res,
-          429,
-          'RESOURCE_EXHAUSTED',
-          'You exceeded your current quota.',
-          'RATE_LIMIT_EXCEEDED',
-        );
-      case '500':
-        return googleError(res, 500, 'INTERNAL', 'An internal error has occurred.');
-      case '503':
-        return googleError(res, 503, 'UNAVAILABLE', 'The model is overloaded. Please try again later.');
-      case 'denied':
-        return googleError(
-          res,
-          403,
-          'PERMISSION_DENIED',
-          'Permission denied: Consumer has been suspended.',
-          'CONSUMER_SUSPENDED',
-        );
-      case '401':
-        return googleError(res, 401, 'UNAUTHENTICATED', 'Request had invalid authentication credentials.');
-      case '403':
-        return googleError(res, 403, 'PERMISSION_DENIED', 'The caller does not have permission');
-      case 'invalid':
-        return googleError(res, 400, 'INVALID_ARGUMENT', 'Request contains an invalid argument.');
       case 'stall':
         res.writeHead(200, { 'content-type': 'text/event-stream' });
         return;

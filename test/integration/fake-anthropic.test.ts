@@ -1,5 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { expect } from 'chai';
+import { anthropicApiError as apiError, toolResultTurn } from '../helpers/anthropic.js';
 import {
   FAKE_CACHE_USAGE,
   FAKE_USAGE,
@@ -33,17 +34,6 @@ describe('fake Anthropic upstream, checked with @anthropic-ai/sdk', function () 
     fake.requests.length = 0;
     fake.rejected.length = 0;
   });
-
-  /** The APIError a call fails with. */
-  async function apiError(p: Promise<unknown>): Promise<InstanceType<typeof Anthropic.APIError>> {
-    try {
-      await p;
-    } catch (err) {
-      if (err instanceof Anthropic.APIError) return err;
-      throw err;
-    }
-    throw new Error('expected an APIError');
-  }
 
   it('takes what the SDK sends and answers a message the SDK reads', async () => {
     const msg = await client('cache').messages.create({
@@ -118,16 +108,7 @@ describe('fake Anthropic upstream, checked with @anthropic-ai/sdk', function () 
       model: 'claude-sonnet-4-6',
       max_tokens: 100,
       tools,
-      messages: [
-        { role: 'user', content: 'weather in Paris?' },
-        { role: 'assistant', content: first.content },
-        {
-          role: 'user',
-          content: [
-            { type: 'tool_result', tool_use_id: use!.type === 'tool_use' ? use!.id : '', content: 'sunny' },
-          ],
-        },
-      ],
+      messages: toolResultTurn('weather in Paris?', first.content, 'sunny'),
     });
     expect(second.content).to.deep.equal([{ type: 'text', text: 'Tool said: sunny' }]);
     expect(fake.rejected).to.deep.equal([]);

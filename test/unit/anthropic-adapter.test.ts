@@ -433,6 +433,23 @@ describe('Anthropic adapter', () => {
   });
 
   describe('streams', () => {
+    /** An event as Anthropic sends it: the event name is the data's type. */
+    const ev = (data: { type: string } & Record<string, unknown>): [string, unknown] => [data.type, data];
+    const blockStart = (index: number, content_block: Record<string, unknown>) =>
+      ev({ type: 'content_block_start', index, content_block });
+    const blockDelta = (index: number, delta: Record<string, unknown>) =>
+      ev({ type: 'content_block_delta', index, delta });
+    const blockStop = (index: number) => ev({ type: 'content_block_stop', index });
+    const jsonDelta = (index: number, partial_json: string) =>
+      blockDelta(index, { type: 'input_json_delta', partial_json });
+    const toolStart = (index: number, id: string, name: string) =>
+      blockStart(index, { type: 'tool_use', id, name, input: {} });
+    /** A chat stream decoder (the options a test does not name: no usage chunk, no text kept). */
+    const decoder = (
+      opts: Partial<Parameters<typeof adapter.streamDecoder>[1]> = {},
+      r = req({ messages: [] }, { stream: true }),
+    ) => adapter.streamDecoder(r, { clientWantsUsage: false, keepText: 0, model: 'm', id: 'i', ...opts });
+
     const start = {
       type: 'message_start',
       message: {
@@ -452,83 +469,41 @@ describe('Anthropic adapter', () => {
       },
     };
     const toolStream = sse([
-      ['message_start', start],
-      ['ping', { type: 'ping' }],
-      [
-        'content_block_start',
-        { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '' } },
-      ],
-      [
-        'content_block_delta',
-        { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'hm' } },
-      ],
-      [
-        'content_block_delta',
-        { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'x' } },
-      ],
-      ['content_block_stop', { type: 'content_block_stop', index: 0 }],
-      [
-        'content_block_start',
-        { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } },
-      ],
-      [
-        'content_block_delta',
-        { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'Héllo ' } },
-      ],
-      [
-        'content_block_delta',
-        { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'wörld' } },
-      ],
-      ['content_block_stop', { type: 'content_block_stop', index: 1 }],
-      [
-        'content_block_start',
-        {
-          type: 'content_block_start',
-          index: 2,
-          content_block: { type: 'tool_use', id: 'toolu_a', name: 'f', input: {} },
-        },
-      ],
-      [
-        'content_block_delta',
-        { type: 'content_block_delta', index: 2, delta: { type: 'input_json_delta', partial_json: '{"a":' } },
-      ],
-      [
-        'content_block_delta',
-        { type: 'content_block_delta', index: 2, delta: { type: 'input_json_delta', partial_json: '1}' } },
-      ],
-      ['content_block_stop', { type: 'content_block_stop', index: 2 }],
-      [
-        'content_block_start',
-        {
-          type: 'content_block_start',
-          index: 3,
-          content_block: { type: 'tool_use', id: 'toolu_b', name: 'g', input: {} },
-        },
-      ],
-      [
-        'content_block_delta',
-        { type: 'content_block_delta', index: 3, delta: { type: 'input_json_delta', partial_json: '{}' } },
-      ],
-      ['content_block_stop', { type: 'content_block_stop', index: 3 }],
-      [
-        'message_delta',
-        {
-          type: 'message_delta',
-          delta: { stop_reason: 'tool_use', stop_sequence: null },
-          usage: { output_tokens: 42 },
-        },
-      ],
-      ['message_stop', { type: 'message_stop' }],
+      ev(start),
+      ev({ type: 'ping' }),
+      blockStart(0, { type: 'thinking', thinking: '' }),
+      blockDelta(0, { type: 'thinking_delta', thinking: 'hm' }),
+      blockDelta(0, { type: 'signature_delta', signature: 'x' }),
+      blockStop(0),
+      blockStart(1, { type: 'text', text: '' }),
+      blockDelta(1, { type: 'text_delta', text: 'Héllo ' }),
+      blockDelta(1, { type: 'text_delta', text: 'wörld' }),
+      blockStop(1),
+      toolStart(2, 'toolu_a', 'f'),
+      jsonDelta(2, '{"a":'),
+      jsonDelta(2, '1}'),
+      blockStop(2),
+      toolStart(3, 'toolu_b', 'g'),
+      jsonDelta(3, '{}'),
+      blockStop(3),
+      ev({
+        type: 'message_delta',
+        delta: { stop_reason: 'tool_use', stop_sequence: null },
+        usage: { output_tokens: 42 },
+      }),
+      ev({ type: 'message_stop' }),
     ]);
+    /** The usage toolStream reports, as the decoder reads it. */
+    const toolStreamUsage = {
+      promptTokens: 60,
+      completionTokens: 42,
+      cachedTokens: 30,
+      cacheWriteTokens: 20,
+    };
 
     for (const size of [1, 7, 100_000]) {
       it(`translates to chat.completion.chunk events with tool indices (pieces of ${size} bytes)`, () => {
-        const d = adapter.streamDecoder(req({ messages: [] }, { stream: true }), {
-          clientWantsUsage: true,
-          keepText: 1000,
-          model: 'my-claude',
-          id: 'chatcmpl-x',
-        });
+        const d = decoder({ clientWantsUsage: true, keepText: 1000, model: 'my-claude', id: 'chatcmpl-x' });
         const out = feed(d, toolStream, size);
         expect(out.endsWith('data: [DONE]\n\n')).to.equal(true);
         const chunks = chunksOf(out);
@@ -566,23 +541,13 @@ describe('Anthropic adapter', () => {
           total_tokens: 102,
           prompt_tokens_details: { cached_tokens: 30 },
         });
-        expect(d.usage).to.deep.equal({
-          promptTokens: 60,
-          completionTokens: 42,
-          cachedTokens: 30,
-          cacheWriteTokens: 20,
-        });
+        expect(d.usage).to.deep.equal(toolStreamUsage);
         expect(d.delivered).to.contain('{"content":"Héllo "}');
       });
     }
 
     it('no usage chunk unless the client asked', () => {
-      const d = adapter.streamDecoder(req({ messages: [] }, { stream: true }), {
-        clientWantsUsage: false,
-        keepText: 0,
-        model: 'm',
-        id: 'i',
-      });
+      const d = decoder();
       const out = feed(d, toolStream, 50);
       expect(chunksOf(out).some((c) => c.usage)).to.equal(false);
       expect(d.delivered).to.equal('');
@@ -591,14 +556,9 @@ describe('Anthropic adapter', () => {
 
     it('a mid-stream error event throws UpstreamStreamError after the events before it are sent', () => {
       const text =
-        sse([['message_start', start]]) +
-        sse([['error', { type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } }]]);
-      const d = adapter.streamDecoder(req({ messages: [] }, { stream: true }), {
-        clientWantsUsage: false,
-        keepText: 0,
-        model: 'm',
-        id: 'i',
-      });
+        sse([ev(start)]) +
+        sse([ev({ type: 'error', error: { type: 'overloaded_error', message: 'Overloaded' } })]);
+      const d = decoder();
       const first = String(d.push(Buffer.from(text)));
       expect(chunksOf(first)).to.have.length(1);
       let err: unknown;
@@ -617,39 +577,19 @@ describe('Anthropic adapter', () => {
     });
 
     it('a stream that ends before message_stop is an error, not a normal end', () => {
-      const d = adapter.streamDecoder(req({ messages: [] }, { stream: true }), {
-        clientWantsUsage: false,
-        keepText: 0,
-        model: 'm',
-        id: 'i',
-      });
-      d.push(Buffer.from(sse([['message_start', start]])));
+      const d = decoder();
+      d.push(Buffer.from(sse([ev(start)])));
       expect(() => d.end()).to.throw(UpstreamStreamError, /before message_stop/);
     });
 
     it('a stream cut before message_delta bills its input counts and an estimate of the delivered text', () => {
-      const d = adapter.streamDecoder(req({ messages: [] }, { stream: true }), {
-        clientWantsUsage: false,
-        keepText: 1000,
-        model: 'm',
-        id: 'i',
-      });
+      const d = decoder({ keepText: 1000 });
       d.push(
         Buffer.from(
           sse([
-            ['message_start', start],
-            [
-              'content_block_start',
-              { type: 'content_block_start', index: 0, content_block: { type: 'text', text: '' } },
-            ],
-            [
-              'content_block_delta',
-              {
-                type: 'content_block_delta',
-                index: 0,
-                delta: { type: 'text_delta', text: 'one two three four five six' },
-              },
-            ],
+            ev(start),
+            blockStart(0, { type: 'text', text: '' }),
+            blockDelta(0, { type: 'text_delta', text: 'one two three four five six' }),
           ]),
         ),
       );
@@ -661,67 +601,29 @@ describe('Anthropic adapter', () => {
 
     it('the response_format tool streams as content', () => {
       const text = sse([
-        ['message_start', start],
-        [
-          'content_block_start',
-          {
-            type: 'content_block_start',
-            index: 0,
-            content_block: { type: 'tool_use', id: 't', name: 'reply', input: {} },
-          },
-        ],
-        [
-          'content_block_delta',
-          {
-            type: 'content_block_delta',
-            index: 0,
-            delta: { type: 'input_json_delta', partial_json: '{"answer":' },
-          },
-        ],
-        [
-          'content_block_delta',
-          {
-            type: 'content_block_delta',
-            index: 0,
-            delta: { type: 'input_json_delta', partial_json: '"yes"}' },
-          },
-        ],
-        ['content_block_stop', { type: 'content_block_stop', index: 0 }],
-        [
-          'message_delta',
-          { type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 3 } },
-        ],
-        ['message_stop', { type: 'message_stop' }],
+        ev(start),
+        toolStart(0, 't', 'reply'),
+        jsonDelta(0, '{"answer":'),
+        jsonDelta(0, '"yes"}'),
+        blockStop(0),
+        ev({ type: 'message_delta', delta: { stop_reason: 'tool_use' }, usage: { output_tokens: 3 } }),
+        ev({ type: 'message_stop' }),
       ]);
       const r = req({
         messages: [],
         response_format: { type: 'json_schema', json_schema: { name: 'reply', schema: {} } },
       });
-      const out = feed(
-        adapter.streamDecoder(r, { clientWantsUsage: false, keepText: 0, model: 'm', id: 'i' }),
-        text,
-        13,
-      );
+      const out = feed(decoder({}, r), text, 13);
       const chunks = chunksOf(out);
       expect(chunks.map((c) => c.choices[0].delta.content ?? '').join('')).to.equal('{"answer":"yes"}');
       expect(chunks.at(-1)!.choices[0].finish_reason).to.equal('stop');
     });
 
     it('a pass-through forwards the bytes untouched (pings included) and reads the usage', () => {
-      const d = adapter.streamDecoder(req({}, { endpoint: 'messages', stream: true }), {
-        clientWantsUsage: false,
-        keepText: 100,
-        model: 'm',
-        id: 'i',
-      });
+      const d = decoder({ keepText: 100 }, req({}, { endpoint: 'messages', stream: true }));
       const out = feed(d, toolStream, 5);
       expect(out).to.equal(toolStream);
-      expect(d.usage).to.deep.equal({
-        promptTokens: 60,
-        completionTokens: 42,
-        cachedTokens: 30,
-        cacheWriteTokens: 20,
-      });
+      expect(d.usage).to.deep.equal(toolStreamUsage);
       expect(d.delivered).to.equal('');
     });
   });

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BadRequestError } from '../../errors/bad-request.error.js';
-import type { NormalizedUsage } from './provider-adapter.js';
+import type { NormalizedUsage, StreamDecoder, StreamOptions } from './provider-adapter.js';
 
 /**
  * What translating adapters (Gemini, Bedrock) share: reading an OpenAI chat request's parts and
@@ -367,4 +367,30 @@ export class SseDataReader {
     this.buffer = '';
     return rest === '' ? [] : this.push(Buffer.from(rest + '\n\n'));
   }
+}
+
+/**
+ * What every decoder that translates a provider's stream into OpenAI chunk events shares: the
+ * chunk writer (which keeps the delivered events for local counting), the usage read so far,
+ * and a failure met after other events of the same chunk (thrown at the next push or the end).
+ */
+export abstract class ChunkStreamDecoder implements StreamDecoder {
+  protected readonly writer: ChunkWriter;
+  protected lastUsage: NormalizedUsage | undefined;
+  protected failure: unknown;
+
+  constructor(protected readonly opts: StreamOptions) {
+    this.writer = new ChunkWriter(opts.id, opts.model, opts.keepText);
+  }
+
+  get usage(): NormalizedUsage | undefined {
+    return this.lastUsage;
+  }
+
+  get delivered(): string {
+    return this.writer.delivered;
+  }
+
+  abstract push(chunk: Buffer): string;
+  abstract end(): string;
 }

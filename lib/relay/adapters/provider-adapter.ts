@@ -106,6 +106,11 @@ export interface AdapterRequest<S> {
   /** The client's body (in the endpoint's format), `model` already mapped to the upstream's name. */
   body: Record<string, unknown>;
   stream: boolean;
+  /**
+   * The client's request headers. Only a native pass-through reads any, and only those it names
+   * (Anthropic's `anthropic-beta`); credentials and everything else are never forwarded.
+   */
+  clientHeaders?: Readonly<Record<string, string | string[] | undefined>>;
 }
 
 /**

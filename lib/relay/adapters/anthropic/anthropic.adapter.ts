@@ -23,17 +23,34 @@ const ENDPOINTS: ReadonlySet<Endpoint> = new Set<Endpoint>(['chat', 'messages'])
 /** The most models one listing asks for (Anthropic's page limit). */
 const MODELS_PAGE = 1000;
 
+/** A beta flag as Anthropic names them (`interleaved-thinking-2025-05-14`); anything else is not forwarded. */
+const BETA_FLAG = /^[a-z0-9][a-z0-9._-]{0,127}$/;
+
+/**
+ * The beta flags of an upstream request: the channel's, plus (on a pass-through of Anthropic's
+ * own format) those the client asked for in its `anthropic-beta` header, as Claude Code does.
+ */
+function betasOf(settings: AnthropicSettings, client: string | string[] | undefined): string[] {
+  const asked = (Array.isArray(client) ? client.join(',') : (client ?? ''))
+    .split(',')
+    .map((b) => b.trim())
+    .filter((b) => BETA_FLAG.test(b));
+  return [...new Set([...settings.anthropic_beta, ...asked.slice(0, 32)])];
+}
+
 function headers(
   channel: RoutedChannel,
   settings: AnthropicSettings,
   accept: string,
+  clientBetas?: string | string[],
 ): Record<string, string> {
   const h: Record<string, string> = {
     'x-api-key': channel.apiKey,
     'anthropic-version': settings.anthropic_version,
     accept,
   };
-  if (settings.anthropic_beta.length > 0) h['anthropic-beta'] = settings.anthropic_beta.join(',');
+  const betas = betasOf(settings, clientBetas);
+  if (betas.length > 0) h['anthropic-beta'] = betas.join(',');
   return h;
 }
 
@@ -67,7 +84,12 @@ export class AnthropicAdapter implements ProviderAdapter<AnthropicSettings> {
       origin: channel.origin,
       path: `${channel.basePath}/v1/messages`,
       headers: {
-        ...headers(channel, settings, req.stream ? 'text/event-stream' : 'application/json'),
+        ...headers(
+          channel,
+          settings,
+          req.stream ? 'text/event-stream' : 'application/json',
+          req.endpoint === 'messages' ? req.clientHeaders?.['anthropic-beta'] : undefined,
+        ),
         'content-type': 'application/json',
       },
       body: JSON.stringify(body),

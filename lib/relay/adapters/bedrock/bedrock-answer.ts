@@ -1,19 +1,14 @@
 import { EventStreamCodec } from '@smithy/core/event-streams';
 import { fromUtf8, toUtf8 } from '@smithy/core/serde';
 import {
-  ChunkWriter,
+  ChunkStreamDecoder,
   chatCompletion,
   newId,
   type AnswerChoice,
   type FinishReason,
   type Json,
 } from '../chat-translation.js';
-import {
-  UpstreamStreamError,
-  type NormalizedUsage,
-  type StreamDecoder,
-  type StreamOptions,
-} from '../provider-adapter.js';
+import { UpstreamStreamError, type NormalizedUsage } from '../provider-adapter.js';
 import { exceptionKind } from './bedrock-errors.js';
 
 /** Bedrock Converse answers (whole, or ConverseStream's binary event stream) as OpenAI chat answers. */
@@ -101,27 +96,11 @@ const MAX_FRAME = 16 * 1024 * 1024;
  * total length (4 bytes, big-endian); whole frames go to the AWS codec, which checks both CRCs
  * and parses the headers. Events become chunks; exception frames become {@link UpstreamStreamError}.
  */
-export class BedrockStreamDecoder implements StreamDecoder {
+export class BedrockStreamDecoder extends ChunkStreamDecoder {
   private buffer: Buffer = Buffer.alloc(0);
-  private readonly writer: ChunkWriter;
-  private lastUsage: NormalizedUsage | undefined;
   /** contentBlockIndex → OpenAI tool call index, for blocks that are tool calls. */
   private readonly toolBlocks = new Map<number, number>();
   private finished = false;
-  /** A failure met after events of the same chunk: thrown at the next push or the end. */
-  private failure: unknown;
-
-  constructor(private readonly opts: StreamOptions) {
-    this.writer = new ChunkWriter(opts.id, opts.model, opts.keepText);
-  }
-
-  get usage(): NormalizedUsage | undefined {
-    return this.lastUsage;
-  }
-
-  get delivered(): string {
-    return this.writer.delivered;
-  }
 
   push(chunk: Buffer): string {
     if (this.failure) throw this.failure;

@@ -1,5 +1,5 @@
 import {
-  ChunkWriter,
+  ChunkStreamDecoder,
   SseDataReader,
   chatCompletion,
   newId,
@@ -7,12 +7,7 @@ import {
   type FinishReason,
   type Json,
 } from '../chat-translation.js';
-import {
-  UpstreamStreamError,
-  type NormalizedUsage,
-  type StreamDecoder,
-  type StreamOptions,
-} from '../provider-adapter.js';
+import { UpstreamStreamError, type NormalizedUsage } from '../provider-adapter.js';
 import { readGeminiError } from './gemini-errors.js';
 import { THOUGHT_SIGNATURE } from './gemini-request.js';
 
@@ -136,28 +131,12 @@ export function decodeGeminiAnswer(
 }
 
 /** `streamGenerateContent?alt=sse`: each event a `GenerateContentResponse` with the next parts. */
-export class GeminiStreamDecoder implements StreamDecoder {
+export class GeminiStreamDecoder extends ChunkStreamDecoder {
   private readonly reader = new SseDataReader();
-  private readonly writer: ChunkWriter;
-  private lastUsage: NormalizedUsage | undefined;
   /** Per candidate: tool calls so far, and whether its finish was sent. */
   private readonly calls = new Map<number, number>();
   private readonly finished = new Set<number>();
   private readonly seen = new Set<number>();
-  /** A failure met after events of the same chunk: thrown at the next push or the end. */
-  private failure: unknown;
-
-  constructor(private readonly opts: StreamOptions) {
-    this.writer = new ChunkWriter(opts.id, opts.model, opts.keepText);
-  }
-
-  get usage(): NormalizedUsage | undefined {
-    return this.lastUsage;
-  }
-
-  get delivered(): string {
-    return this.writer.delivered;
-  }
 
   push(chunk: Buffer): string {
     if (this.failure) throw this.failure;
