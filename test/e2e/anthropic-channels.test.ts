@@ -4,6 +4,7 @@ import { CHARS_PER_TOKEN_ESTIMATE } from '../../lib/billing/token-counter.js';
 import { FAKE_CACHE_USAGE, startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { startClaudeTestGateway } from '../helpers/anthropic.js';
 import { usageRows } from '../helpers/usage.js';
 import { apiError } from '../helpers/openai.js';
 import { waitFor } from '../helpers/wait.js';
@@ -49,13 +50,7 @@ describe('Claude channels behind the OpenAI API', function () {
     claude.requests.length = 0;
     claude.rejected.length = 0;
     openaiUp.requests.length = 0;
-    gw = await startTestGateway({ env: { ALLOW_UNPRICED_MODELS: 'false', QUOTA_RESERVE_TOKENS: '100' } });
-    // $2 / $4 / $1 / $3 per 1M: 1 unit per input token, 2 per output, 0.5 per cache read, 1.5 per cache write.
-    const price = { input: 2, output: 4, cached_input: 1, cache_write_input: 3 };
-    expect((await gw.admin('PUT', '/api/prices/claude-x', price)).status).to.equal(200);
-    const token = await gw.token();
-    key = token.key;
-    tokenId = token.id;
+    ({ gw, key, tokenId } = await startClaudeTestGateway(['claude-x']));
   });
   afterEach(async () => {
     expect(claude.rejected.map((r) => r.reason)).to.deep.equal([]);

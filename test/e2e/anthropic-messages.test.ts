@@ -1,10 +1,14 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { expect } from 'chai';
-import { anthropicApiError as apiError, toolResultTurn } from '../helpers/anthropic.js';
+import {
+  anthropicApiError as apiError,
+  startClaudeTestGateway,
+  toolResultTurn,
+} from '../helpers/anthropic.js';
 import { CHARS_PER_TOKEN_ESTIMATE } from '../../lib/billing/token-counter.js';
 import { startFakeAnthropic, type FakeAnthropic } from '../helpers/fake-anthropic.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
-import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import type { TestGateway } from '../helpers/gateway.js';
 import { usageRows } from '../helpers/usage.js';
 
 /**
@@ -44,18 +48,13 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
     claude.requests.length = 0;
     claude.rejected.length = 0;
     openaiUp.requests.length = 0;
-    gw = await startTestGateway({ env: { ALLOW_UNPRICED_MODELS: 'false', QUOTA_RESERVE_TOKENS: '100' } });
-    // 1 unit per input token, 2 per output, 0.5 per cache read, 1.5 per cache write.
-    for (const model of ['gpt-4o', 'claude-x', 'claude-400', 'claude-529', 'no-such-channel'])
-      await gw.admin('PUT', `/api/prices/${model}`, {
-        input: 2,
-        output: 4,
-        cached_input: 1,
-        cache_write_input: 3,
-      });
-    const token = await gw.token();
-    key = token.key;
-    tokenId = token.id;
+    ({ gw, key, tokenId } = await startClaudeTestGateway([
+      'gpt-4o',
+      'claude-x',
+      'claude-400',
+      'claude-529',
+      'no-such-channel',
+    ]));
   });
   afterEach(async () => {
     expect(claude.rejected.map((r) => r.reason)).to.deep.equal([]);
