@@ -42,6 +42,8 @@ describe('web console: 10,000 channels (Chromium)', function () {
     await page.getByRole('combobox', { name: 'Rows per page' }).click();
     await page.getByRole('option', { name: '100' }).click();
     await page.getByRole('button', { name: '100', exact: true }).waitFor();
+    // The pager changes with the picker; the 100-row page arrives from the server after it.
+    await page.locator('tbody tr[data-testid^="channel-row-"]').nth(99).waitFor();
     expect(await rowCount()).to.equal(100);
     await screenshot(page, '30-channels-10k');
   });
