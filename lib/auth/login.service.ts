@@ -23,7 +23,41 @@ export class LoginService {
     private readonly throttle: LoginThrottle,
   ) {}
 
-  async login(
+  /** Attempts under way per IP and per username on this node (see {@link login}). */
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  /**
+   * Signs in. The attempts of one IP, and of one username, run one after another on this node:
+   * a failure is counted before the next attempt checks the limit, so guesses sent in parallel
+   * meet the limit as guesses sent one by one do.
+   */
+  login(
+    input: LoginInput,
+    meta: { ip: string; userAgent?: string },
+  ): Promise<{ user: UserRecord } & IssuedSession> {
+    const username = 'username' in input ? input.username : undefined;
+    return this.serial(`ip:${meta.ip}`, () =>
+      username === undefined
+        ? this.attempt(input, meta)
+        : this.serial(`user:${username}`, () => this.attempt(input, meta)),
+    );
+  }
+
+  private serial<T>(key: string, run: () => Promise<T>): Promise<T> {
+    const before = this.queues.get(key) ?? Promise.resolve();
+    const mine = before.then(run, run);
+    const tail = mine.then(
+      () => {},
+      () => {},
+    );
+    this.queues.set(key, tail);
+    void tail.then(() => {
+      if (this.queues.get(key) === tail) this.queues.delete(key);
+    });
+    return mine;
+  }
+
+  private async attempt(
     input: LoginInput,
     meta: { ip: string; userAgent?: string },
   ): Promise<{ user: UserRecord } & IssuedSession> {

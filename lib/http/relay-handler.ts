@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import proxyaddr from 'proxy-addr';
 import type { BillingService } from '../billing/billing.service.js';
 import type { RoutingIndex } from '../cfg/routing-index.js';
+import { AppError } from '../errors/app.error.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
 import { ServiceUnavailableError } from '../errors/service-unavailable.error.js';
@@ -75,9 +76,10 @@ export class RelayHttpHandler {
     return url.startsWith('/v1/') || url === '/v1';
   }
 
-  handle(req: IncomingMessage, res: ServerResponse): void {
+  /** Serves one request; the promise settles once its work (and its billing settlement) is done. */
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const requestId = assignRequestId(req, res);
-    if (this.cors.preflight(req, res)) return;
+    if (this.cors.preflight(req, res)) return Promise.resolve();
     this.cors.apply(req, res);
     const log: RelayLogFields = {};
     const path = (req.url ?? '').split('?', 1)[0]!;
@@ -115,7 +117,7 @@ export class RelayHttpHandler {
         new NotFoundError(`Unknown route ${req.method} ${path}`, { code: 'unknown_url' }),
       );
     }
-    work.catch((err: unknown) => this.fail(res, err, requestId, ingress));
+    return work.catch((err: unknown) => this.fail(res, err, requestId, ingress));
   }
 
   private async relay(
@@ -137,8 +139,10 @@ export class RelayHttpHandler {
       endpoint === 'messages' || endpoint === 'responses' ? this.deps.ingress.get(endpoint) : undefined;
     let ingress: RelayRequest['ingress'];
     if (format) {
-      format.validate(body);
-      ingress = { format, chat: format.toChat(body), unbridgeable: format.bridgeProblem?.(body) };
+      ingress = asClientError(() => {
+        format.validate(body);
+        return { format, chat: format.toChat(body), unbridgeable: format.bridgeProblem?.(body) };
+      });
     }
     const relayed: RelayRequest = {
       requestId,
@@ -197,7 +201,11 @@ export class RelayHttpHandler {
     log.model = body.model;
     checkModelAllowed(who.token, body.model);
     checkBody(countTokensRequest, body);
-    const answer = await counter.count(who.token.group, body);
+    const answer = await counter.count(who.token.group, body).catch((err: unknown) =>
+      asClientError(() => {
+        throw err;
+      }),
+    );
     if ('json' in answer) return sendJson(res, 200, answer.json);
     res.statusCode = 200;
     res.setHeader('content-type', 'application/json');
@@ -282,6 +290,23 @@ export class RelayHttpHandler {
 
 /** The longest model name accepted (model names in the admin API are held to 128). */
 const MAX_MODEL_NAME = 256;
+
+/**
+ * Runs a translation of the client's body; what it throws other than the gateway's own errors
+ * (a field of an unexpected type that slipped past validation, say `{"toString":1}` where text
+ * belongs) is the client's body, never a 500.
+ */
+function asClientError<T>(run: () => T): T {
+  try {
+    return run();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    throw new BadRequestError(
+      `The request body could not be read: ${err instanceof Error ? err.message : String(err)}`.slice(0, 300),
+      { code: 'invalid_body' },
+    );
+  }
+}
 
 function safeDecode(text: string): string {
   try {

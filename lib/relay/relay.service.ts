@@ -187,6 +187,8 @@ export class RelayService {
         if (n > 0) this.metrics.relayRetries.inc();
         outcome.attempts = req.log.attempts = n + 1;
         outcome.channelId = req.log.channelId = channel.id;
+        // What an earlier attempt counted never reached the client: it is not this attempt's.
+        state.counts = undefined;
         const probe = this.health.begin(channel.id, model);
         const started = performance.now();
         const failure = await this.attempt(req, channel, state, deadline);
@@ -410,7 +412,8 @@ export class RelayService {
       await settle();
       return undefined;
     } catch (err) {
-      await settle();
+      // Only an answer that started reaching the client is billed; before that, the attempt failed.
+      if (started) await settle();
       if (err instanceof UpstreamStreamError) {
         const failure = upstreamFailure(
           err.info.kind === 'rate_limited' ? 429 : 502,
@@ -425,7 +428,8 @@ export class RelayService {
       }
       const kind = classifyTransportError(err);
       // The client went away: what it was sent is billed; not the channel's failure.
-      if (kind === 'aborted' || res.destroyed) return undefined;
+      if (kind === 'aborted' || res.destroyed)
+        return started ? undefined : transportFailure('aborted', call.req.channel.id, this.opts.totalTimeoutMs);
       if (!started) return transportFailure(kind, call.req.channel.id, this.opts.totalTimeoutMs);
       return this.breakStream(req, sink, kind, {
         retry: false,

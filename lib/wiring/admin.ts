@@ -35,6 +35,9 @@ import type { Component } from './lifecycle.js';
 import type { UpstreamParts } from './relay.js';
 import type { StorageParts } from './storage.js';
 
+/** How long a stop waits for relays cut off at the shutdown timeout to wind down and settle. */
+const RELAY_WIND_DOWN_MS = 3000;
+
 export interface AdminParts {
   adminAuth: AdminAuthService;
   channels: ChannelService;
@@ -133,6 +136,8 @@ export class HttpServer {
   readonly server: http.Server;
   address: AddressInfo | undefined;
   private inFlight = 0;
+  /** The relay's requests whose work has not ended. */
+  private readonly relaying = new Set<Promise<void>>();
   private idleWaiters: (() => void)[] = [];
   private stopping = false;
   private closed: Promise<void> | undefined;
@@ -186,8 +191,12 @@ export class HttpServer {
         if (--this.inFlight === 0) for (const wake of this.idleWaiters.splice(0)) wake();
       });
       if (this.stopping) res.setHeader('connection', 'close');
-      if (relay.handles(req)) relay.handle(req, res);
-      else app(req, res);
+      if (relay.handles(req)) {
+        // Tracked until its work ends (its settlement has started by then), not only its socket.
+        const work = relay.handle(req, res);
+        this.relaying.add(work);
+        void work.finally(() => this.relaying.delete(work));
+      } else app(req, res);
     });
   }
 
@@ -219,6 +228,13 @@ export class HttpServer {
       this.server.closeIdleConnections();
       if (this.inFlight > 0) await this.waitForIdle();
       this.server.closeAllConnections();
+      // Requests cut off above end their relay (an aborted upstream call) and start settling what
+      // reached their clients; billing, stopped next, waits for those settlements.
+      if (this.relaying.size > 0)
+        await Promise.race([
+          Promise.allSettled([...this.relaying]),
+          new Promise((resolve) => setTimeout(resolve, RELAY_WIND_DOWN_MS).unref()),
+        ]);
       await this.closed;
     },
   };

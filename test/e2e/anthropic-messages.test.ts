@@ -221,6 +221,29 @@ describe('/v1/messages with @anthropic-ai/sdk', function () {
       expect(((await res.json()) as any).content[0].text).to.equal('Hello from o1 as gpt-4o');
     });
 
+    it('a field of the wrong type that slips past validation is a 400, never a 500 (messages, count_tokens, responses)', async () => {
+      const trap = { toString: 1, valueOf: 1 };
+      const post = (path: string, body: unknown) =>
+        fetch(`${gw.url}${path}`, {
+          method: 'POST',
+          headers: {
+            authorization: `Bearer ${key}`,
+            'content-type': 'application/json',
+            'anthropic-version': '2023-06-01',
+          },
+          body: JSON.stringify(body),
+        });
+      const content = [{ role: 'user', content: [{ type: 'text', text: trap }] }];
+      for (const [path, body] of [
+        ['/v1/messages', { model: 'gpt-4o', max_tokens: 5, messages: content }],
+        ['/v1/messages/count_tokens', { model: 'gpt-4o', messages: content }],
+        ['/v1/responses', { model: 'gpt-4o', input: 'hi', reasoning: { effort: trap } }],
+      ] as const) {
+        const res = await post(path, body);
+        expect(res.status, path).to.be.within(400, 499);
+      }
+    });
+
     it('count_tokens is estimated locally (no Claude channel serves the model)', async () => {
       const count = await sdk().messages.countTokens({ model: 'gpt-4o', messages: hi, system: 'Be brief.' });
       expect(count.input_tokens).to.be.a('number').within(3, 30);

@@ -154,6 +154,38 @@ describe('billing, rate limits and usage logs on a single node', function () {
       }
     });
 
+    it('a stream whose upstream breaks before its first event, on every channel, is charged nothing', async () => {
+      // Two channels that answer 200 and the stream's headers, then reset (one retried after the other).
+      await gw.channel({
+        name: 'hr1',
+        base_url: fake.baseUrl('hr1', 'headreset'),
+        models: ['broken-stream'],
+      });
+      await gw.channel({
+        name: 'hr2',
+        base_url: fake.baseUrl('hr2', 'headreset'),
+        models: ['broken-stream'],
+      });
+      expect((await gw.admin('PUT', '/api/prices/broken-stream', { input: 2, output: 4 })).status).to.equal(
+        200,
+      );
+      const token = await gw.token({ quota: 10_000 });
+      const err = await apiError(
+        (async () => {
+          const s = await client(token.key).chat.completions.create({
+            model: 'broken-stream',
+            messages,
+            stream: true,
+          });
+          for await (const _ of s) void _;
+        })(),
+      );
+      expect(err.status).to.equal(502);
+      const [row] = await logsOf(token.id, 1);
+      expect(row).to.include({ quota: 0, prompt_tokens: 0, completion_tokens: 0, status: 502 });
+      expect(await tokenRow(token.id)).to.include({ quota: 10_000, used_quota: 0 });
+    });
+
     it('refuses an unpriced model with 403 model_not_priced; a * price covers every model', async () => {
       const token = await gw.token();
       const err = await apiError(
@@ -263,6 +295,46 @@ describe('billing, rate limits and usage logs on a single node', function () {
         expect([Number(row.quota), Number(row.used_quota)]).to.deep.equal([99_600, 400]);
       } finally {
         await db.destroy();
+      }
+    });
+    it('a stop that cuts off a stream at SHUTDOWN_TIMEOUT_MS still charges what reached the client', async () => {
+      const short = await startTestGateway({
+        env: { ALLOW_UNPRICED_MODELS: 'false', SHUTDOWN_TIMEOUT_MS: '300' },
+      });
+      let stopped = false;
+      try {
+        await short.admin('PUT', '/api/prices/gpt-4o', { input: 2, output: 4 });
+        // `gate`: the upstream sends one chunk, then waits (until the test ends).
+        await short.channel({ name: 'g', base_url: fake.baseUrl('g', 'gate'), models: ['gpt-4o'] });
+        const token = (await short.admin('POST', '/api/tokens', { name: 't', quota: 100_000 })).body.data;
+        const c = new OpenAI({ apiKey: token.key, baseURL: `${short.url}/v1`, maxRetries: 0 });
+        const stream = await c.chat.completions.create({ model: 'gpt-4o', messages, stream: true });
+        const reading = (async () => {
+          for await (const _ of stream) void _;
+        })().catch(() => {});
+        await waitFor(() => fake.requests.some((r) => r.label === 'g'), 2000);
+        await new Promise((r) => setTimeout(r, 100));
+        await short.gateway.stop();
+        stopped = true;
+        await reading;
+        const db = knexFactory({
+          client: 'better-sqlite3',
+          connection: { filename: short.db.sqliteFile! },
+          useNullAsDefault: true,
+        });
+        try {
+          const rows = await db('usage_logs').where({ token_id: token.id });
+          expect(rows).to.have.length(1);
+          expect(Number(rows[0].quota)).to.be.greaterThan(0);
+          const t = await db('tokens').where({ id: token.id }).first();
+          expect(Number(t.used_quota)).to.equal(Number(rows[0].quota));
+        } finally {
+          await db.destroy();
+        }
+      } finally {
+        fake.release();
+        if (stopped) await short.db.drop();
+        else await short.stop();
       }
     });
   });

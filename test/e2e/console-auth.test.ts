@@ -256,6 +256,22 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       expect((await t.call('GET', '/api/auth/me')).body.user.id).to.equal(other);
     });
 
+    it('guesses sent all at once meet the same limit as guesses sent one by one', async () => {
+      await addUser(gw, 'mia');
+      const answers = await Promise.all(
+        Array.from({ length: 20 }, (_, i) =>
+          postLogin(
+            gw.url,
+            { username: 'mia', password: `parallel guess ${i}` },
+            { 'x-forwarded-for': `10.3.0.${i}` },
+          ),
+        ),
+      );
+      const statuses = answers.map((a) => a.status);
+      expect(statuses.filter((s) => s === 401)).to.have.length(3);
+      expect(statuses.filter((s) => s === 429)).to.have.length(17);
+    });
+
     it('limits failed attempts per username (any IP) and per IP (any username): 429 with Retry-After', async () => {
       await addUser(gw, 'kate');
       await addUser(gw, 'leo');
