@@ -429,7 +429,9 @@ export class RelayService {
       const kind = classifyTransportError(err);
       // The client went away: what it was sent is billed; not the channel's failure.
       if (kind === 'aborted' || res.destroyed)
-        return started ? undefined : transportFailure('aborted', call.req.channel.id, this.opts.totalTimeoutMs);
+        return started
+          ? undefined
+          : transportFailure('aborted', call.req.channel.id, this.opts.totalTimeoutMs);
       if (!started) return transportFailure(kind, call.req.channel.id, this.opts.totalTimeoutMs);
       return this.breakStream(req, sink, kind, {
         retry: false,
