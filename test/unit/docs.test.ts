@@ -46,20 +46,30 @@ describe('documentation', () => {
     expect(readme.split('\n').length).to.be.below(250);
   });
 
-  it('code comments point into docs/, never at a DESIGN.md the repository does not have', () => {
-    const offenders: string[] = [];
+  it('code, docs and manifests name only Markdown files the repository has, and no path outside it (the project explains itself)', () => {
+    const missing: string[] = [];
     const walk = (dir: string) => {
       for (const entry of fs.readdirSync(path.join(ROOT, dir), { withFileTypes: true })) {
         const rel = path.join(dir, entry.name);
         if (entry.isDirectory()) walk(rel);
-        else if (
-          /\.(ts|md|ya?ml)$/.test(entry.name) &&
-          fs.readFileSync(path.join(ROOT, rel), 'utf8').includes('DESIGN')
-        )
-          offenders.push(rel);
+        else if (/\.(ts|md|ya?ml)$/.test(entry.name)) {
+          const text = fs.readFileSync(path.join(ROOT, rel), 'utf8');
+          for (const [name] of text.matchAll(/[\w./-]*\.md\b/g)) {
+            const found = [path.join(path.dirname(rel), name!), name!, path.join('docs', name!)].some(
+              (candidate) => fs.existsSync(path.join(ROOT, candidate)),
+            );
+            if (!found) missing.push(`${rel}: ${name}`);
+          }
+          // Nor any relative path that leads out of the repository or to nothing in it.
+          for (const [up] of text.matchAll(/(?:\.\.\/)+[\w.-][\w./-]*/g)) {
+            const resolved = path.resolve(ROOT, path.dirname(rel), up!.replace(/[.]+$/, ''));
+            const exists = [resolved, resolved.replace(/\.js$/, '.ts')].some((f) => fs.existsSync(f));
+            if (!resolved.startsWith(ROOT) || !exists) missing.push(`${rel}: ${up}`);
+          }
+        }
       }
     };
     for (const dir of ['lib', 'jobs', 'bench', 'scripts', 'docs', 'docker']) walk(dir);
-    expect(offenders).to.deep.equal([]);
+    expect(missing).to.deep.equal([]);
   });
 });
