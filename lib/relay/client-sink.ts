@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { DecodedAnswer, NormalizedUsage } from './adapters/provider-adapter.js';
 import type { IngressFormat, IngressStreamEncoder } from './ingress/ingress-format.js';
-import { SseEventSplitter } from './sse-event-splitter.js';
+import { SseReader } from './sse-reader.js';
 
 /**
  * Where an answer goes: status, headers and bytes to the client. The relay writes OpenAI-shaped
@@ -69,7 +69,7 @@ export class DirectSink implements ClientSink {
 
 /** Translates OpenAI chat answers (whole and streamed) into an ingress format (Anthropic messages, Responses). */
 export class BridgeSink implements ClientSink {
-  private readonly events = new SseEventSplitter();
+  private readonly events = new SseReader();
   private encoder: IngressStreamEncoder | undefined;
 
   constructor(
@@ -97,7 +97,7 @@ export class BridgeSink implements ClientSink {
 
   write(chunk: string | Buffer): boolean {
     let out = '';
-    for (const data of this.events.push(chunk)) {
+    for (const { data } of this.events.push(typeof chunk === 'string' ? Buffer.from(chunk) : chunk)) {
       if (data === '[DONE]') continue;
       let parsed: unknown;
       try {

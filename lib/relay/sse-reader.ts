@@ -1,5 +1,5 @@
 import { StringDecoder } from 'node:string_decoder';
-import { UpstreamStreamError } from '../provider-adapter.js';
+import { UpstreamStreamError } from './adapters/provider-adapter.js';
 
 /** One server-sent event, with its text exactly as it came (for pass-through). */
 export interface SseEvent {

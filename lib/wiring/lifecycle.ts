@@ -45,9 +45,4 @@ export class Lifecycle {
       }
     }
   }
-
-  /** The registered names, in start order (tests and the docs read it). */
-  names(): string[] {
-    return this.components.map((c) => c.name);
-  }
 }

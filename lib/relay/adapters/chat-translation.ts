@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { BadRequestError } from '../../errors/bad-request.error.js';
+import { SseReader, type SseEvent } from '../sse-reader.js';
 import type { NormalizedUsage, StreamDecoder, StreamOptions } from './provider-adapter.js';
 
 /**
@@ -334,39 +335,22 @@ export class ChunkWriter {
   }
 }
 
-/**
- * Splits SSE bytes into the `data:` payloads of complete events (LF or CRLF line ends); keeps
- * an incomplete event for the next push.
- */
+/** The `data:` payloads of an SSE byte stream's complete events (events without data are skipped). */
 export class SseDataReader {
-  private buffer = '';
-  private readonly decoder = new TextDecoder();
+  private readonly reader = new SseReader();
 
   push(chunk: Buffer): string[] {
-    this.buffer += this.decoder.decode(chunk, { stream: true });
-    const out: string[] = [];
-    for (;;) {
-      const m = /\r?\n\r?\n/.exec(this.buffer);
-      if (!m) break;
-      const event = this.buffer.slice(0, m.index);
-      this.buffer = this.buffer.slice(m.index + m[0].length);
-      const data = event
-        .split(/\r?\n/)
-        .filter((l) => l.startsWith('data:'))
-        .map((l) => l.slice(l.startsWith('data: ') ? 6 : 5))
-        .join('\n');
-      if (data !== '') out.push(data);
-    }
-    return out;
+    return dataOf(this.reader.push(chunk));
   }
 
   /** Whatever complete event the upstream left without its blank line at the end. */
   end(): string[] {
-    this.buffer += this.decoder.decode();
-    const rest = this.buffer.trim();
-    this.buffer = '';
-    return rest === '' ? [] : this.push(Buffer.from(rest + '\n\n'));
+    return dataOf(this.reader.end());
   }
+}
+
+function dataOf(events: SseEvent[]): string[] {
+  return events.map((e) => e.data).filter((d) => d !== '');
 }
 
 /**

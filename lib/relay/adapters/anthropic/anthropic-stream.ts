@@ -7,7 +7,7 @@ import {
 import { CHARS_PER_TOKEN_ESTIMATE } from '../../../billing/token-counter.js';
 import { streamErrorInfo } from './anthropic-errors.js';
 import { finishReason, normalizeUsage, openAiUsage } from './message-to-chat.js';
-import { SseReader, type SseEvent } from './sse-reader.js';
+import { SseReader, type SseEvent } from '../../sse-reader.js';
 
 type Json = Record<string, unknown>;
 const isObj = (v: unknown): v is Json => typeof v === 'object' && v !== null && !Array.isArray(v);
