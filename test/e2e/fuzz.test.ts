@@ -191,7 +191,8 @@ function localUrls(v: unknown, urls: string[]): unknown {
   if (v && typeof v === 'object') {
     const out: Record<string, unknown> = {};
     for (const [k, x] of Object.entries(v)) {
-      out[k] = k === 'base_url' ? urls[String(x).length % urls.length] : localUrls(x, urls);
+      // (the URL is picked by the generated value's JSON length: String() throws on a null-prototype object)
+      out[k] = k === 'base_url' ? urls[(JSON.stringify(x) ?? '').length % urls.length] : localUrls(x, urls);
     }
     return out;
   }
@@ -391,7 +392,15 @@ describe('fuzz: every route, generated input, never a 5xx of its own, never a ha
             return false;
           }
           if (status >= 400 && text && method !== 'HEAD') {
-            const parsed = JSON.parse(text) as { error?: { message?: unknown; type?: unknown } };
+            let parsed: { error?: { message?: unknown; type?: unknown } };
+            try {
+              parsed = JSON.parse(text) as typeof parsed;
+            } catch {
+              problems.push(
+                `${method} ${url} → ${status} with a body that is not JSON: ${text.slice(0, 200)}`,
+              );
+              return false;
+            }
             if (typeof parsed.error?.message !== 'string' && typeof parsed.error !== 'object') {
               problems.push(`${method} ${url} → ${status} without an error body: ${text.slice(0, 200)}`);
               return false;
@@ -408,7 +417,10 @@ describe('fuzz: every route, generated input, never a 5xx of its own, never a ha
         },
       )
       .catch((err: unknown) => {
-        throw new Error(`${(err as Error).message}\n${problems.join('\n')}`);
+        // fast-check 4 keeps an error the property threw as the cause, not in the message
+        const cause = (err as Error).cause;
+        const thrown = cause instanceof Error ? `\nthe property threw: ${cause.stack ?? cause.message}` : '';
+        throw new Error(`${(err as Error).message}${thrown}\n${problems.join('\n')}`);
       });
     expect(Date.now() - started).to.be.below(BUDGET_MS + ANSWER_BOUND_MS);
   });
