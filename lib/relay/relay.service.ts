@@ -166,10 +166,15 @@ export class RelayService {
       state.exchange?.abort(new ClientGoneError());
     };
     res.once('close', onClose);
+    // A client that left before the relay began (while its request was admitted, say) closed
+    // before this listener was there: it is gone all the same.
+    if (res.destroyed) onClose();
     try {
       const tried = new Set<number>();
       let last: AttemptFailure | undefined;
       for (let n = 0; n <= this.opts.retryTimes; n++) {
+        // No upstream is called for a client that is gone: nothing is charged, the hold comes back.
+        if (state.clientGone) return this.abandoned(outcome, res);
         if (n > 0 && Date.now() >= deadline) {
           last = transportFailure('budget', undefined, this.opts.totalTimeoutMs);
           break;
@@ -206,9 +211,7 @@ export class RelayService {
         if (state.clientGone) {
           this.health.abandoned(channel.id, model);
           this.stats.record(channel.id, model, 'aborted', ms);
-          outcome.clientGone = true;
-          outcome.status = res.headersSent ? res.statusCode : 499;
-          return outcome;
+          return this.abandoned(outcome, res);
         }
         this.stats.record(channel.id, model, failure.reason, ms);
         // Only a fault is a probe's verdict; after anything else the next request may probe.
@@ -246,6 +249,13 @@ export class RelayService {
     return adapter.endpoints(this.adapters.settingsOf(adapter, channel)).has(req.endpoint)
       ? undefined
       : unbridgeable;
+  }
+
+  /** The client went away: 499 unless its answer had started. */
+  private abandoned(outcome: RelayOutcome, res: RelayRequest['res']): RelayOutcome {
+    outcome.clientGone = true;
+    outcome.status = res.headersSent ? res.statusCode : 499;
+    return outcome;
   }
 
   private failed(outcome: RelayOutcome, error: AppError): RelayOutcome {
