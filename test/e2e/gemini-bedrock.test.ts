@@ -729,6 +729,68 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
       expect(row.completion_tokens).to.be.greaterThan(0);
     });
 
+    /** How many attempts on a channel ended with `outcome` (upstream_requests_total). */
+    async function attemptsOf(channelId: number, outcome: string): Promise<number> {
+      const text = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('upstream_requests_total{') &&
+            l.includes(`channel="${channelId}"`) &&
+            l.includes(`outcome="${outcome}"`),
+        );
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    }
+
+    it('an unreadable stream event before the first: a bad body, served by the next channel, the upstream let go at once', async () => {
+      const garbled = await geminiChannel({
+        name: 'garbled',
+        label: 'garbled',
+        mode: 'garbled',
+        models: ['garbled-model'],
+        priority: 10,
+      });
+      await geminiChannel({ name: 'garbled-ok', label: 'garbledok', models: ['garbled-model'] });
+      const { stream, streamId } = await streamChat({
+        model: 'garbled-model',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      expect((await collect(stream)).text).to.equal('Hello from Gemini: hi');
+      expect(await attemptsOf(garbled.id, 'bad_body')).to.equal(1);
+      // The garbled upstream holds its connection open: the gateway closed it.
+      await waitFor(() => gemini.cutOff.some((c) => c.label === 'garbled'), 1000, 'the upstream let go');
+      const row = await logOf(streamId);
+      expect(row).to.include({ retries: 1, prompt_tokens: 21, completion_tokens: 9 });
+    });
+
+    it('an unreadable stream event after the stream started: the SSE error event and a clean end, the upstream let go', async () => {
+      const garbled = await geminiChannel({
+        name: 'garbled-later',
+        label: 'garbledlater',
+        mode: 'garbledlater',
+        models: ['garbled-later-model'],
+      });
+      const started = Date.now();
+      const { stream, streamId } = await streamChat({
+        model: 'garbled-later-model',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      const got: Collected = { text: '' };
+      const err = await collect(stream, got).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(Date.now() - started).to.be.below(2000);
+      expect(got.text).to.equal('Hello ');
+      expect(err).to.be.instanceOf(OpenAI.APIError);
+      expect((err as Error).message).to.contain('stream broke off (bad_body)');
+      expect(await attemptsOf(garbled.id, 'bad_body')).to.equal(1);
+      await waitFor(() => gemini.cutOff.some((c) => c.label === 'garbledlater'), 1000, 'the upstream let go');
+      // Billed from the usage the stream had carried so far.
+      expect((await logOf(streamId)).prompt_tokens).to.equal(21);
+    });
+
     it('a prompt Gemini blocks is content_filter; a Gemini key never reaches a URL', async () => {
       await geminiChannel({ name: 'blk', label: 'blk', mode: 'blocked', models: ['blk-model'] });
       const res = await ask('blk-model');
