@@ -1,3 +1,4 @@
+import { SignatureV4 } from '@smithy/signature-v4';
 import { expect } from 'chai';
 import OpenAI from 'openai';
 import type {
@@ -18,6 +19,7 @@ import {
 import { GEMINI_KEY, GEMINI_USAGE, startFakeGemini, type FakeGemini } from '../helpers/fake-gemini.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { logLines } from '../helpers/log-lines.js';
 import { apiError } from '../helpers/openai.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -526,6 +528,58 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
       const viaKey = await ask('bearer-model');
       expect(bedrock.calls.at(-1)).to.include({ label: 'apikey', auth: 'bearer' });
       await logOf(viaKey._request_id);
+    });
+
+    it("a signer that fails quoting the channel's credentials: neither the log nor a channel test shows them", async () => {
+      const log = logLines();
+      const own = await startTestGateway({ logger: log.logger });
+      const { accessKeyId, secretAccessKey, sessionToken } = BEDROCK_SESSION_CREDENTIALS;
+      const key = `${accessKeyId}:${secretAccessKey}:${sessionToken}`;
+      const sign = SignatureV4.prototype.sign;
+      // As a signer might word a failure: naming what it was given.
+      SignatureV4.prototype.sign = async function (this: unknown) {
+        const c = await (
+          this as { credentialProvider: () => Promise<Record<string, string>> }
+        ).credentialProvider();
+        throw new Error(
+          `cannot sign for ${c.accessKeyId} with secret ${c.secretAccessKey} and session token ${c.sessionToken} (${key})`,
+        );
+      } as typeof sign;
+      try {
+        const channel = await own.channel({
+          name: 'unsignable',
+          type: 'bedrock',
+          base_url: bedrock.baseUrl('unsignable'),
+          key,
+          models: ['unsignable-model'],
+          settings: { region: 'us-east-1' },
+        });
+        const ownToken = await own.token();
+        const err = await apiError(
+          new OpenAI({
+            apiKey: ownToken.key,
+            baseURL: `${own.url}/v1`,
+            maxRetries: 0,
+          }).chat.completions.create({
+            model: 'unsignable-model',
+            messages: [{ role: 'user', content: 'hi' }],
+          }),
+        );
+        expect(err.status).to.equal(502);
+        const tested = await own.admin('POST', `/api/channels/${channel.id}/test`);
+        expect(tested.body.data).to.include({ ok: false });
+        const failed = log.lines.find((l) => l.msg === 'upstream attempt failed');
+        expect(failed).to.include({ reason: 'prepare' });
+        expect(failed!.upstream).to.contain('cannot sign for').and.contain('[channel key]');
+        for (const secret of [key, secretAccessKey, sessionToken, accessKeyId]) {
+          expect(log.text()).to.not.contain(secret);
+          expect(tested.body.data.message).to.not.contain(secret);
+        }
+        expect(bedrock.calls.filter((c) => c.label === 'unsignable')).to.have.length(0);
+      } finally {
+        SignatureV4.prototype.sign = sign;
+        await own.stop();
+      }
     });
 
     it('refuses settings without a region, with a 400 naming the field', async () => {
