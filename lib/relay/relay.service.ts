@@ -116,6 +116,24 @@ interface AttemptState {
 /** An attempt's answer: nothing (the answer reached the client) or why it failed. */
 type AttemptResult = AttemptFailure | undefined;
 
+/** A stream the decoder could not read (malformed data, a frame that fails its checksum). */
+class UnreadableStreamError extends Error {
+  constructor(cause: unknown) {
+    super('the upstream stream could not be read', { cause });
+    this.name = 'UnreadableStreamError';
+  }
+}
+
+/** Runs a step of decoding; what it throws, other than an in-stream error event, is an {@link UnreadableStreamError}. */
+function unreadable<T>(step: () => T): T {
+  try {
+    return step();
+  } catch (err) {
+    if (err instanceof UpstreamStreamError) throw err;
+    throw new UnreadableStreamError(err);
+  }
+}
+
 function toCounts(u: NormalizedUsage): TokenCounts {
   return {
     promptTokens: u.promptTokens,
@@ -166,10 +184,15 @@ export class RelayService {
       state.exchange?.abort(new ClientGoneError());
     };
     res.once('close', onClose);
+    // A client that left before the relay began (while its request was admitted, say) closed
+    // before this listener was there: it is gone all the same.
+    if (res.destroyed) onClose();
     try {
       const tried = new Set<number>();
       let last: AttemptFailure | undefined;
       for (let n = 0; n <= this.opts.retryTimes; n++) {
+        // No upstream is called for a client that is gone: nothing is charged, the hold comes back.
+        if (state.clientGone) return this.abandoned(outcome, res);
         if (n > 0 && Date.now() >= deadline) {
           last = transportFailure('budget', undefined, this.opts.totalTimeoutMs);
           break;
@@ -206,9 +229,7 @@ export class RelayService {
         if (state.clientGone) {
           this.health.abandoned(channel.id, model);
           this.stats.record(channel.id, model, 'aborted', ms);
-          outcome.clientGone = true;
-          outcome.status = res.headersSent ? res.statusCode : 499;
-          return outcome;
+          return this.abandoned(outcome, res);
         }
         this.stats.record(channel.id, model, failure.reason, ms);
         // Only a fault is a probe's verdict; after anything else the next request may probe.
@@ -246,6 +267,13 @@ export class RelayService {
     return adapter.endpoints(this.adapters.settingsOf(adapter, channel)).has(req.endpoint)
       ? undefined
       : unbridgeable;
+  }
+
+  /** The client went away: 499 unless its answer had started. */
+  private abandoned(outcome: RelayOutcome, res: RelayRequest['res']): RelayOutcome {
+    outcome.clientGone = true;
+    outcome.status = res.headersSent ? res.statusCode : 499;
+    return outcome;
   }
 
   private failed(outcome: RelayOutcome, error: AppError): RelayOutcome {
@@ -398,22 +426,41 @@ export class RelayService {
     const onDrain = () => exchange.resume();
     res.on('drain', onDrain);
     try {
-      await exchange.pipe((chunk) => {
-        const out = decoder.push(chunk);
-        if (out.length === 0) return true;
+      // What the decoder (or a bridge's translation) throws is the body's fault; the exchange
+      // ends at once on it (see UpstreamExchange.pipe).
+      await exchange.pipe((chunk) =>
+        unreadable(() => {
+          const out = decoder.push(chunk);
+          if (out.length === 0) return true;
+          if (!started) start();
+          this.markFirstByte(req, state);
+          const flowing = sink.write(out);
+          // The events before a failure went out; the failure ends the stream now.
+          if (decoder.pendingFailure !== undefined) throw decoder.pendingFailure;
+          return flowing;
+        }),
+      );
+      unreadable(() => {
+        const rest = decoder.end();
         if (!started) start();
-        this.markFirstByte(req, state);
-        return sink.write(out);
+        if (rest.length > 0) sink.write(rest);
       });
-      const rest = decoder.end();
-      if (!started) start();
-      if (rest.length > 0) sink.write(rest);
       sink.end(decoder.usage);
       await settle();
       return undefined;
     } catch (err) {
       // Only an answer that started reaching the client is billed; before that, the attempt failed.
       if (started) await settle();
+      if (err instanceof UnreadableStreamError) {
+        const failure: AttemptFailure = {
+          retry: true,
+          reason: 'bad_body',
+          kind: 'fault',
+          error: new UpstreamError(502, 'The upstream answered with a stream it could not read'),
+        };
+        if (!started) return failure;
+        return this.breakStream(req, sink, 'bad_body', failure);
+      }
       if (err instanceof UpstreamStreamError) {
         const failure = upstreamFailure(
           err.info.kind === 'rate_limited' ? 429 : 502,

@@ -8,7 +8,12 @@ import type {
   ProviderAdapter,
 } from './adapters/provider-adapter.js';
 import { classifyTransportError, type UpstreamClient, type UpstreamExchange } from './upstream-client.js';
-import { upstreamFailure, type AttemptFailure, type AutoDisableRules } from './upstream-failure.js';
+import {
+  scrubUpstreamText,
+  upstreamFailure,
+  type AttemptFailure,
+  type AutoDisableRules,
+} from './upstream-failure.js';
 import { transportFailure } from './transport-failure.js';
 import { UpstreamAddressDeniedError } from './upstream-policy.js';
 
@@ -45,12 +50,17 @@ export class UpstreamCaller {
       // not take) is the client's: a 400 that names the field, not a channel failure.
       if (err instanceof BadRequestError) return { retry: false, reason: 'bad_request', error: err };
       // Signing or a token exchange failed: the channel's configuration, not the client's request.
+      // Its words are logged and stored (a channel test) like an upstream's: an adapter or a
+      // signer may quote the key material it was given.
       return {
         retry: true,
         reason: 'prepare',
         kind: 'fault',
         error: new UpstreamError(502, 'Could not build the upstream request'),
-        detail: err instanceof Error ? err.message : String(err),
+        detail: scrubUpstreamText(err instanceof Error ? err.message : String(err), req.channel.apiKey).slice(
+          0,
+          500,
+        ),
       };
     }
     return this.send(adapter, req, prepared, budgetMs);

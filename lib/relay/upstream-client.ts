@@ -164,7 +164,9 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
 
   /**
    * Hands each chunk to `write` as it arrives; when `write` returns false, reading pauses
-   * until {@link resume}. Resolves at the end of the body, rejects on a transport error.
+   * until {@link resume}. Resolves at the end of the body, rejects on a transport error. What
+   * `write` throws (a decoder that cannot read the body) ends the exchange at once, its
+   * connection with it, and rejects with that error.
    */
   pipe(write: (chunk: Buffer) => boolean): Promise<void> {
     return new Promise<void>((resolve, reject) => {
@@ -173,7 +175,15 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       const queued = this.queued;
       this.queued = [];
       let flowing = true;
-      for (const chunk of queued) flowing = write(chunk) && flowing;
+      try {
+        for (const chunk of queued) flowing = write(chunk) && flowing;
+      } catch (err) {
+        // The body came while nobody read it (paused since its head): without the abort it
+        // would stay paused, holding its connection, until a timer ended it.
+        this.abort(asError(err));
+        reject(this.abortReason!);
+        return;
+      }
       if (this.failure) reject(this.failure);
       else if (this.ended) resolve();
       else if (flowing) this.controller?.resume();
@@ -208,7 +218,14 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
       this.queued.push(chunk);
       return;
     }
-    if (!this.sink(chunk)) controller.pause();
+    let flowing: boolean;
+    try {
+      flowing = this.sink(chunk);
+    } catch (err) {
+      this.abort(asError(err));
+      return;
+    }
+    if (!flowing) controller.pause();
   }
 
   onResponseEnd(): void {
@@ -224,6 +241,10 @@ export class UpstreamExchange implements Dispatcher.DispatchHandler {
     this.started.reject(error);
     this.finished?.reject(error);
   }
+}
+
+function asError(err: unknown): Error {
+  return err instanceof Error ? err : new Error(String(err));
 }
 
 /**

@@ -41,16 +41,19 @@ export interface AttemptFailure {
 /**
  * Cuts the channel's key out of what an upstream said, for the log: the key whole, its base64
  * forms, any prefix or suffix of 8+ characters of it (a proxy's "sk-SECRETKEY-e5…" echo), and
- * anything shaped like an API key.
+ * anything shaped like an API key. A key of several parts (Bedrock's
+ * `ACCESS_KEY_ID:SECRET_ACCESS_KEY[:SESSION_TOKEN]`) is cut out whole and part by part.
  */
 export function scrubUpstreamText(text: string, secret: string | undefined): string {
   let out = text;
-  if (secret && secret.length >= 8) {
-    const forms = [secret, Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url')];
+  const secrets = secret ? [secret, ...(secret.includes(':') ? secret.split(':') : [])] : [];
+  for (const s of secrets) {
+    if (s.length < 8) continue;
+    const forms = [s, Buffer.from(s).toString('base64'), Buffer.from(s).toString('base64url')];
     for (const f of forms) out = out.replaceAll(f, '[channel key]');
-    for (let n = Math.min(64, secret.length - 1); n >= 8; n--) {
-      out = out.replaceAll(secret.slice(0, n), '[channel key]');
-      out = out.replaceAll(secret.slice(-n), '[channel key]');
+    for (let n = Math.min(64, s.length - 1); n >= 8; n--) {
+      out = out.replaceAll(s.slice(0, n), '[channel key]');
+      out = out.replaceAll(s.slice(-n), '[channel key]');
     }
   }
   return out.replace(/\b(sk|pk|rk|key|ak)-[A-Za-z0-9_*.-]{4,}/gi, '[key]');

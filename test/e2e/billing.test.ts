@@ -1,9 +1,13 @@
 import { expect } from 'chai';
+import http from 'node:http';
 import knexFactory from 'knex';
 import OpenAI from 'openai';
 import { countPromptTokens, countTextTokens } from '../../lib/billing/token-counter.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { uniqueName } from '../helpers/databases.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { logLines } from '../helpers/log-lines.js';
+import { startPrivateRedis, type PrivateRedis } from '../helpers/private-redis.js';
 import { usageRows } from '../helpers/usage.js';
 import { apiError } from '../helpers/openai.js';
 import { callJson } from '../helpers/http.js';
@@ -452,5 +456,77 @@ describe('billing, rate limits and usage logs on a single node', function () {
       expect((await gw.admin('DELETE', '/api/prices/nope')).status).to.equal(404);
       expect((await gw.admin('PUT', '/api/groups/bad name', { ratio: 1 })).status).to.equal(400);
     });
+  });
+});
+
+/**
+ * A cluster master (MariaDB, a Redis of the test's own) whose admission waits on Redis while
+ * the client gives up: what happens to a request whose client left before its upstream call.
+ */
+describe('a client that leaves while its request is admitted (a master whose Redis is paused)', function () {
+  this.timeout(60_000);
+  let redis: PrivateRedis;
+  let fake: FakeUpstream;
+  let gw: TestGateway;
+  const log = logLines();
+
+  before(async () => {
+    [redis, fake] = await Promise.all([startPrivateRedis(), startFakeUpstream()]);
+    gw = await startTestGateway({
+      driver: 'mysql',
+      logger: log.logger,
+      env: {
+        NODE_TYPE: 'master',
+        NODE_ID: 'admission',
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: uniqueName('syadm'),
+        ALLOW_UNPRICED_MODELS: 'false',
+        QUOTA_RESERVE_TOKENS: '100',
+      },
+    });
+    // Input $2 and output $4 per 1M tokens: 1 and 2 quota units per token.
+    expect((await gw.admin('PUT', '/api/prices/gpt-4o', { input: 2, output: 4 })).status).to.equal(200);
+    await gw.channel({ name: 'a', base_url: fake.baseUrl('a'), models: ['gpt-4o'] });
+  });
+  after(async () => {
+    await gw?.stop();
+    await Promise.all([fake?.close(), redis?.close()]);
+  });
+
+  it('calls no upstream, charges nothing, gives the hold back and logs the request as closed by the client', async () => {
+    const token = await gw.token({ quota: 1000 });
+    const client = new OpenAI({ apiKey: token.key, baseURL: `${gw.url}/v1`, maxRetries: 0 });
+    // Known to the node (token cached, balance loaded into Redis): 10 prompt + 5 completion tokens = 20.
+    await client.chat.completions.create({ model: 'gpt-4o', messages });
+    expect(fake.requests).to.have.length(1);
+
+    // Admission waits on Redis (CLIENT PAUSE, within the 1 s command timeout) while the client
+    // gives up; it then goes on, on Redis.
+    await redis.pause(800);
+    const body = JSON.stringify({ model: 'gpt-4o', messages, max_tokens: 400 });
+    const req = http.request(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token.key}`,
+        'content-type': 'application/json',
+        'x-request-id': 'left-during-admission',
+      },
+    });
+    req.on('error', () => {});
+    req.end(body);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    req.destroy();
+
+    const rows = await usageRows(gw, token.id, 2, 10_000);
+    const left = rows.find((r) => r.request_id === 'left-during-admission');
+    expect(left).to.include({ status: 499, quota: 0, prompt_tokens: 0, completion_tokens: 0 });
+    expect(fake.requests).to.have.length(1);
+    expect((await gw.admin('GET', `/api/tokens/${token.id}`)).body.data.used_quota).to.equal(20);
+    const line = log.lines.find((l) => l.msg === 'request' && l.requestId === 'left-during-admission');
+    expect(line).to.include({ status: 499, aborted: true });
+    expect(log.lines.filter((l) => l.component === 'billing')).to.deep.equal([]);
+    // The hold (about 820) is back: a request holding nearly all of the 980 left passes.
+    await client.chat.completions.create({ model: 'gpt-4o', messages, max_tokens: 450 });
+    expect(fake.requests).to.have.length(2);
   });
 });

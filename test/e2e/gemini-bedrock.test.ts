@@ -1,3 +1,4 @@
+import { SignatureV4 } from '@smithy/signature-v4';
 import { expect } from 'chai';
 import OpenAI from 'openai';
 import type {
@@ -18,6 +19,7 @@ import {
 import { GEMINI_KEY, GEMINI_USAGE, startFakeGemini, type FakeGemini } from '../helpers/fake-gemini.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { logLines } from '../helpers/log-lines.js';
 import { apiError } from '../helpers/openai.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -528,6 +530,58 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
       await logOf(viaKey._request_id);
     });
 
+    it("a signer that fails quoting the channel's credentials: neither the log nor a channel test shows them", async () => {
+      const log = logLines();
+      const own = await startTestGateway({ logger: log.logger });
+      const { accessKeyId, secretAccessKey, sessionToken } = BEDROCK_SESSION_CREDENTIALS;
+      const key = `${accessKeyId}:${secretAccessKey}:${sessionToken}`;
+      const sign = SignatureV4.prototype.sign;
+      // As a signer might word a failure: naming what it was given.
+      SignatureV4.prototype.sign = async function (this: unknown) {
+        const c = await (
+          this as { credentialProvider: () => Promise<Record<string, string>> }
+        ).credentialProvider();
+        throw new Error(
+          `cannot sign for ${c.accessKeyId} with secret ${c.secretAccessKey} and session token ${c.sessionToken} (${key})`,
+        );
+      } as typeof sign;
+      try {
+        const channel = await own.channel({
+          name: 'unsignable',
+          type: 'bedrock',
+          base_url: bedrock.baseUrl('unsignable'),
+          key,
+          models: ['unsignable-model'],
+          settings: { region: 'us-east-1' },
+        });
+        const ownToken = await own.token();
+        const err = await apiError(
+          new OpenAI({
+            apiKey: ownToken.key,
+            baseURL: `${own.url}/v1`,
+            maxRetries: 0,
+          }).chat.completions.create({
+            model: 'unsignable-model',
+            messages: [{ role: 'user', content: 'hi' }],
+          }),
+        );
+        expect(err.status).to.equal(502);
+        const tested = await own.admin('POST', `/api/channels/${channel.id}/test`);
+        expect(tested.body.data).to.include({ ok: false });
+        const failed = log.lines.find((l) => l.msg === 'upstream attempt failed');
+        expect(failed).to.include({ reason: 'prepare' });
+        expect(failed!.upstream).to.contain('cannot sign for').and.contain('[channel key]');
+        for (const secret of [key, secretAccessKey, sessionToken, accessKeyId]) {
+          expect(log.text()).to.not.contain(secret);
+          expect(tested.body.data.message).to.not.contain(secret);
+        }
+        expect(bedrock.calls.filter((c) => c.label === 'unsignable')).to.have.length(0);
+      } finally {
+        SignatureV4.prototype.sign = sign;
+        await own.stop();
+      }
+    });
+
     it('refuses settings without a region, with a 400 naming the field', async () => {
       const r = await gw.admin('POST', '/api/channels', {
         name: 'no-region',
@@ -727,6 +781,68 @@ describe('Gemini and Bedrock channels (e2e, openai client)', function () {
       // What was delivered is billed (counted locally: the stream ended before its usage).
       const row = await logOf(streamId);
       expect(row.completion_tokens).to.be.greaterThan(0);
+    });
+
+    /** How many attempts on a channel ended with `outcome` (upstream_requests_total). */
+    async function attemptsOf(channelId: number, outcome: string): Promise<number> {
+      const text = await fetch(`${gw.url}/metrics`).then((r) => r.text());
+      const line = text
+        .split('\n')
+        .find(
+          (l) =>
+            l.startsWith('upstream_requests_total{') &&
+            l.includes(`channel="${channelId}"`) &&
+            l.includes(`outcome="${outcome}"`),
+        );
+      return line ? Number(line.split(' ').at(-1)) : 0;
+    }
+
+    it('an unreadable stream event before the first: a bad body, served by the next channel, the upstream let go at once', async () => {
+      const garbled = await geminiChannel({
+        name: 'garbled',
+        label: 'garbled',
+        mode: 'garbled',
+        models: ['garbled-model'],
+        priority: 10,
+      });
+      await geminiChannel({ name: 'garbled-ok', label: 'garbledok', models: ['garbled-model'] });
+      const { stream, streamId } = await streamChat({
+        model: 'garbled-model',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      expect((await collect(stream)).text).to.equal('Hello from Gemini: hi');
+      expect(await attemptsOf(garbled.id, 'bad_body')).to.equal(1);
+      // The garbled upstream holds its connection open: the gateway closed it.
+      await waitFor(() => gemini.cutOff.some((c) => c.label === 'garbled'), 1000, 'the upstream let go');
+      const row = await logOf(streamId);
+      expect(row).to.include({ retries: 1, prompt_tokens: 21, completion_tokens: 9 });
+    });
+
+    it('an unreadable stream event after the stream started: the SSE error event and a clean end, the upstream let go', async () => {
+      const garbled = await geminiChannel({
+        name: 'garbled-later',
+        label: 'garbledlater',
+        mode: 'garbledlater',
+        models: ['garbled-later-model'],
+      });
+      const started = Date.now();
+      const { stream, streamId } = await streamChat({
+        model: 'garbled-later-model',
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      const got: Collected = { text: '' };
+      const err = await collect(stream, got).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
+      expect(Date.now() - started).to.be.below(2000);
+      expect(got.text).to.equal('Hello ');
+      expect(err).to.be.instanceOf(OpenAI.APIError);
+      expect((err as Error).message).to.contain('stream broke off (bad_body)');
+      expect(await attemptsOf(garbled.id, 'bad_body')).to.equal(1);
+      await waitFor(() => gemini.cutOff.some((c) => c.label === 'garbledlater'), 1000, 'the upstream let go');
+      // Billed from the usage the stream had carried so far.
+      expect((await logOf(streamId)).prompt_tokens).to.equal(21);
     });
 
     it('a prompt Gemini blocks is content_filter; a Gemini key never reaches a URL', async () => {

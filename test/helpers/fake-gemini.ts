@@ -28,7 +28,10 @@ import {
  * (UNAUTHENTICATED), 403 (PERMISSION_DENIED),
  * 503 (UNAVAILABLE), badkey (400 API_KEY_INVALID), denied (403 PERMISSION_DENIED),
  * invalid (400 INVALID_ARGUMENT), blocked (prompt blocked: no candidates), safety (finishReason SAFETY), cut (stream: one event,
- * then the socket is destroyed), stall (200 then nothing). The key `AIza-bad` is always refused.
+ * then the socket is destroyed), stall (200 then nothing), garbled (stream: an event whose data
+ * is not JSON, cut off mid-object as a broken proxy might send it, then nothing more while the
+ * connection stays open), garbledlater (the same right after one good event, in the same write). The key `AIza-bad` is
+ * always refused.
  */
 export interface GeminiCall {
   label: string;
@@ -45,6 +48,8 @@ export interface GeminiCall {
 
 export interface FakeGemini extends FakeServer {
   calls: GeminiCall[];
+  /** Calls whose connection the caller closed before the answer ended. */
+  cutOff: GeminiCall[];
 }
 
 export const GEMINI_KEY = 'AIza-test-key';
@@ -414,6 +419,7 @@ function candidateCount(body: Record<string, unknown>): number {
 
 export async function startFakeGemini(): Promise<FakeGemini> {
   const calls: GeminiCall[] = [];
+  const cutOff: GeminiCall[] = [];
   const server = await startFakeServer(
     (s) => /^v\d/.test(s),
     async (call, res) => handle(call, res),
@@ -444,6 +450,9 @@ export async function startFakeGemini(): Promise<FakeGemini> {
       body,
     };
     calls.push(entry);
+    res.on('close', () => {
+      if (!res.writableFinished) cutOff.push(entry);
+    });
     if (!m) return googleError(res, 404, 'NOT_FOUND', `Method not found: ${url.pathname}`);
     if (url.searchParams.has('key'))
       return googleError(res, 400, 'INVALID_ARGUMENT', 'fake: the key must not be in the URL');
@@ -557,12 +566,22 @@ export async function startFakeGemini(): Promise<FakeGemini> {
         }
       });
     });
+    // An event cut off mid-object (a broken proxy's); the connection then stays open.
+    const garbled = `data: {"candidates": [{"content": {"role": "model", "parts": [{"te\r\n\r\n`;
+    if (call.mode === 'garbled') {
+      res.write(garbled);
+      return;
+    }
     for (const [i, e] of events.entries()) {
       const last = i === events.length - 1;
       const partial = { promptTokenCount: GEMINI_USAGE.prompt, totalTokenCount: GEMINI_USAGE.prompt };
-      res.write(
-        `data: ${JSON.stringify({ ...e, usageMetadata: last ? usage : partial, modelVersion: entry.model, responseId })}\r\n\r\n`,
-      );
+      const event = `data: ${JSON.stringify({ ...e, usageMetadata: last ? usage : partial, modelVersion: entry.model, responseId })}\r\n\r\n`;
+      if (call.mode === 'garbledlater') {
+        // In one write with the good event: the reader meets both in the same chunk.
+        res.write(event + garbled);
+        return;
+      }
+      res.write(event);
       if (call.mode === 'cut') {
         await sleep(20);
         res.destroy();
@@ -602,6 +621,7 @@ export async function startFakeGemini(): Promise<FakeGemini> {
   return {
     ...server,
     calls,
+    cutOff,
     async close() {
       await server.close();
     },

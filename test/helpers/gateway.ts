@@ -1,4 +1,4 @@
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { Gateway } from '../../lib/app.js';
 import { loadConfig } from '../../lib/config/config.js';
 import type { PriceCatalogue } from '../../lib/billing/price-catalogue.js';
@@ -32,6 +32,8 @@ export async function startTestGateway(
     db?: TestDatabase;
     priceCatalogue?: PriceCatalogue;
     consoleDir?: string;
+    /** A logger of the test's own (to read what the gateway logs); default silent, or TEST_LOG_LEVEL. */
+    logger?: Logger;
   } = {},
 ): Promise<TestGateway> {
   const db = opts.db ?? (await createTestDatabase(opts.driver ?? 'sqlite'));
@@ -52,7 +54,7 @@ export async function startTestGateway(
   };
   const config = loadConfig(env, false);
   const gateway = new Gateway(config, {
-    logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
+    logger: opts.logger ?? pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }),
     sqliteFile: db.sqliteFile,
     defaultMetrics: false,
     random: opts.seed === undefined ? undefined : seededRandom(opts.seed),

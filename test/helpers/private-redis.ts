@@ -57,6 +57,7 @@ export async function startPrivateRedis(): Promise<PrivateRedis> {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    probe.on('error', () => {}); // refused until the server listens
     try {
       await waitFor(
         async () => {

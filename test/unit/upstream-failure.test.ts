@@ -1,6 +1,10 @@
 import { expect } from 'chai';
 import { readOpenAiError } from '../../lib/relay/adapters/openai/openai-wire.js';
-import { parseAutoDisableRules, upstreamFailure } from '../../lib/relay/upstream-failure.js';
+import {
+  parseAutoDisableRules,
+  scrubUpstreamText,
+  upstreamFailure,
+} from '../../lib/relay/upstream-failure.js';
 import { envDeclarations } from '../../lib/config/env.declarations.js';
 
 const rules = parseAutoDisableRules(envDeclarations.AUTO_DISABLE_ON.default!);
@@ -103,6 +107,18 @@ describe('upstream failures quoting the key', () => {
     );
     expect(client.detail).to.contain('model not allowed for [channel key]');
     expect(client.error.message).not.to.contain(key);
+  });
+
+  it("cuts out each part of a key of several parts (a Bedrock channel's access key, secret and session token)", () => {
+    const [id, secret, token] = [
+      'AKIAEXAMPLE000000001',
+      'wJalrXUtnFEMI/K7MDENG/bPxRfiCY',
+      'FwoGZXIvYXdzEXAMPLE//token=',
+    ];
+    const said = `The security token ${token} is invalid for ${id}; signed with ${secret}`;
+    expect(scrubUpstreamText(said, `${id}:${secret}:${token}`)).to.equal(
+      'The security token [channel key] is invalid for [channel key]; signed with [channel key]',
+    );
   });
 
   it('never shows a client the upstream words: key prefixes, masked or base64 keys, URLs, channel ids', () => {

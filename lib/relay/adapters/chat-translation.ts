@@ -375,6 +375,10 @@ export abstract class ChunkStreamDecoder implements StreamDecoder {
     return this.writer.delivered;
   }
 
+  get pendingFailure(): unknown {
+    return this.failure;
+  }
+
   abstract push(chunk: Buffer): string;
   abstract end(): string;
 }

@@ -52,6 +52,12 @@ export interface StreamDecoder {
   push(chunk: Buffer): string | Buffer;
   /** The upstream ended; whatever is left to send (a final usage chunk, `[DONE]`). */
   end(): string | Buffer;
+  /**
+   * An error met after other events of the same chunk: `push` returned those events, and the
+   * next call throws it. The relay sends them and ends the stream at once rather than waiting
+   * for more of a body it already knows is broken.
+   */
+  readonly pendingFailure?: unknown;
   /** The usage read so far (input tokens may come first, output tokens last). */
   readonly usage: NormalizedUsage | undefined;
   /** The text delivered so far (bounded), for counting locally when no usage came. */

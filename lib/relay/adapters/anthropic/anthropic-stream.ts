@@ -48,6 +48,10 @@ abstract class ClaudeStream implements StreamDecoder {
 
   constructor(protected readonly keepText: number) {}
 
+  get pendingFailure(): unknown {
+    return this.pendingError;
+  }
+
   /**
    * The input counts of `message_start` and the output count of `message_delta`. A stream cut
    * before `message_delta` has only the input counts: its output is estimated from the delivered
