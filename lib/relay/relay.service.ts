@@ -369,14 +369,20 @@ export class RelayService {
   /**
    * The tokens to bill for an answer that reached the client: the upstream's usage, else the
    * prompt and `completion()` counted locally (bounded, giving the event loop back: see
-   * token-counter). Nothing when billing is off.
+   * token-counter). With `atLeastDelivered` (a stream that ended early) the completion is at
+   * least `completion()`, the upstream's partial usage notwithstanding. Nothing when billing is off.
    */
   private async counts(
     req: RelayRequest,
     usage: NormalizedUsage | undefined,
     completion: () => Promise<number>,
+    atLeastDelivered = false,
   ): Promise<TokenCounts | undefined> {
     if (!req.billed) return undefined;
+    if (usage && atLeastDelivered) {
+      const counts = toCounts(usage);
+      return { ...counts, completionTokens: Math.max(counts.completionTokens, await completion()) };
+    }
     if (usage) return toCounts(usage);
     const promptTokens = req.ingress
       ? await countPromptTokens('chat', req.ingress.chat)
@@ -419,9 +425,19 @@ export class RelayService {
       exchange.commit();
       sink.start();
     };
-    const settle = async () => {
-      // No usage (an upstream that ignores include_usage, or a stream cut short): count what was delivered.
-      state.counts = await this.counts(req, decoder.usage, () => countStreamedTokens(decoder.delivered));
+    /**
+     * No usage (an upstream that ignores include_usage, or a stream cut short): count what was
+     * delivered. A stream that ended early is charged at least for what was delivered, whatever
+     * partial usage came before the break (Gemini's events carry the prompt count from the first
+     * one on, the output count only in the last).
+     */
+    const settle = async (complete: boolean) => {
+      state.counts = await this.counts(
+        req,
+        decoder.usage,
+        () => countStreamedTokens(decoder.delivered),
+        !complete,
+      );
     };
     const onDrain = () => exchange.resume();
     res.on('drain', onDrain);
@@ -446,11 +462,11 @@ export class RelayService {
         if (rest.length > 0) sink.write(rest);
       });
       sink.end(decoder.usage);
-      await settle();
+      await settle(true);
       return undefined;
     } catch (err) {
       // Only an answer that started reaching the client is billed; before that, the attempt failed.
-      if (started) await settle();
+      if (started) await settle(false);
       if (err instanceof UnreadableStreamError) {
         const failure: AttemptFailure = {
           retry: true,

@@ -3,6 +3,7 @@ import OpenAI from 'openai';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { waitFor } from '../helpers/wait.js';
+import { countTextTokens } from '../../lib/billing/token-counter.js';
 
 /** The behaviours every provider's fake must be able to play, each selected by a channel's `base_url`. */
 export type ConformanceMode = 'ok' | '401' | '403' | '429' | '500' | 'cut' | 'stall';
@@ -187,8 +188,8 @@ export function describeAdapterConformance(spec: ConformanceSpec): void {
       expect(fake.requests(label)).to.be.greaterThan(0);
     });
 
-    it('a stream cut after its first event ends with an error event: no hang, the delivered part kept', async () => {
-      const { model } = await setUp('cut', false);
+    it('a stream cut after its first event ends with an error event: no hang, the delivered part kept and charged', async () => {
+      const { model, channelId } = await setUp('cut', false);
       const stream = await client.chat.completions.create({
         model,
         messages: [{ role: 'user', content: 'hi' }],
@@ -204,6 +205,19 @@ export function describeAdapterConformance(spec: ConformanceSpec): void {
       expect(text.length).to.be.greaterThan(0);
       expect(error).to.be.instanceOf(OpenAI.APIError);
       expect(String((error as Error).message)).to.contain('stream broke off');
+      // Charged for the prompt and at least the text that reached the client, whatever partial
+      // usage the upstream had sent before it broke off.
+      const row = await logRow(channelId, model);
+      expect(row.prompt_tokens).to.be.greaterThan(0);
+      expect(row.completion_tokens).to.be.at.least(await countTextTokens(text));
+      expect(row.quota).to.equal(
+        expectedQuota({
+          prompt: row.prompt_tokens,
+          cached: row.cached_tokens,
+          completion: row.completion_tokens,
+          cacheWrite: 0,
+        }),
+      );
     });
 
     it("a stall (headers, then nothing): the channel's own timeouts pass it over for another channel", async () => {
