@@ -1,0 +1,156 @@
+import { expect } from 'chai';
+import type { BrowserContext, Page } from 'playwright-core';
+import { launchBrowser, screenshot, signInWithPassword, type TestBrowser } from '../helpers/browser.js';
+import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
+import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { callJson } from '../helpers/http.js';
+import { usageRows } from '../helpers/usage.js';
+
+const ADMIN = { username: 'ops', password: 'ops-console-password-1' };
+/**
+ * The console's admin flows in Chromium against a real gateway (SQLite) and the fake upstream:
+ * prices and group ratios, users' access tokens and top-ups, changing one's own password, and the
+ * usage log's filters. Each test checks what the page shows against what the API answers.
+ */
+describe('web console: admin flows (Chromium)', function () {
+  this.timeout(120_000);
+  let gw: TestGateway;
+  let upstream: FakeUpstream;
+  let tb: TestBrowser;
+  let admin: BrowserContext;
+  let page: Page;
+
+  /** Creates a user through the API; returns its id. */
+  async function user(fields: Record<string, unknown>): Promise<number> {
+    const r = await gw.admin('POST', '/api/users', { role: 'user', ...fields });
+    expect(r.status, JSON.stringify(r.body)).to.equal(201);
+    return r.body.data.id;
+  }
+
+  /** One relayed chat completion (not streamed); its status. */
+  async function chat(key: string, model: string): Promise<number> {
+    const res = await fetch(`${gw.url}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model, messages: [{ role: 'user', content: 'hi' }] }),
+    });
+    await res.arrayBuffer();
+    return res.status;
+  }
+
+  before(async () => {
+    upstream = await startFakeUpstream();
+    gw = await startTestGateway({ env: { CHANNEL_TEST_EVERY: '0' } });
+    await user({ ...ADMIN, role: 'admin' });
+    tb = await launchBrowser();
+    admin = await tb.context(gw.url);
+    page = await admin.newPage();
+    await signInWithPassword(page, ADMIN.username, ADMIN.password);
+  });
+
+  after(async () => {
+    await tb?.close();
+    await gw?.stop();
+    await upstream?.close();
+  });
+
+  it('edits a model price (US$ per 1M) and a group ratio; the API and the next charge follow', async () => {
+    const MODEL = 'priced-model';
+    expect((await gw.admin('PUT', `/api/prices/${MODEL}`, { input: 2, output: 8 })).status).to.equal(200);
+    expect((await gw.admin('PUT', '/api/groups/gold', { ratio: 1 })).status).to.equal(200);
+    await gw.channel({
+      name: 'gold-chan',
+      base_url: upstream.baseUrl('gold'),
+      models: [MODEL],
+      groups: ['gold'],
+    });
+
+    await page.getByRole('link', { name: 'Prices & groups' }).click();
+    const prices = page.getByRole('table', { name: 'Model prices (US$ per 1M tokens)' });
+    const priceRow = prices.locator('tr', { hasText: MODEL });
+    await priceRow.getByRole('button', { name: 'Edit' }).click();
+    const dialog = page.getByRole('dialog', { name: `Price of ${MODEL}` });
+    expect(await dialog.getByLabel('Model').isDisabled()).to.equal(true);
+    await dialog.getByLabel(/^Input \(US\$ per 1M tokens\)/).fill('2.5');
+    await dialog.getByLabel(/^Cached input \(US\$ per 1M tokens\)/).fill('1.25');
+    await dialog.getByLabel(/^Output \(US\$ per 1M tokens\)/).fill('10');
+    await screenshot(page, 'admin-01-price-edit');
+    await dialog.getByRole('button', { name: 'Save' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await priceRow.getByText('$2.5', { exact: true }).waitFor();
+    expect(await priceRow.locator('td').allTextContents()).to.deep.equal([
+      MODEL,
+      '$2.5',
+      '$1.25',
+      '$10',
+      'EditDelete',
+    ]);
+    // The API keeps dollars per 1M and shows them in quota units too (500,000 units = $1).
+    const stored = (await gw.admin('GET', '/api/prices')).body.data.find((p: any) => p.model === MODEL);
+    expect(stored).to.deep.include({ input: 2.5, output: 10, cached_input: 1.25 });
+    expect(stored.quota_per_million).to.deep.equal({ input: 1_250_000, output: 5_000_000 });
+
+    const groupRow = page.getByRole('table', { name: 'Groups' }).locator('tr', { hasText: 'gold' });
+    await groupRow.getByRole('button', { name: 'Edit' }).click();
+    const groupDialog = page.getByRole('dialog', { name: 'Group gold' });
+    await groupDialog.getByLabel(/^Price ratio/).fill('2');
+    await groupDialog.getByLabel('Requests per minute').fill('600');
+    await groupDialog.getByRole('button', { name: 'Save' }).click();
+    await groupDialog.waitFor({ state: 'detached' });
+    await groupRow.getByText('×2', { exact: true }).waitFor();
+    expect(await groupRow.locator('td').allTextContents()).to.deep.equal([
+      'gold',
+      '×2',
+      '600',
+      '—',
+      'EditDelete',
+    ]);
+    await screenshot(page, 'admin-02-prices-groups');
+    const group = (await gw.admin('GET', '/api/groups')).body.data.find((g: any) => g.name === 'gold');
+    expect(group).to.deep.include({ ratio: 2, rpm_limit: 600, tpm_limit: null });
+
+    // The next request is charged at the new price and ratio: the fake's 10 + 5 tokens cost
+    // (10 × $2.5 + 5 × $10) / 1M = $0.000075 = 37.5 units, × 2 = 75 units.
+    const token = await gw.token({ name: 'gold-token', group: 'gold' });
+    expect(await chat(token.key, MODEL)).to.equal(200);
+    const [row] = await usageRows(gw, token.id, 1);
+    expect(row.quota).to.equal(75);
+  });
+  it('creates an access token for a user on the Users page: it works as a bearer until revoked', async () => {
+    const aliceId = await user({ username: 'alice', password: 'alice-console-password-1' });
+    await page.getByRole('link', { name: 'Users' }).click();
+    const row = page.locator('tr', { hasText: 'alice' });
+    await row.getByRole('button', { name: 'Access tokens' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Access tokens of alice' });
+    await dialog.getByRole('table', { name: 'Access tokens' }).waitFor();
+    await dialog.getByLabel(/^Name/).fill('alice-cli');
+    await dialog.getByRole('button', { name: 'New access token' }).click();
+    const shown = dialog.getByRole('alert').filter({ hasText: 'Copy the token now' });
+    await shown.getByText('This is the only time the token is shown.').waitFor();
+    const token = (await shown.locator('pre').textContent())!.trim();
+    expect(token).to.match(/^sya-[A-Za-z0-9]{48}$/);
+    const listed = dialog
+      .getByRole('table', { name: 'Access tokens' })
+      .locator('tr', { hasText: 'alice-cli' });
+    await listed.waitFor();
+    // The list shows only the token's first 8 characters.
+    expect(await listed.locator('code').textContent()).to.equal(`${token.slice(0, 8)}…`);
+    await screenshot(page, 'admin-03-access-token-created');
+
+    // The token is alice's: the API takes it as a bearer, with alice's rights (a user's).
+    const me = await callJson(gw.url, token, 'GET', '/api/auth/me');
+    expect(me.status).to.equal(200);
+    expect(me.body.user).to.deep.include({ id: aliceId, username: 'alice', role: 'user' });
+    expect((await callJson(gw.url, token, 'GET', '/api/channels')).status).to.equal(403);
+    const stored = (await gw.admin('GET', `/api/users/${aliceId}/access-tokens`)).body.data;
+    expect(stored.map((a: any) => a.name)).to.deep.equal(['alice-cli']);
+
+    await listed.getByRole('button', { name: 'Revoke' }).click();
+    await listed.waitFor({ state: 'detached' });
+    expect((await gw.admin('GET', `/api/users/${aliceId}/access-tokens`)).body.data).to.deep.equal([]);
+    const after = await callJson(gw.url, token, 'GET', '/api/auth/me');
+    expect(after.status).to.equal(401);
+    await page.keyboard.press('Escape');
+    await dialog.waitFor({ state: 'detached' });
+  });
+});
