@@ -3,10 +3,12 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { launchBrowser, screenshot, signInWithPassword, type TestBrowser } from '../helpers/browser.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
+import { callWithCookie, postLogin } from '../helpers/console-session.js';
 import { callJson } from '../helpers/http.js';
 import { usageRows } from '../helpers/usage.js';
 
 const ADMIN = { username: 'ops', password: 'ops-console-password-1' };
+
 /**
  * The console's admin flows in Chromium against a real gateway (SQLite) and the fake upstream:
  * prices and group ratios, users' access tokens and top-ups, changing one's own password, and the
@@ -152,5 +154,68 @@ describe('web console: admin flows (Chromium)', function () {
     expect(after.status).to.equal(401);
     await page.keyboard.press('Escape');
     await dialog.waitFor({ state: 'detached' });
+  });
+  it('changes its own password on the Account page: this browser stays signed in, every other session ends', async () => {
+    const OLD = 'dave-console-password-1';
+    const NEW = 'dave-console-password-2';
+    await user({ username: 'dave', password: OLD });
+    const here = await tb.context(gw.url);
+    const elsewhere = await tb.context(gw.url);
+    try {
+      const p = await here.newPage();
+      const other = await elsewhere.newPage();
+      await signInWithPassword(p, 'dave', OLD);
+      await signInWithPassword(other, 'dave', OLD);
+      const cookieOf = async (ctx: BrowserContext) =>
+        (await ctx.cookies()).find((c) => c.name === 'sy_session')!.value;
+      const before = await cookieOf(here);
+      const otherCookie = await cookieOf(elsewhere);
+
+      await p.getByRole('link', { name: 'Account' }).click();
+      const form = p.locator('form', { has: p.getByRole('button', { name: 'Set password' }) });
+      // A wrong current password is refused on the form, and the session goes on.
+      await form.getByLabel(/^Current password/).fill('not-the-password-1');
+      await form.getByLabel(/^New password/).fill(NEW);
+      await form.getByLabel(/^Repeat the new password/).fill(NEW);
+      await form.getByRole('button', { name: 'Set password' }).click();
+      await form.getByRole('alert').getByText('current_password is wrong').waitFor();
+      expect(await p.getByTestId('whoami').textContent()).to.contain('dave');
+      expect((await callWithCookie(gw.url, before, 'GET', '/api/auth/me')).status).to.equal(200);
+
+      await form.getByLabel(/^Current password/).fill(OLD);
+      await form.getByRole('button', { name: 'Set password' }).click();
+      await form
+        .getByRole('status')
+        .getByText('Password changed. Other sessions of this user are signed out.')
+        .waitFor();
+      await screenshot(p, 'admin-04-password-changed');
+
+      // This browser got a new session; the old one, and the other browser's, have ended.
+      const after = await cookieOf(here);
+      expect(after).not.to.equal(before);
+      expect((await callWithCookie(gw.url, before, 'GET', '/api/auth/me')).status).to.equal(401);
+      expect((await callWithCookie(gw.url, otherCookie, 'GET', '/api/auth/me')).status).to.equal(401);
+      expect((await callWithCookie(gw.url, after, 'GET', '/api/auth/me')).body.user.username).to.equal(
+        'dave',
+      );
+      // ... and the page writes with the new session's CSRF token: a token is created.
+      await p.getByRole('link', { name: 'Tokens' }).click();
+      await p.getByRole('button', { name: 'New token' }).click();
+      const create = p.getByRole('dialog');
+      await create.getByLabel('Name').fill('after-password-change');
+      await create.getByRole('button', { name: 'Create' }).click();
+      await p.getByRole('dialog', { name: 'Token created' }).waitFor();
+
+      await other.reload();
+      await other.getByRole('button', { name: 'Sign in' }).waitFor();
+      // The old password no longer signs in; the new one does.
+      const refused = await postLogin(gw.url, { username: 'dave', password: OLD });
+      expect([refused.status, refused.body.error.code]).to.deep.equal([401, 'invalid_credentials']);
+      await signInWithPassword(other, 'dave', NEW);
+      expect(await other.getByTestId('whoami').textContent()).to.contain('dave');
+    } finally {
+      await here.close();
+      await elsewhere.close();
+    }
   });
 });
