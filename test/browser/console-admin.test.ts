@@ -6,8 +6,17 @@ import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { callWithCookie, postLogin } from '../helpers/console-session.js';
 import { callJson } from '../helpers/http.js';
 import { usageRows } from '../helpers/usage.js';
+import { waitFor } from '../helpers/wait.js';
 
 const ADMIN = { username: 'ops', password: 'ops-console-password-1' };
+const DAY = 86_400_000;
+
+/** `YYYY-MM-DDTHH:mm` in local time: what a datetime-local input takes. */
+function localInput(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())}T${p(d.getHours())}:${p(d.getMinutes())}`;
+}
 
 /**
  * The console's admin flows in Chromium against a real gateway (SQLite) and the fake upstream:
@@ -40,6 +49,21 @@ describe('web console: admin flows (Chromium)', function () {
     return res.status;
   }
 
+  /** Opens a page of the console afresh in the admin's browser. */
+  async function open(path: string): Promise<void> {
+    await page.goto(path);
+    await page.getByTestId('whoami').waitFor();
+  }
+
+  /** Waits until the usage log holds `n` rows for `query` (rows are written after the answer). */
+  async function logged(query: string, n: number): Promise<void> {
+    await waitFor(
+      async () => (await gw.admin('GET', `/api/logs?${query}`)).body.total === n,
+      5000,
+      `${n} usage rows for ${query}`,
+    );
+  }
+
   before(async () => {
     upstream = await startFakeUpstream();
     gw = await startTestGateway({ env: { CHANNEL_TEST_EVERY: '0' } });
@@ -67,7 +91,7 @@ describe('web console: admin flows (Chromium)', function () {
       groups: ['gold'],
     });
 
-    await page.getByRole('link', { name: 'Prices & groups' }).click();
+    await open('/prices');
     const prices = page.getByRole('table', { name: 'Model prices (US$ per 1M tokens)' });
     const priceRow = prices.locator('tr', { hasText: MODEL });
     await priceRow.getByRole('button', { name: 'Edit' }).click();
@@ -120,7 +144,7 @@ describe('web console: admin flows (Chromium)', function () {
   });
   it('creates an access token for a user on the Users page: it works as a bearer until revoked', async () => {
     const aliceId = await user({ username: 'alice', password: 'alice-console-password-1' });
-    await page.getByRole('link', { name: 'Users' }).click();
+    await open('/users');
     const row = page.locator('tr', { hasText: 'alice' });
     await row.getByRole('button', { name: 'Access tokens' }).click();
     const dialog = page.getByRole('dialog', { name: 'Access tokens of alice' });
@@ -217,5 +241,152 @@ describe('web console: admin flows (Chromium)', function () {
       await here.close();
       await elsewhere.close();
     }
+  });
+  it('tops up a user in dollars on the Users page: the balance and the log show the quota units', async () => {
+    const id = await user({ username: 'erin', quota: 500_000 });
+    await open('/users');
+    const row = page.locator('tr', { hasText: 'erin' });
+    await row.getByText('$1', { exact: true }).waitFor();
+    await row.getByRole('button', { name: 'Top up' }).click();
+    const dialog = page.getByRole('dialog', { name: 'Top up erin' });
+    await dialog.getByLabel(/^Amount \(US\$\)/).fill('0.25');
+    await dialog.getByText('= 125,000 quota units; negative to correct').waitFor();
+    await dialog.getByLabel('Note').fill('invoice 42');
+    await dialog.getByRole('button', { name: 'Apply' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await row.getByText('$1.25', { exact: true }).waitFor();
+    await screenshot(page, 'admin-05-user-topped-up');
+    expect((await gw.admin('GET', `/api/users/${id}`)).body.data.quota).to.equal(625_000);
+    const [topUp] = (await gw.admin('GET', `/api/logs?user_id=${id}&type=topup`)).body.data;
+    // The note names who topped up.
+    expect(topUp).to.deep.include({ quota: 125_000, note: 'ops: invoice 42' });
+  });
+
+  it('narrows the usage log by time range, token, user, channel, model and status, page by page', async () => {
+    const [u1, u2] = [await user({ username: 'log-u1' }), await user({ username: 'log-u2' })];
+    const ok = await gw.channel({
+      name: 'log-ok',
+      base_url: upstream.baseUrl('log'),
+      models: ['log-a', 'log-b'],
+    });
+    const bad = await gw.channel({
+      name: 'log-bad',
+      base_url: upstream.baseUrl('bad', '400'),
+      models: ['log-x'],
+    });
+    const t1 = await gw.token({ name: 'log-t1', user_id: u1 });
+    const t2 = await gw.token({ name: 'log-t2', user_id: u1 });
+    const t3 = await gw.token({ name: 'log-t3', user_id: u2 });
+    // 26 relayed requests (the upstream refuses log-x with a 400), and 2 rows from 3 days ago.
+    const sent: [typeof t1, string, number][] = [
+      [t1, 'log-a', 18],
+      [t1, 'log-b', 3],
+      [t2, 'log-b', 2],
+      [t3, 'log-a', 2],
+      [t3, 'log-x', 1],
+    ];
+    for (const [t, model, n] of sent)
+      for (let i = 0; i < n; i++) expect(await chat(t.key, model)).to.equal(model === 'log-x' ? 400 : 200);
+    await gw.gateway.db('usage_logs').insert(
+      [1, 2].map((i) => ({
+        charge_id: `old-${i}`,
+        request_id: `old-request-${i}`,
+        type: 'consume',
+        created_at: Date.now() - 3 * DAY,
+        user_id: u1,
+        token_id: t1.id,
+        channel_id: ok.id,
+        model: 'log-a',
+        upstream_model: 'log-a',
+        prompt_tokens: 10,
+        completion_tokens: 5,
+        cached_tokens: 0,
+        quota: 0,
+        latency_ms: 100,
+        ttft_ms: null,
+        stream: false,
+        status: 200,
+        retries: 0,
+        note: null,
+      })),
+    );
+    await logged(`token_id=${t1.id}`, 23);
+    await logged(`token_id=${t2.id}`, 2);
+    await logged(`token_id=${t3.id}`, 3);
+    const all = (await gw.admin('GET', '/api/logs')).body.total;
+
+    await open('/logs');
+    const rows = page.locator('tbody tr[data-testid^="log-row-"]');
+    /** Waits for "n entries" under the table and `rowsShown` rows on the page. */
+    const shows = async (n: number, rowsShown = Math.min(n, 20)) => {
+      await page.getByText(`${n.toLocaleString('en-US')} entries`, { exact: true }).waitFor();
+      // Another page of the same filter has the same count: wait for its rows too.
+      await rows.nth(rowsShown).waitFor({ state: 'detached' });
+      if (rowsShown > 0) await rows.nth(rowsShown - 1).waitFor();
+      expect(await rows.count()).to.equal(rowsShown);
+    };
+    const column = (name: string) =>
+      page.evaluate((header) => {
+        const ths = [...document.querySelectorAll('main table thead th')].map((th) => th.textContent);
+        const i = ths.indexOf(header);
+        return [...document.querySelectorAll('main table tbody tr[data-testid]')].map(
+          (tr) => tr.children[i]!.textContent,
+        );
+      }, name);
+    const filter = (label: string) => page.getByLabel(label, { exact: true });
+    await shows(all);
+
+    // Token: 23 rows, 20 on the first page and 3 on the second.
+    await filter('Token ID').fill(String(t1.id));
+    await shows(23);
+    expect(new Set(await column('Token'))).to.deep.equal(new Set([String(t1.id)]));
+    await page.getByRole('button', { name: '2', exact: true }).click();
+    await shows(23, 3);
+    await screenshot(page, 'admin-06-usage-log-token-page-2');
+    // A new filter starts again from the first page.
+    await filter('Model').fill('log-b');
+    await shows(3);
+    expect(new Set(await column('Model'))).to.deep.equal(new Set(['log-b']));
+    await filter('Token ID').fill('');
+    await shows(5);
+
+    // User: both of log-u1's tokens; with the model cleared, all 25 of its rows.
+    await filter('User ID').fill(String(u1));
+    await shows(5);
+    await filter('Model').fill('');
+    await shows(25);
+    expect(new Set(await column('User'))).to.deep.equal(new Set([String(u1)]));
+    await filter('User ID').fill(String(u2));
+    await shows(3);
+
+    // Status: log-u2's refused request; channel: the channel that refused it.
+    await filter('HTTP status').fill('400');
+    await shows(1);
+    expect(await column('Model')).to.deep.equal(['log-x']);
+    await filter('User ID').fill('');
+    await filter('HTTP status').fill('');
+    await filter('Channel ID').fill(String(bad.id));
+    await shows(1);
+    expect(await column('Status')).to.deep.equal(['400']);
+    await filter('Channel ID').fill(String(ok.id));
+    await shows(27);
+    await filter('Channel ID').fill('');
+    await shows(all);
+
+    // Time range: the two rows of 3 days ago end before "2 days ago"; the rest start after "1 day ago".
+    await filter('To').fill(localInput(Date.now() - 2 * DAY));
+    await shows(2);
+    expect(await column('Model')).to.deep.equal(['log-a', 'log-a']);
+    await filter('To').fill('');
+    await filter('From').fill(localInput(Date.now() - DAY));
+    await shows(all - 2);
+    await screenshot(page, 'admin-07-usage-log-from');
+    await filter('From').fill('');
+    await shows(all);
+  });
+
+  it('loaded nothing from outside the gateway, and broke none of its CSP', () => {
+    expect(tb.external).to.deep.equal([]);
+    expect(tb.cspViolations, tb.cspViolations.join('\n')).to.deep.equal([]);
   });
 });
