@@ -325,14 +325,12 @@ describe('web console: admin flows (Chromium)', function () {
       if (rowsShown > 0) await rows.nth(rowsShown - 1).waitFor();
       expect(await rows.count()).to.equal(rowsShown);
     };
-    const column = (name: string) =>
-      page.evaluate((header) => {
-        const ths = [...document.querySelectorAll('main table thead th')].map((th) => th.textContent);
-        const i = ths.indexOf(header);
-        return [...document.querySelectorAll('main table tbody tr[data-testid]')].map(
-          (tr) => tr.children[i]!.textContent,
-        );
-      }, name);
+    /** The cells of the shown rows in the column headed `name`. */
+    const column = async (name: string) => {
+      const i = (await page.locator('main table thead th').allTextContents()).indexOf(name);
+      expect(i, name).to.be.at.least(0);
+      return rows.locator(`td:nth-child(${i + 1})`).allTextContents();
+    };
     const filter = (label: string) => page.getByLabel(label, { exact: true });
     await shows(all);
 
