@@ -189,6 +189,8 @@ describe('web console (Chromium)', function () {
     await topUp.getByRole('button', { name: 'Apply' }).click();
     await topUp.waitFor({ state: 'detached' });
     await row.getByText('$3').waitFor();
+    const topped = (await gw.admin('GET', '/api/tokens?q=console-token')).body.data[0];
+    expect(topped.quota).to.equal(1_500_000);
     // The list never shows the key again, only its prefix.
     expect(await page.locator('body').textContent()).not.to.contain(tokenKey);
     await screenshot(page, '06-tokens');

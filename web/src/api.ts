@@ -70,7 +70,9 @@ export async function api<T = unknown>(
   }
   if (!res.ok) {
     const e = json?.error;
-    if (res.status === 401 && !opts.quiet401) onUnauthorized();
+    // A 401 means the session has ended, except `invalid_credentials`: a password in the request
+    // was wrong (the current one, when changing one's own), and the session goes on.
+    if (res.status === 401 && !opts.quiet401 && e?.code !== 'invalid_credentials') onUnauthorized();
     throw new ApiError(
       res.status,
       typeof e?.message === 'string' ? e.message : `HTTP ${res.status}`,
