@@ -173,6 +173,8 @@ describe('web console: admin flows (Chromium)', function () {
 
     await listed.getByRole('button', { name: 'Revoke' }).click();
     await listed.waitFor({ state: 'detached' });
+    // A revoked token is no longer offered for copying.
+    await shown.waitFor({ state: 'detached' });
     expect((await gw.admin('GET', `/api/users/${aliceId}/access-tokens`)).body.data).to.deep.equal([]);
     const after = await callJson(gw.url, token, 'GET', '/api/auth/me');
     expect(after.status).to.equal(401);

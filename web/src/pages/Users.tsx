@@ -368,14 +368,17 @@ export function AccessTokens({
     [user.id],
   );
   const [name, setName] = useState('console');
-  const [created, setCreated] = useState<string | null>(null);
+  /** The token just created, shown once (until it is revoked). */
+  const [created, setCreated] = useState<{ id: number; token: string } | null>(null);
   const [actionError, setActionError] = useState<unknown>(null);
   async function create(e: FormEvent) {
     e.preventDefault();
     setActionError(null);
     try {
-      const r = await post<{ data: { token: string } }>(`/api/users/${user.id}/access-tokens`, { name });
-      setCreated(r.data.token);
+      const r = await post<{ data: { id: number; token: string } }>(`/api/users/${user.id}/access-tokens`, {
+        name,
+      });
+      setCreated({ id: r.data.id, token: r.data.token });
       await reload();
     } catch (err) {
       setActionError(err);
@@ -388,8 +391,8 @@ export function AccessTokens({
         <Alert color="yellow" title={t('Copy the token now')}>
           <Stack gap="xs">
             <Text size="sm">{t('This is the only time the token is shown.')}</Text>
-            <Code block>{created}</Code>
-            <CopyButton value={created}>
+            <Code block>{created.token}</Code>
+            <CopyButton value={created.token}>
               {({ copied, copy }) => (
                 <Button size="xs" onClick={copy}>
                   {copied ? t('Copied') : t('Copy')}
@@ -419,6 +422,7 @@ export function AccessTokens({
                   onClick={async () => {
                     try {
                       await del(`/api/users/${user.id}/access-tokens/${a.id}`);
+                      if (created?.id === a.id) setCreated(null);
                       await reload();
                     } catch (err) {
                       setActionError(err);
