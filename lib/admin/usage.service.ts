@@ -1,4 +1,4 @@
-import { QUOTA_PER_USD } from '../billing/price-book.js';
+import { QUOTA_PER_USD, quotaFor } from '../billing/price-book.js';
 import type {
   UsageFilter,
   UsageLogRepository,
@@ -24,6 +24,7 @@ export function usageView(u: UsageRecord & { id: number }) {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
     cached_tokens: u.cachedTokens,
+    cache_write_tokens: u.cacheWriteTokens ?? 0,
     quota: u.quota,
     latency_ms: u.latencyMs,
     ttft_ms: u.ttftMs,
@@ -191,30 +192,58 @@ function chargeOf(u: UsageRecord) {
   }
   const ratio = u.groupRatio ?? 1;
   const cached = Math.min(u.cachedTokens, u.promptTokens);
-  const cachedPrice = u.priceCachedInput ?? u.priceInput;
-  const parts = {
-    input_usd: ((u.promptTokens - cached) * u.priceInput) / 1_000_000,
-    cached_input_usd: (cached * cachedPrice) / 1_000_000,
-    output_usd: (u.completionTokens * u.priceOutput) / 1_000_000,
+  const written = Math.min(u.cacheWriteTokens ?? 0, u.promptTokens - cached);
+  const uncached = u.promptTokens - cached - written;
+  const price = {
+    input: u.priceInput,
+    output: u.priceOutput,
+    cachedInput: u.priceCachedInput ?? null,
+    cacheWriteInput: u.priceCacheWriteInput ?? null,
   };
-  const beforeRatio = parts.input_usd + parts.cached_input_usd + parts.output_usd;
+  const cachedPrice = price.cachedInput ?? price.input;
+  const writePrice = price.cacheWriteInput ?? price.input;
+  const parts = {
+    input_usd: (uncached * price.input) / 1_000_000,
+    cached_input_usd: (cached * cachedPrice) / 1_000_000,
+    cache_write_input_usd: (written * writePrice) / 1_000_000,
+    output_usd: (u.completionTokens * price.output) / 1_000_000,
+  };
+  const beforeRatio =
+    parts.input_usd + parts.cached_input_usd + parts.cache_write_input_usd + parts.output_usd;
+  const writes = written > 0 ? ` + ${written} written to cache × $${writePrice}` : '';
   return {
     ...base,
     priced: true,
-    price_per_1m: { input: u.priceInput, output: u.priceOutput, cached_input: u.priceCachedInput },
+    price_per_1m: {
+      input: price.input,
+      output: price.output,
+      cached_input: price.cachedInput,
+      cache_write_input: price.cacheWriteInput,
+    },
     group_ratio: ratio,
     tokens: {
       prompt: u.promptTokens,
       cached: cached,
-      uncached_prompt: u.promptTokens - cached,
+      cache_write: written,
+      uncached_prompt: uncached,
       completion: u.completionTokens,
     },
     ...parts,
     usd_before_ratio: beforeRatio,
-    computed_quota: Math.max(0, Math.ceil(beforeRatio * QUOTA_PER_USD * ratio - 1e-9)),
+    // The same function the gateway charged with.
+    computed_quota: quotaFor(
+      {
+        promptTokens: u.promptTokens,
+        completionTokens: u.completionTokens,
+        cachedTokens: cached,
+        cacheWriteTokens: written,
+      },
+      price,
+      ratio,
+    ),
     explanation:
-      `quota = ceil(((${u.promptTokens - cached} uncached prompt × $${u.priceInput} + ${cached} cached × $${cachedPrice}` +
-      ` + ${u.completionTokens} completion × $${u.priceOutput}) / 1M × ${QUOTA_PER_USD} quota per $ × ratio ${ratio})` +
+      `quota = ceil(((${uncached} uncached prompt × $${price.input} + ${cached} cached × $${cachedPrice}${writes}` +
+      ` + ${u.completionTokens} completion × $${price.output}) / 1M × ${QUOTA_PER_USD} quota per $ × ratio ${ratio})` +
       ` = ${u.quota}`,
   };
 }

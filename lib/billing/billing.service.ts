@@ -196,6 +196,7 @@ export class BillingService {
         promptTokens: Math.min(counts.promptTokens, MAX_INT),
         completionTokens: Math.min(counts.completionTokens, MAX_INT),
         cachedTokens: Math.min(counts.cachedTokens, MAX_INT),
+        cacheWriteTokens: Math.min(counts.cacheWriteTokens ?? 0, MAX_INT),
         quota,
         latencyMs: now - t.startedAt,
         ttftMs: o.ttftMs ?? null,
@@ -206,6 +207,7 @@ export class BillingService {
         priceInput: t.price?.input ?? null,
         priceOutput: t.price?.output ?? null,
         priceCachedInput: t.price?.cachedInput ?? null,
+        priceCacheWriteInput: t.price?.cacheWriteInput ?? null,
         groupRatio: t.price ? t.ratio : null,
       },
     });

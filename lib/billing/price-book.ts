@@ -1,5 +1,5 @@
 import type { GroupRecord } from '../db/repositories/group.repository.js';
-import type { PriceRecord } from '../db/repositories/price.repository.js';
+import type { PriceRecord, PriceValues } from '../db/repositories/price.repository.js';
 
 /** Quota units per US dollar: 1 unit = $0.000002, as in One API. */
 export const QUOTA_PER_USD = 500_000;
@@ -22,7 +22,7 @@ export interface TokenCounts {
  * to a whole unit. Prompt tokens read from the upstream's cache cost `cachedInput`, those written
  * to it `cacheWriteInput`, each `input` when the price has none.
  */
-export function quotaFor(counts: TokenCounts, price: PriceRecord, ratio: number): number {
+export function quotaFor(counts: TokenCounts, price: PriceValues, ratio: number): number {
   const cached = Math.min(counts.cachedTokens, counts.promptTokens);
   const written = Math.min(counts.cacheWriteTokens ?? 0, counts.promptTokens - cached);
   const usd =

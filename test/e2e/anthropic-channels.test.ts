@@ -387,7 +387,16 @@ describe('Claude channels behind the OpenAI API', function () {
     await client().chat.completions.create({ model: 'claude-sonnet-4-5', messages });
     const [row] = await rows(1);
     // $3 × 10 + $0.30 × 30 + $3.75 × 20 + $15 × 5 = $189 per 1M → 94.5 units → 95.
-    expect(row).to.include({ prompt_tokens: 60, cached_tokens: 30, quota: 95 });
+    expect(row).to.include({ prompt_tokens: 60, cached_tokens: 30, cache_write_tokens: 20, quota: 95 });
+    // The row alone explains its charge, cache writes and their price included.
+    const { charge } = (await gw.admin('GET', `/api/logs/${row.id}`)).body.data;
+    expect(charge).to.deep.include({
+      quota: 95,
+      computed_quota: 95,
+      price_per_1m: { input: 3, output: 15, cached_input: 0.3, cache_write_input: 3.75 },
+      tokens: { prompt: 60, cached: 30, cache_write: 20, uncached_prompt: 10, completion: 5 },
+    });
+    expect(charge.explanation).to.contain('20 written to cache × $3.75').and.contain('= 95');
   });
 
   it('a channel test goes through the same translation (and reports a refused key)', async () => {

@@ -117,8 +117,8 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
         usd: 40 / 500_000,
         quota_per_usd: 500_000,
         group_ratio: 2,
-        price_per_1m: { input: 2, output: 4, cached_input: null },
-        tokens: { prompt: 10, cached: 0, uncached_prompt: 10, completion: 5 },
+        price_per_1m: { input: 2, output: 4, cached_input: null, cache_write_input: null },
+        tokens: { prompt: 10, cached: 0, cache_write: 0, uncached_prompt: 10, completion: 5 },
       });
       expect(d.charge.usd_before_ratio).to.be.closeTo(0.00004, 1e-12);
       expect(d.charge.explanation).to.contain('ratio 2').and.contain('= 40');

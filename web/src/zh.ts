@@ -210,6 +210,7 @@ export const zh: Record<string, string> = {
   'New price': '新建价格',
   Input: '输入',
   'Cached input': '缓存输入',
+  'Cache writes': '缓存写入',
   Output: '输出',
   'Delete the price of {name}?': '删除 {name} 的价格？',
   'New group': '新建分组',

@@ -17,6 +17,7 @@ import * as addStatusChangedAtToChannels from './20261122001500_add-status-chang
 import * as createChannelTests from './20261122001600_create-channel-tests.js';
 import * as createPriceSeeds from './20261129001000_create-price-seeds.js';
 import * as addSettingsToChannels from './20261129005100_add-settings-to-channels.js';
+import * as addCacheWritesToUsageLogs from './20261129007100_add-cache-writes-to-usage-logs.js';
 import * as addCacheWriteInputToPrices from './20261129006100_add-cache-write-input-to-prices.js';
 import * as addPasswordHashToUsers from './20261129003100_add-password-hash-to-users.js';
 import * as createSessions from './20261129003200_create-sessions.js';
@@ -59,6 +60,7 @@ const migrations: [string, Migration][] = [
   ['20261129004300_create-idempotency-keys', createIdempotencyKeys],
   ['20261129005100_add-settings-to-channels', addSettingsToChannels],
   ['20261129006100_add-cache-write-input-to-prices', addCacheWriteInputToPrices],
+  ['20261129007100_add-cache-writes-to-usage-logs', addCacheWritesToUsageLogs],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

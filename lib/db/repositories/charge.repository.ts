@@ -34,6 +34,7 @@ const USAGE_COLUMNS = [
   'prompt_tokens',
   'completion_tokens',
   'cached_tokens',
+  'cache_write_tokens',
   'quota',
   'latency_ms',
   'ttft_ms',
@@ -44,6 +45,7 @@ const USAGE_COLUMNS = [
   'price_input',
   'price_output',
   'price_cached_input',
+  'price_cache_write_input',
   'group_ratio',
 ];
 
@@ -157,6 +159,7 @@ export class ChargeRepository {
           u.promptTokens,
           u.completionTokens,
           u.cachedTokens,
+          u.cacheWriteTokens ?? 0,
           u.quota,
           u.latencyMs,
           u.ttftMs,
@@ -167,6 +170,7 @@ export class ChargeRepository {
           u.priceInput ?? null,
           u.priceOutput ?? null,
           u.priceCachedInput ?? null,
+          u.priceCacheWriteInput ?? null,
           u.groupRatio ?? null,
         );
         if (written.changes > 0) fresh.push(e);

@@ -25,6 +25,8 @@ export interface UsageRecord {
   promptTokens: number;
   completionTokens: number;
   cachedTokens: number;
+  /** Of the prompt tokens, those the upstream wrote to its cache (0 on rows from before the column). */
+  cacheWriteTokens?: number;
   quota: number;
   latencyMs: number | null;
   ttftMs: number | null;
@@ -36,6 +38,7 @@ export interface UsageRecord {
   priceInput?: number | null;
   priceOutput?: number | null;
   priceCachedInput?: number | null;
+  priceCacheWriteInput?: number | null;
   groupRatio?: number | null;
 }
 
@@ -88,6 +91,7 @@ function toRecord(r: Record<string, unknown>): UsageRecord & { id: number } {
     promptTokens: num(r.prompt_tokens),
     completionTokens: num(r.completion_tokens),
     cachedTokens: num(r.cached_tokens),
+    cacheWriteTokens: num(r.cache_write_tokens ?? 0),
     quota: num(r.quota),
     latencyMs: numOrNull(r.latency_ms),
     ttftMs: numOrNull(r.ttft_ms),
@@ -98,6 +102,7 @@ function toRecord(r: Record<string, unknown>): UsageRecord & { id: number } {
     priceInput: numOrNull(r.price_input),
     priceOutput: numOrNull(r.price_output),
     priceCachedInput: numOrNull(r.price_cached_input),
+    priceCacheWriteInput: numOrNull(r.price_cache_write_input),
     groupRatio: numOrNull(r.group_ratio),
   };
 }
@@ -116,6 +121,7 @@ function toRow(u: UsageRecord): Record<string, unknown> {
     prompt_tokens: u.promptTokens,
     completion_tokens: u.completionTokens,
     cached_tokens: u.cachedTokens,
+    cache_write_tokens: u.cacheWriteTokens ?? 0,
     quota: u.quota,
     latency_ms: u.latencyMs,
     ttft_ms: u.ttftMs,
@@ -126,6 +132,7 @@ function toRow(u: UsageRecord): Record<string, unknown> {
     price_input: u.priceInput ?? null,
     price_output: u.priceOutput ?? null,
     price_cached_input: u.priceCachedInput ?? null,
+    price_cache_write_input: u.priceCacheWriteInput ?? null,
     group_ratio: u.groupRatio ?? null,
   };
 }

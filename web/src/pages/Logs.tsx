@@ -234,9 +234,20 @@ interface Charge {
   quota: number;
   usd?: number;
   priced: boolean;
-  price_per_1m?: { input: number; output: number; cached_input: number | null };
+  price_per_1m?: {
+    input: number;
+    output: number;
+    cached_input: number | null;
+    cache_write_input?: number | null;
+  };
   group_ratio?: number;
-  tokens?: { prompt: number; cached: number; uncached_prompt: number; completion: number };
+  tokens?: {
+    prompt: number;
+    cached: number;
+    cache_write?: number;
+    uncached_prompt: number;
+    completion: number;
+  };
   explanation: string;
 }
 
@@ -253,6 +264,8 @@ function ChargeView({ charge }: { charge: Charge }) {
               <Table.Td>
                 {t('Input')} ${charge.price_per_1m.input} · {t('Cached input')}{' '}
                 {charge.price_per_1m.cached_input === null ? '—' : `$${charge.price_per_1m.cached_input}`} ·{' '}
+                {charge.price_per_1m.cache_write_input != null &&
+                  `${t('Cache writes')} $${charge.price_per_1m.cache_write_input} · `}
                 {t('Output')} ${charge.price_per_1m.output}
               </Table.Td>
             </Table.Tr>
@@ -265,7 +278,10 @@ function ChargeView({ charge }: { charge: Charge }) {
                 <Table.Th>{t('Tokens in / out')}</Table.Th>
                 <Table.Td>
                   {formatInt(charge.tokens.uncached_prompt)} + {formatInt(charge.tokens.cached)} (
-                  {t('Cached tokens')}) / {formatInt(charge.tokens.completion)}
+                  {t('Cached tokens')})
+                  {(charge.tokens.cache_write ?? 0) > 0 &&
+                    ` + ${formatInt(charge.tokens.cache_write ?? 0)} (${t('Cache writes')})`}{' '}
+                  / {formatInt(charge.tokens.completion)}
                 </Table.Td>
               </Table.Tr>
             )}
