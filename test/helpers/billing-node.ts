@@ -92,9 +92,8 @@ export async function startBillingNode(prefix: string): Promise<BillingNode> {
   const metrics = new Metrics({ defaultMetrics: false });
   const storedQuota = (who: BalanceOwner, id: number) => (who === 'token' ? tokens : users).quotaOf(id);
   const store = new RedisBillingStore(client, prefix, 'n/1', storedQuota);
-  let failover: FailoverBillingStore | undefined;
   const writer = new ChargeWriter(charges, silent, undefined, (batch, written) =>
-    failover!.charged(batch, written),
+    failover.charged(batch, written),
   );
   const journal = new SettlementJournal({
     inDatabase: (ids) => usage.existing(db, ids),
@@ -102,6 +101,17 @@ export async function startBillingNode(prefix: string): Promise<BillingNode> {
     rewrite: (e) => writer.push(e),
     logger: silent,
   });
+  const failover = new FailoverBillingStore(
+    store,
+    new LocalBillingStore(
+      async (who, id) => (await storedQuota(who, id))?.quota,
+      (e) => writer.push(e),
+      2000,
+    ),
+    () => !node.cut && client.status === 'ready',
+    silent,
+    journal,
+  );
   const reconciler = new BalanceReconciler(store, db, tokens, users, usage, metrics, silent);
   const flushJob = (with_ = charges) =>
     new UsageFlushProcessor({
@@ -124,7 +134,7 @@ export async function startBillingNode(prefix: string): Promise<BillingNode> {
     usage,
     charges,
     store,
-    failover: undefined as unknown as FailoverBillingStore,
+    failover,
     writer,
     journal,
     job: flushJob(),
@@ -207,17 +217,5 @@ export async function startBillingNode(prefix: string): Promise<BillingNode> {
       await database.drop();
     },
   };
-  failover = new FailoverBillingStore(
-    store,
-    new LocalBillingStore(
-      async (who, id) => (await storedQuota(who, id))?.quota,
-      (e) => writer.push(e),
-      2000,
-    ),
-    () => !node.cut && client.status === 'ready',
-    silent,
-    journal,
-  );
-  node.failover = failover;
   return node;
 }
