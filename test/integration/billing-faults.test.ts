@@ -196,6 +196,28 @@ describe('billing under Redis faults (MariaDB + a private Redis)', function () {
     expect([again.left, again.held, again.quota]).to.deep.equal([990, 0, 990]);
   });
 
+  it('a settle left unanswered when Redis was SIGKILLed is not sent again to the Redis started empty (the node took it to the database)', async () => {
+    const id = await account(1000);
+    const a = admission(id, 10);
+    expect((await failover.admit(a)).kind).to.equal('ok');
+    await srv.pause(5000);
+    // Times out after 1 s: the node cancels it on Redis and charges the database instead.
+    await failover.settle(settlement(a, 7));
+    await srv.kill();
+    await srv.start();
+    await ready();
+    // Sent again, it would run first on the empty Redis: the charge in `pend`, its id in `done`.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await client.zscore(store.keys.done, a.chargeId)).to.equal(null);
+    expect(await client.hgetall(store.keys.balance('token', id))).to.deep.equal({});
+    expect(await client.xlen(store.keys.usage)).to.equal(0);
+    await writer.flush();
+    await failover.repay();
+    expect((await failover.admit(admission(id, 10))).kind).to.equal('ok');
+    const b = await books(id);
+    expect([b.quota, b.used, b.rows, b.live, b.held]).to.deep.equal([993, 7, 1, 993, 10]);
+  });
+
   it('reconciliation: a live balance made to drift on purpose is repaired, logged, and counted', async () => {
     const id = await account(500);
     const a = admission(id, 10);
