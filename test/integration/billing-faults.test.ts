@@ -2,13 +2,17 @@ import { expect } from 'chai';
 import type { Redis } from 'ioredis';
 import type { UsageFlushProcessor } from '../../jobs/usage-flush.processor.js';
 import type { ChargeWriter } from '../../lib/billing/charge-writer.js';
+import { pino } from 'pino';
+import { wireBilling } from '../../lib/billing/billing-wiring.js';
 import type { FailoverBillingStore } from '../../lib/billing/failover-billing.store.js';
+import { PriceBook } from '../../lib/billing/price-book.js';
 import type { RedisBillingStore } from '../../lib/billing/redis-billing.store.js';
 import type { SettlementJournal } from '../../lib/billing/settlement-journal.js';
 import type { Db } from '../../lib/db/knex.js';
 import type { Metrics } from '../../lib/obs/metrics.js';
 import { startBillingNode, type BillingNode } from '../helpers/billing-node.js';
 import type { PrivateRedis } from '../helpers/private-redis.js';
+import { waitFor } from '../helpers/wait.js';
 
 /**
  * One cluster node's billing, wired as billing-wiring.ts wires it, on MariaDB and a Redis of the
@@ -126,6 +130,58 @@ describe('billing under Redis faults (MariaDB + a private Redis)', function () {
       expect((await journal.check(Date.now() + 10_000)).rewritten).to.equal(0);
     });
   }
+
+  it('a charge the journal writes again while Redis answers is paid to the live balance at once, not at the next repay tick', async () => {
+    const id = await account(1000);
+    for (let i = 0; i < 3; i++) {
+      const a = admission(id, 10);
+      expect((await failover.admit(a)).kind).to.equal('ok');
+      await failover.settle(settlement(a, 5));
+    }
+    await srv.kill();
+    await srv.start();
+    await ready();
+    const next = admission(id, 10);
+    expect((await failover.admit(next)).kind).to.equal('ok'); // loads 1000: misses the 15
+    expect((await journal.check(Date.now() + 10_000)).rewritten).to.be.at.least(3);
+    await writer.flush();
+    // Nothing calls repay() here (a node's timer does, every second): writing them owes them, and pays them.
+    await waitFor(() => failover.owed === 0, 500, 'the re-sent charges to be paid');
+    const b = await books(id);
+    expect([b.quota, b.live, b.held]).to.deep.equal([985, 985, 10]);
+    await failover.settle(settlement(next, 5));
+    expect((await job.run()).repaired).to.deep.equal([]);
+  });
+
+  it('a node pays what it charged on the database while its Redis connection was down as soon as the connection is back, not at the next repay tick', async () => {
+    const parts = wireBilling({
+      db,
+      tokens: node.tokens,
+      users: node.users,
+      usage: node.usage,
+      prices: () => new PriceBook(),
+      options: { enabled: true, allowUnpriced: true, reserveCompletionTokens: 0 },
+      metrics,
+      logger: pino({ level: 'silent' }),
+      redis: { client, prefix: 'sywire', holder: 'w/1', ready: () => client.status === 'ready' },
+    });
+    const wired = parts.store as FailoverBillingStore;
+    try {
+      const id = await account(1000);
+      await srv.kill();
+      const a = admission(id, 10);
+      expect((await wired.admit(a)).kind).to.equal('ok'); // on the database
+      await wired.settle(settlement(a, 4));
+      await waitFor(() => wired.owed === 1, 1000, 'the charge written to the database');
+      parts.start(); // its repay timer ticks in 1 s
+      const started = Date.now();
+      await srv.start();
+      await waitFor(() => wired.owed === 0, 1000, 'the charge to be paid');
+      expect(Date.now() - started, 'paid before the first tick').to.be.below(1000);
+    } finally {
+      await parts.stop();
+    }
+  });
 
   it('Redis cut but kept: the charges made on the database are paid to the live balance once, however often the repay is sent', async () => {
     const id = await account(1000);
