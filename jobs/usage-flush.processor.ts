@@ -1,5 +1,5 @@
 import type { Logger } from 'pino';
-import type { ChargeRepository } from '../lib/db/repositories/charge.repository.js';
+import type { ChargeRepository, WrittenCharges } from '../lib/db/repositories/charge.repository.js';
 import type { BalanceReconciler, DriftRepair } from '../lib/billing/balance-reconciler.js';
 import type { RedisBillingStore, StreamedCharge } from '../lib/billing/redis-billing.store.js';
 import { isDataError } from '../lib/db/db-errors.js';
@@ -36,6 +36,9 @@ export interface UsageFlushDeps {
   metrics: Metrics;
   logger: Logger;
 }
+
+/** Each row's `quota_rev` after the commits that wrote a batch (see ChargeRepository.applyWithRevs). */
+type Revs = Pick<WrittenCharges, 'tokenRevs' | 'userRevs'>;
 
 /** A hold of a process with no heartbeat is refunded once it is this old (a crash, not a slow start). */
 const DEAD_HOLD_AFTER_MS = 30_000;
@@ -96,16 +99,22 @@ export class UsageFlushProcessor {
         drained = true;
         break;
       }
+      let revs: Revs;
       try {
-        written += await charges.apply(batch);
+        const w = await charges.applyWithRevs(batch);
+        written += w.fresh.size;
+        revs = w;
       } catch (err) {
         // A lost connection or a lock: the whole batch is tried again next run.
         if (!isDataError(err)) throw err;
         const r = await this.rowByRow(batch);
         written += r.written;
         deadLettered += r.dead;
+        revs = r;
       }
-      await store.ackCharges(batch);
+      // With the revisions the commits produced: a balance loaded meanwhile from the database
+      // must neither miss these charges nor count them twice (see ack.lua).
+      await store.ackCharges(batch, revs);
       flushed += batch.length;
       if (batch.length < BATCH) {
         drained = true;
@@ -139,12 +148,20 @@ export class UsageFlushProcessor {
     return result;
   }
 
-  private async rowByRow(batch: StreamedCharge[]): Promise<{ written: number; dead: number }> {
+  private async rowByRow(batch: StreamedCharge[]): Promise<Revs & { written: number; dead: number }> {
     let written = 0;
     let dead = 0;
+    const tokenRevs = new Map<number, number>();
+    const userRevs = new Map<number, number>();
+    const newest = (into: Map<number, number>, from: Map<number, number>) => {
+      for (const [id, rev] of from) into.set(id, Math.max(rev, into.get(id) ?? 0));
+    };
     for (const charge of batch) {
       try {
-        written += await this.deps.charges.apply([charge]);
+        const w = await this.deps.charges.applyWithRevs([charge]);
+        written += w.fresh.size;
+        newest(tokenRevs, w.tokenRevs);
+        newest(userRevs, w.userRevs);
       } catch (err) {
         if (!isDataError(err)) throw err;
         // The driver's own words ("Data too long for column 'model'"), not knex's copy of the SQL.
@@ -153,6 +170,6 @@ export class UsageFlushProcessor {
         dead++;
       }
     }
-    return { written, dead };
+    return { written, dead, tokenRevs, userRevs };
   }
 }

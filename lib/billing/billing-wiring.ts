@@ -104,6 +104,11 @@ export function wireBilling(deps: {
     deps.logger.child({ component: 'balances' }),
   );
   let timer: NodeJS.Timeout | undefined;
+  // What this node charged on the database while its Redis connection was down is paid the moment
+  // it is back, not at the next tick: until then the live balances other nodes use miss it.
+  const onRedisReady = () => {
+    if (failover && failover.owed > 0) void failover.repay();
+  };
   return {
     service,
     balances,
@@ -128,9 +133,11 @@ export function wireBilling(deps: {
           .finally(() => (checking = false));
       }, REPAY_EVERY_MS);
       timer.unref();
+      deps.redis!.client.on('ready', onRedisReady);
     },
     async stop() {
       if (timer) clearInterval(timer);
+      deps.redis?.client.off('ready', onRedisReady);
       await service.drain();
       await writer.stop();
       if (failover && failover.owed > 0) await failover.repay();

@@ -30,6 +30,7 @@ export class FailoverBillingStore implements BillingStore {
   /** Admin quota changes Redis has not taken yet, by change id. */
   private readonly owedChanges = new Map<string, QuotaChange>();
   private repaying: Promise<void> | undefined;
+  private repayAgain = false;
 
   constructor(
     private readonly redis: RedisBillingStore,
@@ -94,6 +95,9 @@ export class FailoverBillingStore implements BillingStore {
         userRev: fresh && e.userLimited ? (written.userRevs.get(u.userId) ?? 0) : 0,
       });
     }
+    // Paid at once when Redis answers (a journal re-send, a request that settled here after
+    // Redis came back): until then the live balances miss charges the database holds.
+    if (this.redisReady()) void this.repay();
   }
 
   async changeQuota(c: QuotaChange): Promise<void> {
@@ -120,9 +124,21 @@ export class FailoverBillingStore implements BillingStore {
     return this.local.hit(key, limit);
   }
 
-  /** Closes on Redis what was taken elsewhere (call when Redis is back; safe to call any time). */
+  /**
+   * Closes on Redis what was taken elsewhere (call when Redis is back; safe to call any time).
+   * A call while a repay runs makes it go round once more for what was owed meanwhile.
+   */
   repay(): Promise<void> {
-    this.repaying ??= this.doRepay().finally(() => (this.repaying = undefined));
+    if (this.repaying) {
+      this.repayAgain = true;
+      return this.repaying;
+    }
+    this.repaying = (async () => {
+      do {
+        this.repayAgain = false;
+        await this.doRepay();
+      } while (this.repayAgain && this.owed > 0 && this.redisReady());
+    })().finally(() => (this.repaying = undefined));
     return this.repaying;
   }
 

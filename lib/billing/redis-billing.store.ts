@@ -12,6 +12,7 @@ import {
   type Settlement,
   type StoredQuotaSource,
 } from './billing-store.js';
+import type { WrittenCharges } from '../db/repositories/charge.repository.js';
 import type { UsageRecord } from '../db/repositories/usage-log.repository.js';
 
 type Scripted = Redis & {
@@ -36,6 +37,11 @@ type Scripted = Redis & {
 
 /** Admissions or settlements sent in one Redis call at most. */
 const MAX_BATCH = 100;
+/**
+ * Reads of a stored quota to load one balance at most: each refused read lost a race with a
+ * database change landing between the read and the load script (a few milliseconds wide).
+ */
+const LOAD_READS = 5;
 
 interface Pending<T, R> {
   item: T;
@@ -70,6 +76,16 @@ export type ReconcileResult = { kind: 'skip' | 'newer' } | { kind: 'ok'; drift: 
 export class BalanceSourceError extends Error {
   constructor(override readonly cause: unknown) {
     super('could not read a stored quota to load a balance');
+  }
+}
+
+/**
+ * The database changed a stored quota between each read and its load into Redis (see
+ * load.lua): the failover store takes the request to the database.
+ */
+export class BalanceLoadRefusedError extends Error {
+  constructor(who: BalanceOwner, id: number, reads: number) {
+    super(`the ${who} ${id}'s balance was not loaded: the database changed it after each of ${reads} reads`);
   }
 }
 
@@ -141,19 +157,32 @@ export class RedisBillingStore implements BillingStore {
       const r = await this.batched(this.admitting, a, (batch) => this.admitBatch(batch));
       if (r[0] === 'missing' && attempt < 3) {
         const who = r[1] as BalanceOwner;
-        const id = who === 'token' ? a.tokenId : a.userId;
-        const stored = await this.loadQuota(who, id).catch((err: unknown) => {
-          throw new BalanceSourceError(err);
-        });
-        if (stored === undefined) return { kind: 'quota', who };
-        await this.redis.syLoad(
-          this.keys.balance(who, id),
-          stored.quota === null ? '' : String(stored.quota),
-          stored.rev,
-        );
+        if (!(await this.load(who, who === 'token' ? a.tokenId : a.userId))) return { kind: 'quota', who };
         continue;
       }
       return parseAdmit(r);
+    }
+  }
+
+  /**
+   * Loads a balance from the database: false when its row is gone. The read and the load
+   * script are two steps; when the database changed the quota between them (usage-flush wrote
+   * and acknowledged charges, a repay or an admin's change landed), the script refuses the read
+   * (see load.lua) and it is read again, up to {@link LOAD_READS} times.
+   */
+  private async load(who: BalanceOwner, id: number): Promise<boolean> {
+    for (let read = 1; ; read++) {
+      const stored = await this.loadQuota(who, id).catch((err: unknown) => {
+        throw new BalanceSourceError(err);
+      });
+      if (stored === undefined) return false;
+      const loaded = await this.redis.syLoad(
+        this.keys.balance(who, id),
+        stored.quota === null ? '' : String(stored.quota),
+        stored.rev,
+      );
+      if (loaded >= 0) return true;
+      if (read >= LOAD_READS) throw new BalanceLoadRefusedError(who, id, read);
     }
   }
 
@@ -373,17 +402,27 @@ export class RedisBillingStore implements BillingStore {
     );
   }
 
-  /** Deletes charges the database now holds, and takes them out of their balances' `pend` (once). */
-  async ackCharges(charges: StreamedCharge[]): Promise<void> {
+  /**
+   * Deletes charges the database now holds, and takes them out of their balances' `pend`
+   * (once). `revs`: each row's `quota_rev` after the commit that wrote them (see ack.lua); a
+   * balance loaded or reconciled at it or later already holds them.
+   */
+  async ackCharges(
+    charges: StreamedCharge[],
+    revs: Pick<WrittenCharges, 'tokenRevs' | 'userRevs'>,
+  ): Promise<void> {
     if (charges.length === 0) return;
     const args: (string | number)[] = [this.prefix];
     for (const c of charges) {
+      const { tokenId, userId } = c.usage;
       args.push(
         c.streamId,
-        c.usage.tokenId ?? '',
-        c.usage.userId,
+        tokenId ?? '',
+        userId,
         c.usage.quota,
         `${c.tokenLimited ? 1 : 0}${c.userLimited ? 1 : 0}`,
+        tokenId === null ? 0 : (revs.tokenRevs.get(tokenId) ?? 0),
+        revs.userRevs.get(userId) ?? 0,
       );
     }
     await this.redis.syAck(this.keys.usage, ...args);

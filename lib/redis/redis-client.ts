@@ -26,7 +26,15 @@ export function createRedis(
   };
   const role: RedisOptions =
     opts.role === 'command'
-      ? { enableOfflineQueue: false, maxRetriesPerRequest: 1, commandTimeout: 1000 }
+      ? {
+          enableOfflineQueue: false,
+          maxRetriesPerRequest: 1,
+          commandTimeout: 1000,
+          // A command unanswered when the connection dropped has failed for its caller (who fell
+          // back to the database); sent again to the Redis that answers next (restarted empty)
+          // it would only run late: a settle the node already took to the database charged twice.
+          autoResendUnfulfilledCommands: false,
+        }
       : opts.role === 'subscriber'
         ? { enableOfflineQueue: true, maxRetriesPerRequest: null }
         : { enableOfflineQueue: true, maxRetriesPerRequest: null };

@@ -1,28 +1,18 @@
 import { expect } from 'chai';
 import type { Redis } from 'ioredis';
+import type { UsageFlushProcessor } from '../../jobs/usage-flush.processor.js';
+import type { ChargeWriter } from '../../lib/billing/charge-writer.js';
 import { pino } from 'pino';
-import { UsageFlushProcessor } from '../../jobs/usage-flush.processor.js';
-import { BalanceReconciler } from '../../lib/billing/balance-reconciler.js';
-import type { Admission, Settlement } from '../../lib/billing/billing-store.js';
-import { ChargeWriter } from '../../lib/billing/charge-writer.js';
-import { FailoverBillingStore } from '../../lib/billing/failover-billing.store.js';
-import { LocalBillingStore } from '../../lib/billing/local-billing.store.js';
-import { RedisBillingStore } from '../../lib/billing/redis-billing.store.js';
-import { SettlementJournal } from '../../lib/billing/settlement-journal.js';
-import type { NodeHeartbeats } from '../../lib/cfg/node-heartbeat.js';
-import { createDb, migrateLatest, type Db } from '../../lib/db/knex.js';
-import { ChargeRepository } from '../../lib/db/repositories/charge.repository.js';
-import { TokenRepository } from '../../lib/db/repositories/token.repository.js';
-import { UsageLogRepository } from '../../lib/db/repositories/usage-log.repository.js';
-import { UserRepository } from '../../lib/db/repositories/user.repository.js';
-import { Metrics } from '../../lib/obs/metrics.js';
-import { createRedis } from '../../lib/redis/redis-client.js';
-import { createTestDatabase, type TestDatabase } from '../helpers/databases.js';
-import { usageRow } from '../helpers/fixtures.js';
-import { startPrivateRedis, type PrivateRedis } from '../helpers/private-redis.js';
+import { wireBilling } from '../../lib/billing/billing-wiring.js';
+import type { FailoverBillingStore } from '../../lib/billing/failover-billing.store.js';
+import { PriceBook } from '../../lib/billing/price-book.js';
+import type { RedisBillingStore } from '../../lib/billing/redis-billing.store.js';
+import type { SettlementJournal } from '../../lib/billing/settlement-journal.js';
+import type { Db } from '../../lib/db/knex.js';
+import type { Metrics } from '../../lib/obs/metrics.js';
+import { startBillingNode, type BillingNode } from '../helpers/billing-node.js';
+import type { PrivateRedis } from '../helpers/private-redis.js';
 import { waitFor } from '../helpers/wait.js';
-
-const silent = pino({ level: 'silent' });
 
 /**
  * One cluster node's billing, wired as billing-wiring.ts wires it, on MariaDB and a Redis of the
@@ -30,7 +20,7 @@ const silent = pino({ level: 'silent' });
  */
 describe('billing under Redis faults (MariaDB + a private Redis)', function () {
   this.timeout(60_000);
-  let database: TestDatabase;
+  let node: BillingNode;
   let db: Db;
   let srv: PrivateRedis;
   let client: Redis;
@@ -40,141 +30,26 @@ describe('billing under Redis faults (MariaDB + a private Redis)', function () {
   let journal: SettlementJournal;
   let job: UsageFlushProcessor;
   let metrics: Metrics;
-  /** Set to make the node see Redis as away without losing it (a network cut). */
-  let cut = false;
-  let nextId = 100;
-  const prefix = 'syfault';
 
   before(async () => {
-    database = await createTestDatabase('mysql');
-    db = createDb({ databaseUrl: database.databaseUrl, dataDir: database.dataDir });
-    await migrateLatest(db);
-    srv = await startPrivateRedis();
-    // The node's own command connection: fails fast, 1 s command timeout.
-    client = createRedis(srv.url, { prefix, nodeId: 'n', role: 'command', logger: silent });
-    client.on('error', () => {});
-    await waitFor(() => client.status === 'ready', 5000, 'redis ready');
-    const tokens = new TokenRepository(db);
-    const users = new UserRepository(db);
-    const usage = new UsageLogRepository(db);
-    const charges = new ChargeRepository(db, usage, tokens, users);
-    metrics = new Metrics({ defaultMetrics: false });
-    store = new RedisBillingStore(client, prefix, 'n/1', (who, id) =>
-      (who === 'token' ? tokens : users).quotaOf(id),
-    );
-    writer = new ChargeWriter(charges, silent, undefined, (batch, written) =>
-      failover.charged(batch, written),
-    );
-    journal = new SettlementJournal({
-      inDatabase: (ids) => usage.existing(db, ids),
-      inRedis: (ids) => store.knows(ids),
-      rewrite: (e) => writer.push(e),
-      logger: silent,
-    });
-    failover = new FailoverBillingStore(
-      store,
-      new LocalBillingStore(
-        async (who, id) => (await (who === 'token' ? tokens : users).quotaOf(id))?.quota,
-        (e) => writer.push(e),
-        2000,
-      ),
-      () => !cut && client.status === 'ready',
-      silent,
-      journal,
-    );
-    job = new UsageFlushProcessor({
-      store,
-      charges,
-      heartbeats: { list: async () => [{ nodeId: 'n', pid: 1 }] } as unknown as NodeHeartbeats,
-      holdTtlMs: 60_000,
-      reconciler: new BalanceReconciler(store, db, tokens, users, usage, metrics, silent),
-      metrics,
-      logger: silent,
-    });
+    node = await startBillingNode('syfault');
+    ({ db, srv, client, store, failover, writer, journal, job, metrics } = node);
   });
   after(async () => {
-    client?.disconnect();
-    await srv?.close();
-    await db?.destroy();
-    await database?.drop();
+    await node?.close();
   });
   afterEach(async () => {
-    cut = false;
+    node.cut = false;
     if (!srv.running()) await srv.start();
     await ready();
     await failover.repay();
   });
 
-  /** A user and a token of their own, each with `quota`. */
-  async function account(quota: number) {
-    const id = ++nextId;
-    await db('users').insert({
-      id,
-      username: `u${id}`,
-      role: 'user',
-      quota,
-      version: 1,
-      created_at: 0,
-      updated_at: 0,
-    });
-    await db('tokens').insert({
-      id,
-      name: `t${id}`,
-      user_id: id,
-      key_hash: `h${id}`,
-      key_prefix: 'sk',
-      quota,
-      version: 1,
-      created_at: 0,
-      updated_at: 0,
-    });
-    return id;
-  }
-  let seq = 0;
-  const admission = (id: number, reserve = 10): Admission => ({
-    chargeId: `f${++seq}-${id}`,
-    tokenId: id,
-    userId: id,
-    reserve,
-    limiters: [],
-  });
-  const settlement = (a: Admission, quota: number): Settlement => ({
-    chargeId: a.chargeId,
-    tokenId: a.tokenId,
-    userId: a.userId,
-    quota,
-    tokensDelta: 0,
-    tokenWindows: [],
-    usage: usageRow({ chargeId: a.chargeId, userId: a.userId, tokenId: a.tokenId, quota }),
-  });
-  /** The database's books and the live balance of a token (its user has the same numbers). */
-  async function books(id: number) {
-    const t = await db('tokens').where({ id }).first('quota', 'used_quota');
-    const u = await db('users').where({ id }).first('quota', 'used_quota');
-    const rows = await db('usage_logs').where({ token_id: id, type: 'consume' }).select('quota');
-    const [left, held, pend] = (
-      await client.hmget(store.keys.balance('token', id), 'left', 'held', 'pend')
-    ).map((v) => Number(v ?? 0));
-    const [uleft] = await client.hmget(store.keys.balance('user', id), 'left');
-    return {
-      quota: Number(t.quota),
-      used: Number(t.used_quota),
-      userQuota: Number(u.quota),
-      userUsed: Number(u.used_quota),
-      logged: rows.reduce((s: number, r: { quota: number }) => s + Number(r.quota), 0),
-      rows: rows.length,
-      live: left! + held! + pend!,
-      userLive: Number(uleft ?? 0),
-      left: left!,
-      held: held!,
-    };
-  }
-  const ready = () =>
-    waitFor(
-      async () => client.status === 'ready' && (await client.ping().catch(() => '')) === 'PONG',
-      10_000,
-      'redis back',
-    );
+  const account = (quota: number) => node.account(quota);
+  const admission = (id: number, reserve?: number) => node.admission(id, reserve);
+  const settlement = (...a: Parameters<BillingNode['settlement']>) => node.settlement(...a);
+  const books = (id: number) => node.books(id);
+  const ready = () => node.ready();
 
   it('a request admitted on Redis and settled after Redis died lowers the stored quota (not only used_quota)', async () => {
     const id = await account(1000);
@@ -256,13 +131,65 @@ describe('billing under Redis faults (MariaDB + a private Redis)', function () {
     });
   }
 
+  it('a charge the journal writes again while Redis answers is paid to the live balance at once, not at the next repay tick', async () => {
+    const id = await account(1000);
+    for (let i = 0; i < 3; i++) {
+      const a = admission(id, 10);
+      expect((await failover.admit(a)).kind).to.equal('ok');
+      await failover.settle(settlement(a, 5));
+    }
+    await srv.kill();
+    await srv.start();
+    await ready();
+    const next = admission(id, 10);
+    expect((await failover.admit(next)).kind).to.equal('ok'); // loads 1000: misses the 15
+    expect((await journal.check(Date.now() + 10_000)).rewritten).to.be.at.least(3);
+    await writer.flush();
+    // Nothing calls repay() here (a node's timer does, every second): writing them owes them, and pays them.
+    await waitFor(() => failover.owed === 0, 500, 'the re-sent charges to be paid');
+    const b = await books(id);
+    expect([b.quota, b.live, b.held]).to.deep.equal([985, 985, 10]);
+    await failover.settle(settlement(next, 5));
+    expect((await job.run()).repaired).to.deep.equal([]);
+  });
+
+  it('a node pays what it charged on the database while its Redis connection was down as soon as the connection is back, not at the next repay tick', async () => {
+    const parts = wireBilling({
+      db,
+      tokens: node.tokens,
+      users: node.users,
+      usage: node.usage,
+      prices: () => new PriceBook(),
+      options: { enabled: true, allowUnpriced: true, reserveCompletionTokens: 0 },
+      metrics,
+      logger: pino({ level: 'silent' }),
+      redis: { client, prefix: 'sywire', holder: 'w/1', ready: () => client.status === 'ready' },
+    });
+    const wired = parts.store as FailoverBillingStore;
+    try {
+      const id = await account(1000);
+      await srv.kill();
+      const a = admission(id, 10);
+      expect((await wired.admit(a)).kind).to.equal('ok'); // on the database
+      await wired.settle(settlement(a, 4));
+      await waitFor(() => wired.owed === 1, 1000, 'the charge written to the database');
+      parts.start(); // its repay timer ticks in 1 s
+      const started = Date.now();
+      await srv.start();
+      await waitFor(() => wired.owed === 0, 1000, 'the charge to be paid');
+      expect(Date.now() - started, 'paid before the first tick').to.be.below(1000);
+    } finally {
+      await parts.stop();
+    }
+  });
+
   it('Redis cut but kept: the charges made on the database are paid to the live balance once, however often the repay is sent', async () => {
     const id = await account(1000);
     const first = admission(id, 10);
     await failover.admit(first);
     await failover.settle(settlement(first, 5));
     await job.run();
-    cut = true;
+    node.cut = true;
     const local = [];
     for (let i = 0; i < 2; i++) {
       const a = admission(id, 10);
@@ -271,7 +198,7 @@ describe('billing under Redis faults (MariaDB + a private Redis)', function () {
       local.push(a);
     }
     await writer.flush();
-    cut = false;
+    node.cut = false;
     await failover.repay();
     let b = await books(id);
     expect([b.quota, b.live, b.userLive]).to.deep.equal([987, 987, 987]);
@@ -323,6 +250,28 @@ describe('billing under Redis faults (MariaDB + a private Redis)', function () {
     expect((await job.run()).flushed).to.equal(0);
     const again = await books(id);
     expect([again.left, again.held, again.quota]).to.deep.equal([990, 0, 990]);
+  });
+
+  it('a settle left unanswered when Redis was SIGKILLed is not sent again to the Redis started empty (the node took it to the database)', async () => {
+    const id = await account(1000);
+    const a = admission(id, 10);
+    expect((await failover.admit(a)).kind).to.equal('ok');
+    await srv.pause(5000);
+    // Times out after 1 s: the node cancels it on Redis and charges the database instead.
+    await failover.settle(settlement(a, 7));
+    await srv.kill();
+    await srv.start();
+    await ready();
+    // Sent again, it would run first on the empty Redis: the charge in `pend`, its id in `done`.
+    await new Promise((r) => setTimeout(r, 200));
+    expect(await client.zscore(store.keys.done, a.chargeId)).to.equal(null);
+    expect(await client.hgetall(store.keys.balance('token', id))).to.deep.equal({});
+    expect(await client.xlen(store.keys.usage)).to.equal(0);
+    await writer.flush();
+    await failover.repay();
+    expect((await failover.admit(admission(id, 10))).kind).to.equal('ok');
+    const b = await books(id);
+    expect([b.quota, b.used, b.rows, b.live, b.held]).to.deep.equal([993, 7, 1, 993, 10]);
   });
 
   it('reconciliation: a live balance made to drift on purpose is repaired, logged, and counted', async () => {

@@ -299,7 +299,7 @@ describe('billing store in Redis: holds that never settle', () => {
     await h.redis.settle(settlement(a, 5));
     const pending = await h.redis.pendingCharges(10);
     expect(pending.map((c) => c.usage.chargeId)).to.deep.equal([a.chargeId]);
-    await h.redis.ackCharges(pending);
+    await h.redis.ackCharges(pending, { tokenRevs: new Map(), userRevs: new Map() });
     expect(await h.redis.pendingCharges(10)).to.deep.equal([]);
   });
 });

@@ -5,8 +5,9 @@
 -- `pend` (charged here, not yet written to the database by usage-flush), `unl` ('1' unlimited,
 -- '0' limited; missing: not loaded yet), `rev` (the database's quota_rev this balance agrees
 -- with: loaded at, or last reconciled at) and `mrev` (the highest quota_rev of a database
--- change applied to it since). For a limited, settled balance left + held + pend equals the
--- stored quota.
+-- change applied to it since, or, while it is not loaded, of a change made while it was not:
+-- a load that read an older revision is refused). For a limited, settled balance
+-- left + held + pend equals the stored quota.
 --
 -- `done` is a sorted set (score: Redis time in ms) of the ids a script has finished with: a
 -- charge id once its charge is applied here (by settle or repay), `<id>~x` once a node has
@@ -29,13 +30,23 @@ end
 local function closed(done, id)
   return redis.call('ZSCORE', done, id) or redis.call('ZSCORE', done, id .. '~x')
 end
+-- raises `mrev` to `rev` (`mrev`: the field as read)
+local function raiseMrev(key, mrev, rev)
+  if rev > tonumber(mrev or '0') then redis.call('HSET', key, 'mrev', rev) end
+end
 -- a change of `delta` the database made at revision `rev`: applied unless the balance was
--- loaded (or reconciled) at that revision or later, which already holds it
+-- loaded (or reconciled) at that revision or later, which already holds it. A balance not
+-- loaded yet only records the revision: a load that read the quota before it is refused (a
+-- node's quota read and its load script are two steps; the change may land between them).
 local function applyAt(key, delta, rev)
   local b = redis.call('HMGET', key, 'unl', 'rev', 'mrev')
+  if not b[1] then
+    raiseMrev(key, b[3], rev)
+    return 0
+  end
   if b[1] ~= '0' or tonumber(b[2] or '0') >= rev then return 0 end
   redis.call('HINCRBY', key, 'left', delta)
-  if rev > tonumber(b[3] or '0') then redis.call('HSET', key, 'mrev', rev) end
+  raiseMrev(key, b[3], rev)
   return 1
 end
 -- refunds a hold (info "tokenId,userId,holder,reserve,tl,ul"); returns its reserve, or -1

@@ -2,16 +2,22 @@
 -- uses: balance
 --
 -- KEYS: balance.
--- ARGV: stored quota ('' = unlimited), its quota_rev.
--- Result: 1 when loaded now, 0 when it was loaded already (idempotent, safe late).
+-- ARGV: stored quota ('' = unlimited), the quota_rev it was read at.
+-- Result: 1 when loaded now, 0 when it was loaded already (idempotent, safe late), -1 when
+--   refused: the database changed this quota after the read (`mrev`, recorded by a change, a
+--   repay or usage-flush's ack while the balance was not loaded), so the caller reads it again.
 -- Charges settled here before the load (a hold lost with a Redis restart) wait in `pend`: the
--- quota read may not hold them yet, so they are taken from it.
+-- quota read may not hold them yet, so they are taken from it. One that usage-flush wrote and
+-- acknowledged after the read has left `pend` (its ack raised `mrev`): the load is refused. One
+-- written before the read and acknowledged after the load is in both; its ack gives it back
+-- (see ack.lua).
 
-if redis.call('HEXISTS', KEYS[1], 'unl') == 1 then return 0 end
+local b = redis.call('HMGET', KEYS[1], 'unl', 'pend', 'mrev')
+if b[1] then return 0 end
+if tonumber(b[3] or '0') > tonumber(ARGV[2]) then return -1 end
 if ARGV[1] == '' then
   redis.call('HSET', KEYS[1], 'unl', '1', 'left', '0', 'held', '0', 'rev', ARGV[2])
 else
-  local pend = tonumber(redis.call('HGET', KEYS[1], 'pend') or '0')
-  redis.call('HSET', KEYS[1], 'unl', '0', 'left', tonumber(ARGV[1]) - pend, 'held', '0', 'rev', ARGV[2])
+  redis.call('HSET', KEYS[1], 'unl', '0', 'left', tonumber(ARGV[1]) - tonumber(b[2] or '0'), 'held', '0', 'rev', ARGV[2])
 end
 return 1

@@ -6,7 +6,8 @@
 --   the token's quota_rev after the charge was written (0: not charged there), the user's,
 --   and the mode: 'x' (the node gave up on Redis for it: release any hold a late admit took,
 --   and let no admit or settle of it run any more) or 'c' (it was charged on the database:
---   release any hold, and take the charge from each loaded balance that does not hold it yet).
+--   release any hold, and take the charge from each loaded balance that does not hold it yet;
+--   a balance not loaded records the revision in `mrev`, so a load that read before it reads again).
 -- Result: the number of charges applied.
 -- Idempotent by charge id, and safe in any order with a late admit or settle of the same id:
 -- whichever of settle and 'c' runs first charges, the other finds the id in `done`.

@@ -16,7 +16,10 @@ export interface ChargeEntry {
 export interface WrittenCharges {
   /** Charge ids that were new to the database (the others were written before). */
   fresh: Set<string>;
-  /** Per token and user charged: its `quota_rev` after the batch. */
+  /**
+   * Per token and user the batch charges (quota not 0): its `quota_rev` after the batch. For a
+   * row only charges written before name, a revision at or after the commit that wrote them.
+   */
   tokenRevs: Map<number, number>;
   userRevs: Map<number, number>;
 }
@@ -80,9 +83,9 @@ export class ChargeRepository {
   }
 
   /**
-   * MySQL: writes like {@link apply}, and says which charge ids were new and, for the rows they
-   * charged, the quota revision after the batch (a live balance loaded at that revision or later
-   * already holds these charges).
+   * MySQL: writes like {@link apply}, and says which charge ids were new and, for the rows the
+   * batch charges, the quota revision after it (a live balance loaded at that revision or later
+   * already holds these charges), read back in the same transaction.
    */
   async applyWithRevs(entries: ChargeEntry[]): Promise<WrittenCharges> {
     const out: WrittenCharges = { fresh: new Set(), tokenRevs: new Map(), userRevs: new Map() };
@@ -110,9 +113,13 @@ export class ChargeRepository {
       await this.tokens.charge(trx, tokens);
       await this.users.charge(trx, users);
       for (const e of fresh) out.fresh.add(e.usage.chargeId);
-      for (const [id, r] of await this.tokens.quotasAtRev([...tokens.keys()], trx))
+      // Every row the batch names, not only those charged now: usage-flush acknowledges a batch
+      // an earlier run wrote (and died before acknowledging) with these revisions too.
+      const named = balanceCharges(entries);
+      for (const [id, r] of await this.tokens.quotasAtRev([...named.tokens.keys()], trx))
         out.tokenRevs.set(id, r.rev);
-      for (const [id, r] of await this.users.quotasAtRev([...users.keys()], trx)) out.userRevs.set(id, r.rev);
+      for (const [id, r] of await this.users.quotasAtRev([...named.users.keys()], trx))
+        out.userRevs.set(id, r.rev);
       return out;
     });
   }
