@@ -19,6 +19,17 @@ describe('loading a live balance while the database changes it (MariaDB + a priv
   this.timeout(60_000);
   let node: BillingNode;
 
+  /** The admin side's balance service on this node (top-ups and quota edits). */
+  const balanceService = () =>
+    new BalanceService(
+      node.db,
+      node.tokens,
+      node.users,
+      node.usage,
+      node.failover,
+      pino({ level: 'silent' }),
+    );
+
   before(async () => {
     node = await startBillingNode('syrace');
   });
@@ -125,14 +136,7 @@ describe('loading a live balance while the database changes it (MariaDB + a priv
   });
 
   it('a load refused at every read (the database changes the quota each time) gives up after 5 reads; the failover store takes the request to the database', async () => {
-    const balances = new BalanceService(
-      node.db,
-      node.tokens,
-      node.users,
-      node.usage,
-      node.failover,
-      pino({ level: 'silent' }),
-    );
+    const balances = balanceService();
     const id = await node.account(1000);
     let reads = 0;
     const other = new RedisBillingStore(node.client, 'syrace', 'n2/1', async (who, id) => {
@@ -183,14 +187,7 @@ describe('loading a live balance while the database changes it (MariaDB + a priv
   });
 
   it("an admin's quota change lands between the quota read and the load: the balance holds it", async () => {
-    const balances = new BalanceService(
-      node.db,
-      node.tokens,
-      node.users,
-      node.usage,
-      node.failover,
-      pino({ level: 'silent' }),
-    );
+    const balances = balanceService();
     const by = { username: 'admin', requestId: 'r' };
     const id = await node.account(1000);
     const other = racyNode(() => balances.adjust('token', id, -400, by, 'a correction'));
