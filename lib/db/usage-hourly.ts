@@ -105,7 +105,10 @@ export function hourlyParams(d: HourlyDelta): (number | string)[] {
  * [from, to) (none when it holds no whole hour), and `edges`, the partial hours before and after
  * them, which only the usage rows can answer.
  */
-export function splitRange(from: number, to: number): { hours?: [number, number]; edges: [number, number][] } {
+export function splitRange(
+  from: number,
+  to: number,
+): { hours?: [number, number]; edges: [number, number][] } {
   const first = Math.ceil(from / HOUR_MS) * HOUR_MS;
   const last = Math.floor(to / HOUR_MS) * HOUR_MS;
   if (first >= last) return { edges: from < to ? [[from, to]] : [] };

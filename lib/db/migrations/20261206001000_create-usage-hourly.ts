@@ -50,8 +50,7 @@ export async function up(knex: Knex): Promise<void> {
 /** The time of the first logged row at or after `at` (skips the hours nothing was logged in). */
 async function next(knex: Knex, at: number): Promise<number | undefined> {
   const row = (await knex('usage_logs').where('created_at', '>=', at).min({ t: 'created_at' }).first()) as
-    | { t: unknown }
-    | undefined;
+    { t: unknown } | undefined;
   return row?.t === null || row?.t === undefined ? undefined : Number(row.t);
 }
 
