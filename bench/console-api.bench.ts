@@ -1,50 +1,57 @@
 /**
  * `npm run bench:console`: how fast the console's heavy reads answer at scale, on SQLite and on
  * MariaDB. An in-process gateway with BENCH_CHANNELS (10,000) channels and BENCH_USAGE (200,000)
- * usage rows spread over 30 days and 50 tokens; each query is asked BENCH_ROUNDS (30) times
- * through HTTP (with an admin token) after one warm-up, and p50/p95/max are printed in ms.
+ * usage rows spread over 30 days, 5 users, 50 tokens, 5 models and BENCH_USAGE_CHANNELS (all)
+ * channels, written as the gateway writes them (with the hourly roll-up); each query is asked
+ * BENCH_ROUNDS (30) times through HTTP (with an admin token) after one warm-up, and p50/p95/max
+ * are printed in ms.
  */
 import { startTestGateway, type TestGateway } from '../test/helpers/gateway.js';
 import type { Driver } from '../test/helpers/databases.js';
 import { insertManyChannels } from '../test/helpers/many-channels.js';
+import { UsageLogRepository, type UsageRecord } from '../lib/db/repositories/usage-log.repository.js';
 
 const CHANNELS = Number(process.env.BENCH_CHANNELS ?? 10_000);
 const USAGE = Number(process.env.BENCH_USAGE ?? 200_000);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 30);
+/** How many channels the usage rows go to, in turn (all of them: every request of an hour on another channel). */
+const USAGE_CHANNELS = Number(process.env.BENCH_USAGE_CHANNELS ?? CHANNELS);
 const DRIVERS = (process.env.BENCH_DRIVERS ?? 'sqlite,mysql').split(',') as Driver[];
 const DAY = 86_400_000;
 
 async function seed(gw: TestGateway): Promise<void> {
   const db = gw.gateway.db;
+  const usage = new UsageLogRepository(db);
   const now = Date.now();
   await insertManyChannels(gw, CHANNELS, { nameDigits: 6, now });
   const models = ['gpt-4o', 'gpt-4o-mini', 'claude-3', 'o3', 'gemini-2.5'];
   for (let start = 0; start < USAGE; start += 5000) {
-    const rows = [];
+    const rows: UsageRecord[] = [];
     for (let i = start; i < Math.min(USAGE, start + 5000); i++) {
       rows.push({
-        charge_id: `c-${i}`,
-        request_id: `r-${i}`,
+        chargeId: `c-${i}`,
+        requestId: `r-${i}`,
         type: 'consume',
-        created_at: now - Math.floor((i / USAGE) * 30 * DAY),
-        user_id: 1 + (i % 5),
-        token_id: 1 + (i % 50),
-        channel_id: 1 + (i % CHANNELS),
-        model: models[i % models.length],
-        upstream_model: models[i % models.length],
-        prompt_tokens: 100 + (i % 900),
-        completion_tokens: 50 + (i % 300),
-        cached_tokens: 0,
+        createdAt: now - Math.floor((i / USAGE) * 30 * DAY),
+        userId: 1 + (i % 5),
+        tokenId: 1 + (i % 50),
+        channelId: 1 + (i % USAGE_CHANNELS),
+        model: models[i % models.length]!,
+        upstreamModel: models[i % models.length]!,
+        promptTokens: 100 + (i % 900),
+        completionTokens: 50 + (i % 300),
+        cachedTokens: 0,
         quota: 300 + (i % 1000),
-        latency_ms: 200 + (i % 3000),
-        ttft_ms: null,
+        latencyMs: 200 + (i % 3000),
+        ttftMs: null,
         stream: i % 2 === 0,
         status: i % 97 === 0 ? 502 : 200,
         retries: 0,
         note: null,
       });
     }
-    await db.batchInsert('usage_logs', rows, 500);
+    // As the gateway writes them: the rows and their hourly roll-up in one transaction.
+    await db.transaction((trx) => usage.insertMany(trx, rows));
   }
 }
 
@@ -81,8 +88,9 @@ for (const driver of DRIVERS) {
   try {
     const t = performance.now();
     await seed(gw);
+    const hourly = await gw.gateway.db('usage_hourly').count({ n: '*' }).first();
     console.log(
-      `\n${driver}: ${CHANNELS} channels, ${USAGE} usage rows (seeded in ${Math.round(performance.now() - t)} ms); ${ROUNDS} rounds`,
+      `\n${driver}: ${CHANNELS} channels, ${USAGE} usage rows on ${USAGE_CHANNELS} channels, ${Number(hourly?.n)} roll-up rows (seeded in ${Math.round(performance.now() - t)} ms); ${ROUNDS} rounds`,
     );
     console.log('| query | p50 ms | p95 ms | max ms |\n| --- | --- | --- | --- |');
     for (const q of QUERIES) {

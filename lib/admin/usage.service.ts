@@ -1,5 +1,6 @@
 import { QUOTA_PER_USD, quotaFor } from '../billing/price-book.js';
 import type {
+  DashboardFilter,
   UsageFilter,
   UsageLogRepository,
   UsageRecord,
@@ -117,7 +118,7 @@ export class UsageService {
         `The range holds more than ${MAX_BUCKETS} ${q.bucket}s: shorten it or use bucket=day`,
         { param: 'bucket' },
       );
-    const filter: UsageFilter = { from, to, userId: isAdmin(actor) ? q.user_id : actor.userId };
+    const filter: DashboardFilter = { from, to, userId: isAdmin(actor) ? q.user_id : actor.userId };
     const [buckets, models, channels, tokens] = await Promise.all([
       this.usage.series(filter, bucketMs),
       this.usage.top(filter, 'model', q.top),

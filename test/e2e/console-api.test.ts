@@ -8,6 +8,9 @@ import type { Driver } from '../helpers/databases.js';
 import { startFakeUpstream, type FakeUpstream } from '../helpers/fake-upstream.js';
 import { startTestGateway, type TestGateway } from '../helpers/gateway.js';
 import { insertManyChannels } from '../helpers/many-channels.js';
+import { usageRow as fixtureRow } from '../helpers/fixtures.js';
+import { logUsage } from '../helpers/usage.js';
+import type { UsageRecord } from '../../lib/db/repositories/usage-log.repository.js';
 import { signIn, type ConsoleSession } from '../helpers/console-session.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -15,30 +18,18 @@ const PASSWORD = 'console password 1';
 const messages = [{ role: 'user' as const, content: 'hi' }];
 const HOUR = 3_600_000;
 
-/** A usage_logs row written straight to the database (what the relay's settlement writes). */
-function usageRow(over: Record<string, unknown>) {
-  return {
-    charge_id: `c-${Math.random().toString(36).slice(2)}`,
-    request_id: `r-${Math.random().toString(36).slice(2)}`,
-    type: 'consume',
-    created_at: Date.now(),
-    user_id: 1,
-    token_id: null,
-    channel_id: null,
-    model: 'gpt-4o',
-    upstream_model: 'gpt-4o',
-    prompt_tokens: 10,
-    completion_tokens: 5,
-    cached_tokens: 0,
+/** A relayed request's usage row, as the relay's settlement writes it. */
+function usageRow(over: Partial<UsageRecord>): UsageRecord {
+  return fixtureRow({
+    chargeId: `c-${Math.random().toString(36).slice(2)}`,
+    userId: 1,
+    promptTokens: 10,
+    completionTokens: 5,
     quota: 20,
-    latency_ms: 100,
-    ttft_ms: null,
-    stream: false,
-    status: 200,
-    retries: 0,
-    note: null,
+    latencyMs: 100,
+    ttftMs: null,
     ...over,
-  };
+  });
 }
 
 for (const driver of ['sqlite', 'mysql'] as Driver[]) {
@@ -196,18 +187,18 @@ describe('console API: dashboard buckets, bulk channel actions, config changes',
 
   it('buckets usage by UTC hour with every hour present, errors counted, top lists ordered by requests', async () => {
     const t0 = Date.UTC(2026, 10, 1, 10, 0, 0);
-    await gw.gateway.db('usage_logs').insert([
-      usageRow({ created_at: t0 + 10 * 60_000, model: 'a', quota: 10 }), // before `from`
-      usageRow({ created_at: t0 + 40 * 60_000, model: 'b', quota: 5, status: 502 }),
+    await logUsage(gw.gateway.db, [
+      usageRow({ createdAt: t0 + 10 * 60_000, model: 'a', quota: 10 }), // before `from`
+      usageRow({ createdAt: t0 + 40 * 60_000, model: 'b', quota: 5, status: 502 }),
       usageRow({
-        created_at: t0 + 2 * HOUR + 1,
+        createdAt: t0 + 2 * HOUR + 1, // a whole hour of the range: read from the roll-up
         model: 'b',
         quota: 7,
-        prompt_tokens: 1,
-        completion_tokens: 2,
+        promptTokens: 1,
+        completionTokens: 2,
       }),
-      usageRow({ created_at: t0 + 5 * HOUR, model: 'a', quota: 1 }), // outside `to`
-      usageRow({ created_at: t0 + 60_000, type: 'topup', model: null, quota: 999 }), // not a request
+      usageRow({ createdAt: t0 + 5 * HOUR, model: 'a', quota: 1 }), // outside `to`
+      usageRow({ createdAt: t0 + 60_000, type: 'topup', model: null, quota: 999 }), // not a request
     ]);
     const from = new Date(t0 + 30 * 60_000).toISOString(); // mid-hour: the bucket starts at 10:00
     const to = new Date(t0 + 3 * HOUR).toISOString();

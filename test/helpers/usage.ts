@@ -1,3 +1,5 @@
+import type { Db } from '../../lib/db/knex.js';
+import { UsageLogRepository, type UsageRecord } from '../../lib/db/repositories/usage-log.repository.js';
 import type { TestGateway } from './gateway.js';
 import { waitFor } from './wait.js';
 
@@ -21,4 +23,10 @@ export async function usageRows(
     `${n} usage rows`,
   );
   return rows;
+}
+
+/** Writes usage rows as the gateway does (with the hourly roll-up the dashboard reads), in one transaction. */
+export async function logUsage(db: Db, rows: UsageRecord[]): Promise<void> {
+  const repo = new UsageLogRepository(db);
+  await db.transaction((trx) => repo.insertMany(trx, rows));
 }

@@ -1,6 +1,7 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { dialectOf, type Db } from '../knex.js';
 import type { BalanceCharge } from '../query-helpers.js';
+import { hourlyDeltas, hourlyParams, hourlyUpsertSql } from '../usage-hourly.js';
 import type { TokenRepository } from './token.repository.js';
 import type { UsageLogRepository, UsageRecord } from './usage-log.repository.js';
 import type { UserRepository } from './user.repository.js';
@@ -54,16 +55,18 @@ const USAGE_COLUMNS = [
 
 interface SqliteStatements {
   insert: Statement;
+  hourly: Statement;
   charge: { tokens: Statement; users: Statement };
   apply: (entries: ChargeEntry[]) => number;
 }
 
 /**
- * Writes settled charges: their `usage_logs` rows and what they take from `tokens` and
- * `users`, in one transaction, skipping charge ids already written (so a batch written twice
- * charges once). On MySQL through the table repositories; on SQLite, where this runs on the
- * event loop for every batch, with statements prepared once on the connection (4× faster
- * than building each batch's SQL anew, measured).
+ * Writes settled charges: their `usage_logs` rows, their requests added to the hourly roll-up
+ * `usage_hourly`, and what they take from `tokens` and `users`, in one transaction, skipping
+ * charge ids already written (so a batch written twice charges, and counts, once). On MySQL
+ * through the table repositories; on SQLite, where this runs on the event loop for every
+ * batch, with statements prepared once on the connection (4× faster than building each
+ * batch's SQL anew, measured).
  */
 export class ChargeRepository {
   private readonly prepared = new WeakMap<Database, SqliteStatements>();
@@ -148,6 +151,7 @@ export class ChargeRepository {
     const insert = conn.prepare(
       `INSERT OR IGNORE INTO usage_logs (${USAGE_COLUMNS.join(', ')}) VALUES (${USAGE_COLUMNS.map(() => '?').join(', ')})`,
     );
+    const hourly = conn.prepare(hourlyUpsertSql('sqlite', 1));
     const charge = { tokens: chargeSql('tokens'), users: chargeSql('users') };
     const apply = conn.transaction((batch: ChargeEntry[]) => {
       const fresh: ChargeEntry[] = [];
@@ -182,12 +186,13 @@ export class ChargeRepository {
         );
         if (written.changes > 0) fresh.push(e);
       }
+      for (const d of hourlyDeltas(fresh.map((e) => e.usage)).values()) hourly.run(...hourlyParams(d));
       const { tokens, users } = balanceCharges(fresh);
       for (const [id, c] of tokens) charge.tokens.run(c.used, c.deduct, id);
       for (const [id, c] of users) charge.users.run(c.used, c.deduct, id);
       return fresh.length;
     });
-    s = { insert, charge, apply };
+    s = { insert, hourly, charge, apply };
     this.prepared.set(conn, s);
     return s;
   }

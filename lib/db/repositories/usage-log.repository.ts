@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import { num, numOrNull } from '../json-column.js';
-import type { Db, Trx } from '../knex.js';
+import { dialectOf, type Db, type Trx } from '../knex.js';
+import { hourlyDeltas, hourlyParams, hourlyUpsertSql, splitRange } from '../usage-hourly.js';
 
 /**
  * `consume`: a relayed request; `topup` and `adjust`: an admin's change to a balance;
@@ -62,6 +63,13 @@ export interface UsageStat {
   promptTokens: number;
   completionTokens: number;
   quota: number;
+}
+
+/** The dashboard's range [from, to) (ms), and whose requests (everyone's without a user). */
+export interface DashboardFilter {
+  from: number;
+  to: number;
+  userId?: number;
 }
 
 /** One bucket of the dashboard's series. */
@@ -137,7 +145,14 @@ function toRow(u: UsageRecord): Record<string, unknown> {
   };
 }
 
-/** The only code that queries `usage_logs`. */
+/** How many roll-up rows one upsert statement writes. */
+const HOURLY_CHUNK = 100;
+
+/**
+ * The only code that queries `usage_logs` and its hourly roll-up of relayed requests,
+ * `usage_hourly` (kept in the transaction that writes the rows; the SQLite fast path in
+ * ChargeRepository keeps it too).
+ */
 export class UsageLogRepository {
   constructor(private readonly db: Db) {}
 
@@ -153,9 +168,27 @@ export class UsageLogRepository {
     return found;
   }
 
+  /** Writes rows (none may be written already) and adds the relayed requests among them to the roll-up. */
   async insertMany(trx: Trx, rows: UsageRecord[]): Promise<void> {
     for (let i = 0; i < rows.length; i += 200) {
       await trx('usage_logs').insert(rows.slice(i, i + 200).map(toRow));
+    }
+    await this.addHourly(trx, rows);
+  }
+
+  /**
+   * Adds the relayed requests of `rows` to `usage_hourly`, one upsert per key. In key order, so
+   * that concurrent writers (cluster nodes writing to MySQL while Redis is away) lock the rows
+   * they share in the same order.
+   */
+  private async addHourly(trx: Trx, rows: UsageRecord[]): Promise<void> {
+    const byKey = hourlyDeltas(rows);
+    if (byKey.size === 0) return;
+    const deltas = [...byKey.keys()].sort().map((k) => byKey.get(k)!);
+    const dialect = dialectOf(trx);
+    for (let i = 0; i < deltas.length; i += HOURLY_CHUNK) {
+      const chunk = deltas.slice(i, i + HOURLY_CHUNK);
+      await trx.raw(hourlyUpsertSql(dialect, chunk.length), chunk.flatMap(hourlyParams));
     }
   }
 
@@ -202,17 +235,33 @@ export class UsageLogRepository {
   }
 
   /**
-   * Relayed requests per time bucket of `bucketMs` (aligned on the Unix epoch, so UTC hours and
-   * days): requests, tokens, quota and error answers (status 400 and above). Empty buckets are absent.
+   * Relayed requests per time bucket of `bucketMs` (a whole number of hours, aligned on the Unix
+   * epoch, so UTC hours and days): requests, tokens, quota and error answers (status 400 and
+   * above). Empty buckets are absent. Whole hours come from the roll-up, the partial hours at
+   * the range's edges from the rows, so the cost does not grow with the requests of the range.
    */
-  async series(f: UsageFilter, bucketMs: number): Promise<UsageBucket[]> {
-    const rows = (await this.filtered({ ...f, type: 'consume' })
-      .select(
-        this.db.raw('FLOOR(created_at / ?) AS b', [bucketMs]),
-        this.db.raw('SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors'),
-      )
-      .count({ requests: '*' })
-      .sum({ prompt: 'prompt_tokens', completion: 'completion_tokens', quota: 'quota' })
+  async series(f: DashboardFilter, bucketMs: number): Promise<UsageBucket[]> {
+    const rows = (await this.rolledUp(
+      f,
+      (q) =>
+        q
+          .select(this.db.raw('FLOOR(hour / ?) AS b', [bucketMs]))
+          .sum({ requests: 'requests', errors: 'errors', prompt: 'prompt_tokens' })
+          .sum({ completion: 'completion_tokens', quota: 'quota' })
+          .groupBy('b'),
+      (q) =>
+        q
+          .select(
+            this.db.raw('FLOOR(created_at / ?) AS b', [bucketMs]),
+            this.db.raw('COUNT(*) AS requests'),
+            this.db.raw('SUM(CASE WHEN status >= 400 THEN 1 ELSE 0 END) AS errors'),
+          )
+          .sum({ prompt: 'prompt_tokens', completion: 'completion_tokens', quota: 'quota' })
+          .groupBy('b'),
+    )
+      .select('b')
+      .sum({ requests: 'requests', errors: 'errors', prompt: 'prompt', completion: 'completion' })
+      .sum({ quota: 'quota' })
       .groupBy('b')
       .orderBy('b')) as Record<string, unknown>[];
     return rows.map((r) => ({
@@ -224,28 +273,74 @@ export class UsageLogRepository {
     }));
   }
 
-  /** The `limit` values of `column` with the most relayed requests, with their requests and quota. */
+  /**
+   * The `limit` values of `column` with the most relayed requests in the range, with their
+   * requests and quota (ties by value). Whole hours from the roll-up, edges from the rows.
+   */
   async top(
-    f: UsageFilter,
+    f: DashboardFilter,
     column: 'model' | 'channel_id' | 'token_id',
     limit: number,
   ): Promise<{ key: string | number; requests: number; quota: number }[]> {
-    const rows = (await this.filtered({ ...f, type: 'consume' })
-      .whereNotNull(column)
-      .select(column)
-      .count({ requests: '*' })
-      .sum({ quota: 'quota' })
-      .groupBy(column)
+    const rows = (await this.rolledUp(
+      f,
+      (q) =>
+        q
+          .where(column, '<>', column === 'model' ? '' : 0)
+          .select({ k: column })
+          .sum({ requests: 'requests', quota: 'quota' })
+          .groupBy(column),
+      (q) =>
+        q
+          .whereNotNull(column)
+          .select({ k: column }, this.db.raw('COUNT(*) AS requests'))
+          .sum({ quota: 'quota' })
+          .groupBy(column),
+    )
+      .select('k')
+      .sum({ requests: 'requests', quota: 'quota' })
+      .groupBy('k')
       .orderBy([
         { column: 'requests', order: 'desc' },
-        { column, order: 'asc' },
+        { column: 'k', order: 'asc' },
       ])
       .limit(limit)) as Record<string, unknown>[];
     return rows.map((r) => ({
-      key: column === 'model' ? String(r[column]) : num(r[column]),
+      key: column === 'model' ? String(r.k) : num(r.k),
       requests: num(r.requests),
       quota: num(r.quota ?? 0),
     }));
+  }
+
+  /**
+   * A query over the union of `hourly` (the roll-up's whole hours of the range, aggregated) and
+   * `raw` (the usage rows of its partial hours, aggregated alike): the caller sums the two up.
+   */
+  private rolledUp(
+    f: DashboardFilter,
+    hourly: (q: Knex.QueryBuilder) => Knex.QueryBuilder,
+    raw: (q: Knex.QueryBuilder) => Knex.QueryBuilder,
+  ): Knex.QueryBuilder {
+    const { hours, edges } = splitRange(f.from, f.to);
+    const parts: Knex.QueryBuilder[] = [];
+    if (hours) {
+      parts.push(
+        hourly(
+          this.db('usage_hourly').where((w) => {
+            w.where('hour', '>=', hours[0]).where('hour', '<', hours[1]);
+            if (f.userId !== undefined) w.where('user_id', f.userId);
+          }),
+        ),
+      );
+    }
+    for (const [from, to] of edges) {
+      parts.push(raw(this.filtered({ from, to, userId: f.userId, type: 'consume' })));
+    }
+    // An empty range: one part that matches nothing keeps the query's shape.
+    if (parts.length === 0) parts.push(raw(this.filtered({ from: f.from, to: f.from, type: 'consume' })));
+    // Each part in a subquery of its own: knex writes a union's first GROUP BY after the union.
+    const [first, ...rest] = parts.map((p, i) => this.db.select('*').from(p.as(`p${i}`)));
+    return this.db.from((rest.length > 0 ? first!.unionAll(rest) : first!).as('u'));
   }
 
   private filtered(f: UsageFilter): Knex.QueryBuilder {
