@@ -26,7 +26,7 @@ import * as addListIndexesToChannels from './20261129003400_add-list-indexes-to-
 import * as addQuotaRevToTokens from './20261129004100_add-quota-rev-to-tokens.js';
 import * as addQuotaRevToUsers from './20261129004200_add-quota-rev-to-users.js';
 import * as createIdempotencyKeys from './20261129004300_create-idempotency-keys.js';
-import * as createUsageHourly from './20261206001000_create-usage-hourly.js';
+import * as createUsageHourly from './20261129008100_create-usage-hourly.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -62,7 +62,7 @@ const migrations: [string, Migration][] = [
   ['20261129005100_add-settings-to-channels', addSettingsToChannels],
   ['20261129006100_add-cache-write-input-to-prices', addCacheWriteInputToPrices],
   ['20261129007100_add-cache-writes-to-usage-logs', addCacheWritesToUsageLogs],
-  ['20261206001000_create-usage-hourly', createUsageHourly],
+  ['20261129008100_create-usage-hourly', createUsageHourly],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {
