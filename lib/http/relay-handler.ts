@@ -13,7 +13,8 @@ import { bearerKey, type RelayAuth, type RelayCaller } from '../relay/relay-auth
 import type { IngressEndpoint, IngressFormat } from '../relay/ingress/ingress-format.js';
 import type { CountTokensService } from '../relay/count-tokens.service.js';
 import { countTokensRequest, checkBody } from '../relay/ingress/messages.format.js';
-import type { RelayLogFields, RelayOutcome, RelayRequest, RelayService } from '../relay/relay.service.js';
+import type { RelayLogFields, RelayOutcome, RelayRequest } from '../relay/relay-request.js';
+import type { RelayService } from '../relay/relay.service.js';
 import { checkModelAllowed, modelAllowed } from '../relay/token-check.js';
 import { CorsPolicy } from './cors.js';
 import { readJsonBody } from './json-body.js';

@@ -11,6 +11,7 @@ import { DedupingDisabler } from '../relay/channel-disabler.js';
 import { CountTokensService } from '../relay/count-tokens.service.js';
 import { createIngressFormats } from '../relay/ingress/index.js';
 import { RelayAuth } from '../relay/relay-auth.js';
+import { AttemptRunner } from '../relay/attempt-runner.js';
 import { RelayService } from '../relay/relay.service.js';
 import { TokenTouches } from '../relay/token-touches.js';
 import { UpstreamCaller } from '../relay/upstream-call.js';
@@ -77,14 +78,18 @@ export function wireRelay(deps: {
   const relay = new RelayService(
     deps.routing,
     deps.upstream.adapters,
-    deps.upstream.calls,
+    new AttemptRunner(
+      deps.upstream.adapters,
+      deps.upstream.calls,
+      config.resilience.autoDisableOn,
+      config.upstream.totalTimeoutMs,
+    ),
     deps.metrics,
     logger.child({ component: 'relay' }),
     {
       retryTimes: config.retryTimes,
       totalTimeoutMs: config.upstream.totalTimeoutMs,
       rateLimitCooldownMs: config.resilience.rateLimitCooldownMs,
-      autoDisableOn: config.resilience.autoDisableOn,
       random: deps.random,
     },
     deps.channelHealth,

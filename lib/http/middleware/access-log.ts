@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import type { Logger } from 'pino';
 import type { Metrics } from '../../obs/metrics.js';
-import type { RelayLogFields } from '../../relay/relay.service.js';
+import type { RelayLogFields } from '../../relay/relay-request.js';
 
 /**
  * Logs one line and counts one metric when an answer ends: method, route, status, latency,
