@@ -1,6 +1,6 @@
 import type { Database, Statement } from 'better-sqlite3';
 import { dialectOf, type Db } from '../knex.js';
-import type { BalanceCharge } from '../query-helpers.js';
+import type { BalanceCharge } from './balance-rows.js';
 import { hourlyDeltas, hourlyParams, hourlyUpsertSql } from '../usage-hourly.js';
 import type { TokenRepository } from './token.repository.js';
 import type { UsageLogRepository, UsageRecord } from './usage-log.repository.js';

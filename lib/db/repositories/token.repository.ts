@@ -1,19 +1,10 @@
 import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
 import { col, TableMap } from '../columns.js';
-import { num, numOrNull } from '../json-column.js';
+import { num } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
-import {
-  addQuota,
-  bumpQuotaRev,
-  quotasAtRev,
-  type QuotaAtRev,
-  chargeBalances,
-  mapUniqueViolation,
-  paginate,
-  quotaForUpdate,
-  type BalanceCharge,
-} from '../query-helpers.js';
+import { mapUniqueViolation, paginate } from '../query-helpers.js';
+import { BalanceRows } from './balance-rows.js';
 import { whereContains } from '../where-contains.js';
 
 export type TokenStatus = 'enabled' | 'disabled';
@@ -92,8 +83,10 @@ const conflict = (name: string | undefined) => () =>
   new ConflictError(`This user already has a token named "${name ?? ''}"`, { param: 'name' });
 
 /** The only code that queries `tokens`. */
-export class TokenRepository {
-  constructor(private readonly db: Db) {}
+export class TokenRepository extends BalanceRows {
+  constructor(db: Db) {
+    super(db, 'tokens');
+  }
 
   /** The names of the rows in `ids` (those that still exist). */
   async namesByIds(ids: number[]): Promise<Map<number, string>> {
@@ -143,37 +136,6 @@ export class TokenRepository {
 
   async delete(trx: Trx, id: number): Promise<boolean> {
     return (await trx('tokens').where({ id }).delete()) > 0;
-  }
-
-  /** Applies settled charges (a batch from the usage flush). */
-  async charge(trx: Trx, charges: ReadonlyMap<number, BalanceCharge>): Promise<void> {
-    await chargeBalances(trx, 'tokens', charges);
-  }
-
-  /** The quota, locked for the rest of `trx` on MySQL: a quota change computes its delta from it. */
-  async quotaForUpdate(trx: Trx, id: number): Promise<{ quota: number | null } | undefined> {
-    return quotaForUpdate(trx, 'tokens', id);
-  }
-
-  /** Adds `delta` to a limited quota (a top-up or an adjustment). */
-  async addQuota(trx: Trx, id: number, delta: number): Promise<void> {
-    await addQuota(trx, 'tokens', id, delta);
-  }
-
-  /** The stored quota (null: unlimited), read when a balance is first loaded. */
-  async quotaOf(id: number): Promise<QuotaAtRev | undefined> {
-    const row = await this.db('tokens').where({ id }).first('quota', 'quota_rev');
-    return row ? { quota: numOrNull(row.quota), rev: num(row.quota_rev) } : undefined;
-  }
-
-  /** Quotas with their revisions, read together (the balance reconciliation; \`q\` may be a transaction). */
-  async quotasAtRev(ids: readonly number[], q: Knex = this.db) {
-    return quotasAtRev(q, 'tokens', ids);
-  }
-
-  /** Raises the quota revision inside an edit's transaction; returns the new one. */
-  async bumpQuotaRev(trx: Trx, id: number): Promise<number> {
-    return bumpQuotaRev(trx, 'tokens', id);
   }
 
   /** Records last use; callers throttle it, it is not on every request. */

@@ -1,19 +1,10 @@
 import type { Knex } from 'knex';
 import { ConflictError } from '../../errors/conflict.error.js';
 import { col, TableMap } from '../columns.js';
-import { num, numOrNull } from '../json-column.js';
+import { num } from '../json-column.js';
 import type { Db, Trx } from '../knex.js';
-import {
-  addQuota,
-  bumpQuotaRev,
-  quotasAtRev,
-  type QuotaAtRev,
-  chargeBalances,
-  mapUniqueViolation,
-  paginate,
-  quotaForUpdate,
-  type BalanceCharge,
-} from '../query-helpers.js';
+import { mapUniqueViolation, paginate } from '../query-helpers.js';
+import { BalanceRows } from './balance-rows.js';
 import { whereContains } from '../where-contains.js';
 
 export type Role = 'root' | 'admin' | 'user';
@@ -61,8 +52,10 @@ const toRecord = (r: Record<string, unknown>) => users.toRecord(r);
 const toRow = (v: Partial<UserValues>) => users.toRow(v);
 
 /** The only code that queries `users`. */
-export class UserRepository {
-  constructor(private readonly db: Db) {}
+export class UserRepository extends BalanceRows {
+  constructor(db: Db) {
+    super(db, 'users');
+  }
 
   async findById(id: number, q: Knex = this.db): Promise<UserRecord | undefined> {
     const row = await q('users').where({ id }).first();
@@ -72,37 +65,6 @@ export class UserRepository {
   async findByIds(ids: number[]): Promise<UserRecord[]> {
     if (ids.length === 0) return [];
     return (await this.db('users').whereIn('id', ids)).map(toRecord);
-  }
-
-  /** Applies settled charges (a batch from the usage flush). */
-  async charge(trx: Trx, charges: ReadonlyMap<number, BalanceCharge>): Promise<void> {
-    await chargeBalances(trx, 'users', charges);
-  }
-
-  /** The quota, locked for the rest of `trx` on MySQL: a quota change computes its delta from it. */
-  async quotaForUpdate(trx: Trx, id: number): Promise<{ quota: number | null } | undefined> {
-    return quotaForUpdate(trx, 'users', id);
-  }
-
-  /** Adds `delta` to a limited quota (a top-up or an adjustment). */
-  async addQuota(trx: Trx, id: number, delta: number): Promise<void> {
-    await addQuota(trx, 'users', id, delta);
-  }
-
-  /** The stored quota (null: unlimited), read when a balance is first loaded. */
-  async quotaOf(id: number): Promise<QuotaAtRev | undefined> {
-    const row = await this.db('users').where({ id }).first('quota', 'quota_rev');
-    return row ? { quota: numOrNull(row.quota), rev: num(row.quota_rev) } : undefined;
-  }
-
-  /** Quotas with their revisions, read together (the balance reconciliation; \`q\` may be a transaction). */
-  async quotasAtRev(ids: readonly number[], q: Knex = this.db) {
-    return quotasAtRev(q, 'users', ids);
-  }
-
-  /** Raises the quota revision inside an edit's transaction; returns the new one. */
-  async bumpQuotaRev(trx: Trx, id: number): Promise<number> {
-    return bumpQuotaRev(trx, 'users', id);
   }
 
   async findAll(q: Knex = this.db): Promise<UserRecord[]> {
