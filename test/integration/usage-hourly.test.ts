@@ -10,24 +10,13 @@ import { UserRepository } from '../../lib/db/repositories/user.repository.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../helpers/databases.js';
 import { usageRow } from '../helpers/fixtures.js';
 import { logUsage } from '../helpers/usage.js';
+import { seededRandom } from '../../lib/routing/channel-selector.js';
 
 const HOUR = 3_600_000;
 const DAY = 86_400_000;
 /** Not on an hour: the ranges below start and end at every kind of offset from it. */
 const BASE = Date.UTC(2026, 10, 1, 21, 17, 23);
 const MODELS = ['gpt-4o', 'claude-3', 'o3', 'a'];
-
-/** A small seeded generator, so that a failure can be replayed (the seed is in the test's name). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Usage rows over three days: mostly relayed requests, some without token, channel or model, some errors, some top-ups. */
 function randomRows(rand: () => number, n: number, prefix: string): UsageRecord[] {
@@ -224,7 +213,7 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
 
     for (const seed of [1, 2, 3]) {
       it(`answers the dashboard exactly as the rows do, batches replayed on the way (seed ${seed})`, async () => {
-        const rand = prng(seed);
+        const rand = seededRandom(seed);
         const rows = randomRows(rand, 1500, `s${seed}`);
         const written: UsageRecord[] = [];
         let last: UsageRecord[] = [];
@@ -315,7 +304,7 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
     it('the migration fills the roll-up from the rows already logged', async () => {
       await db.migrate.down();
       expect(await db.schema.hasTable('usage_hourly')).to.equal(false);
-      const rand = prng(7);
+      const rand = seededRandom(7);
       // Three days of rows, then a gap of a month, then a few more: windows with nothing are skipped.
       const rows = randomRows(rand, 800, 'old');
       for (const [i, r] of rows.entries()) if (i % 10 === 0) r.createdAt += 30 * DAY;
