@@ -65,14 +65,38 @@ function censorNested(value: Record<string, unknown>): Record<string, unknown> {
     : value instanceof Error
       ? Object.create(Object.getPrototypeOf(value) as object, Object.getOwnPropertyDescriptors(value))
       : { ...value };
-  for (const field of SECRET_FIELDS) if (copy[field] !== undefined) copy[field] = CENSOR;
+  for (const field of SECRET_FIELDS) if (copy[field] !== undefined) put(copy, field, CENSOR);
   const headers = copy.headers;
   if (isObject(headers) && SECRET_HEADERS.some((h) => headers[h] !== undefined)) {
     const h = { ...headers };
     for (const field of SECRET_HEADERS) if (h[field] !== undefined) h[field] = CENSOR;
-    copy.headers = h;
+    put(copy, 'headers', h);
   }
   return copy;
+}
+
+/** Sets a field of a copy even where the original had a getter or a read-only field there (an Error's own). */
+function put(target: Record<string, unknown>, field: string, value: unknown): void {
+  Object.defineProperty(target, field, { value, enumerable: true, writable: true, configurable: true });
+}
+
+/**
+ * What is logged when a log object cannot be read through (a getter that throws, say): its plain
+ * top-level values that are not secrets, and a flag. A log call never throws.
+ */
+function unreadableLog(obj: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { log_redaction_failed: true };
+  for (const name of Object.keys(obj)) {
+    if (SECRET_FIELDS.has(name)) continue;
+    try {
+      const value = obj[name];
+      if (typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean')
+        out[name] = value;
+    } catch {
+      // a getter that throws: left out
+    }
+  }
+  return out;
 }
 
 /**
@@ -81,20 +105,24 @@ function censorNested(value: Record<string, unknown>): Record<string, unknown> {
  * secrets (nearly all of them) is returned as it is, after one look at each field.
  */
 export function redactSecrets<T extends Record<string, unknown>>(obj: T): T {
-  let out: Record<string, unknown> | undefined;
-  for (const name in obj) {
-    if (!Object.prototype.hasOwnProperty.call(obj, name)) continue;
-    const value = obj[name];
-    let replaced: unknown = value;
-    if (SECRET_FIELDS.has(name)) {
-      if (value === undefined) continue;
-      replaced = CENSOR;
-    } else if (isObject(value) && holdsSecret(value)) replaced = censorNested(value);
-    else continue;
-    out ??= { ...obj };
-    out[name] = replaced;
+  try {
+    let out: Record<string, unknown> | undefined;
+    for (const name in obj) {
+      if (!Object.prototype.hasOwnProperty.call(obj, name)) continue;
+      const value = obj[name];
+      let replaced: unknown = value;
+      if (SECRET_FIELDS.has(name)) {
+        if (value === undefined) continue;
+        replaced = CENSOR;
+      } else if (isObject(value) && holdsSecret(value)) replaced = censorNested(value);
+      else continue;
+      out ??= { ...obj };
+      out[name] = replaced;
+    }
+    return (out ?? obj) as T;
+  } catch {
+    return unreadableLog(obj) as T;
   }
-  return (out ?? obj) as T;
 }
 
 /** Builds the process's root logger; every component takes `logger.child({ component })`. */

@@ -88,4 +88,27 @@ describe('log redaction', () => {
     const nested = { requestId: 'r', upstream: { status: 500, message: 'no' } };
     expect(redactSecrets(nested)).to.equal(nested);
   });
+
+  it('never throws: an Error with a getter or a read-only field holding a secret, a getter that throws', () => {
+    const { logger, lines, text } = capture();
+    class WithGetter extends Error {
+      get headers() {
+        return { authorization: `Bearer ${SECRET}` };
+      }
+    }
+    const readOnly = new Error('read-only');
+    Object.defineProperty(readOnly, 'key', { value: SECRET, enumerable: true, writable: false });
+    const throwing = {
+      get boom(): string {
+        throw new Error('unreadable');
+      },
+      secret: SECRET,
+    };
+    expect(() => logger.error({ err: new WithGetter('x') }, 'getter')).not.to.throw();
+    expect(() => logger.error({ err: readOnly }, 'read-only')).not.to.throw();
+    expect(() => logger.error({ detail: throwing, requestId: 'r1' }, 'throwing getter')).not.to.throw();
+    expect(lines.map((l) => l.msg)).to.deep.equal(['getter', 'read-only', 'throwing getter']);
+    expect(text.join('\n')).not.to.contain(SECRET);
+    expect(lines[2]).to.include({ requestId: 'r1', log_redaction_failed: true });
+  });
 });
