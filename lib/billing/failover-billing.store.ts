@@ -3,10 +3,17 @@ import type { ChargeEntry, WrittenCharges } from '../db/repositories/charge.repo
 import type { Admission, AdmitResult, BillingStore, QuotaChange, Settlement } from './billing-store.js';
 import type { LocalBillingStore } from './local-billing.store.js';
 import type { SettlementJournal } from './settlement-journal.js';
-import { BalanceSourceError, type RedisBillingStore, type RepayOp } from './redis-billing.store.js';
+import {
+  BalanceLoadRefusedError,
+  BalanceSourceError,
+  type RedisBillingStore,
+  type RepayOp,
+} from './redis-billing.store.js';
 
 /** Requests closed on Redis in one script call at most. */
 const REPAY_BATCH = 200;
+/** After a repay failed, charges written meanwhile wait for the timer (every second) rather than trying again at once. */
+const REPAY_RETRY_MS = 1000;
 
 /**
  * A cluster node's billing: Redis, and while Redis fails a call, the local store on the
@@ -31,6 +38,8 @@ export class FailoverBillingStore implements BillingStore {
   private readonly owedChanges = new Map<string, QuotaChange>();
   private repaying: Promise<void> | undefined;
   private repayAgain = false;
+  /** When the last repay failed (0: it did not): a Redis that answers but fails is not asked at every batch. */
+  private repayFailedAt = 0;
 
   constructor(
     private readonly redis: RedisBillingStore,
@@ -97,7 +106,7 @@ export class FailoverBillingStore implements BillingStore {
     }
     // Paid at once when Redis answers (a journal re-send, a request that settled here after
     // Redis came back): until then the live balances miss charges the database holds.
-    if (this.redisReady()) void this.repay();
+    if (this.redisReady() && Date.now() - this.repayFailedAt >= REPAY_RETRY_MS) void this.repay();
   }
 
   async changeQuota(c: QuotaChange): Promise<void> {
@@ -134,10 +143,11 @@ export class FailoverBillingStore implements BillingStore {
       return this.repaying;
     }
     this.repaying = (async () => {
+      let paid: boolean;
       do {
         this.repayAgain = false;
-        await this.doRepay();
-      } while (this.repayAgain && this.owed > 0 && this.redisReady());
+        paid = await this.doRepay();
+      } while (paid && this.repayAgain && this.owed > 0 && this.redisReady());
     })().finally(() => (this.repaying = undefined));
     return this.repaying;
   }
@@ -151,9 +161,9 @@ export class FailoverBillingStore implements BillingStore {
     if (!this.owedOps.has(chargeId)) this.owedOps.set(chargeId, { kind: 'cancel', chargeId });
   }
 
-  private async doRepay(): Promise<void> {
-    if (!this.redisReady()) return;
-    this.local.forgetBalances();
+  /** One pass over what is owed; false when Redis failed it (what is left stays owed). */
+  private async doRepay(): Promise<boolean> {
+    if (!this.redisReady()) return false;
     try {
       for (const [id, c] of [...this.owedChanges]) {
         await this.redis.changeQuota(c);
@@ -166,15 +176,23 @@ export class FailoverBillingStore implements BillingStore {
         // A cancel may have become a charge meanwhile: that one is still owed.
         for (const o of batch) if (this.owedOps.get(o.chargeId) === o) this.owedOps.delete(o.chargeId);
       }
+      this.repayFailedAt = 0;
+      // Redis holds what this node took elsewhere: the local balances are read afresh when next needed.
+      this.local.forgetBalances();
+      return true;
     } catch (err) {
+      this.repayFailedAt = Date.now();
       this.warn(err, 'repay');
+      return false;
     }
   }
 
   private warn(err: unknown, step: string): void {
     this.logger.warn(
       { err: { message: (err as Error).message }, step },
-      'billing on Redis failed; using the database',
+      err instanceof BalanceLoadRefusedError
+        ? 'a balance kept changing in the database while Redis loaded it; this request uses the database'
+        : 'billing on Redis failed; using the database',
     );
   }
 }

@@ -153,6 +153,36 @@ describe('billing under Redis faults (MariaDB + a private Redis)', function () {
     expect((await job.run()).repaired).to.deep.equal([]);
   });
 
+  it('a Redis that answers but refuses every script is asked to repay at most once a second, not at every written batch', async () => {
+    const id = await account(1000);
+    const repay = store.repay.bind(store);
+    let asked = 0;
+    store.repay = (ops) => {
+      asked++;
+      return repay(ops);
+    };
+    // Connected and answering, but every script call is refused at once (NOPERM).
+    await client.call('ACL', 'SETUSER', 'default', '-@scripting');
+    try {
+      // Ten requests, each taken to the database (Redis refuses the admit) and written in a batch of its own.
+      for (let i = 0; i < 10; i++) {
+        const a = admission(id, 10);
+        expect((await failover.admit(a)).kind).to.equal('ok');
+        await failover.settle(settlement(a, 5));
+        await writer.flush();
+      }
+      expect(failover.owed).to.be.at.least(10);
+      expect(asked).to.be.at.most(2);
+    } finally {
+      await client.call('ACL', 'SETUSER', 'default', '+@all');
+      store.repay = repay;
+    }
+    await failover.repay();
+    expect(failover.owed).to.equal(0);
+    const b = await books(id);
+    expect([b.quota, b.used]).to.deep.equal([950, 50]);
+  });
+
   it('a node pays what it charged on the database while its Redis connection was down as soon as the connection is back, not at the next repay tick', async () => {
     const parts = wireBilling({
       db,
