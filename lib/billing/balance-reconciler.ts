@@ -64,9 +64,10 @@ export class BalanceReconciler {
         for (const id of ids) {
           const row = rows.get(id);
           if (!row) continue; // deleted: its balance is never used again
-          checked++;
           if (who === 'token') userOf.set(id, row.userId);
           const r = await this.store.reconcile(who, id, row.quota, row.rev);
+          // A balance nobody loaded (a hash recording only a change's revision) is not one to count.
+          if (r.kind !== 'skip') checked++;
           if (r.kind === 'ok' && r.drift !== 0)
             repaired.push({ who, id, drift: r.drift, leftBefore: r.leftBefore });
         }

@@ -197,4 +197,32 @@ describe('loading a live balance while the database changes it (MariaDB + a priv
     expect(live).to.deep.equal([600, 1000]);
     expect((await node.job.run()).repaired).to.deep.equal([]);
   });
+
+  it("a hash made only to record a change's revision expires (an hour), and stays once its balance is loaded or charged", async () => {
+    const balances = balanceService();
+    const by = { username: 'admin', requestId: 'r' };
+    const ttl = (who: 'token' | 'user', id: number) => node.client.ttl(node.store.keys.balance(who, id));
+    // A top-up of a token nobody has used: its balance is not loaded, only the revision is kept.
+    const unused = await node.account(1000);
+    await balances.adjust('token', unused, 50, by, 'a top-up');
+    expect(await node.client.hkeys(node.store.keys.balance('token', unused))).to.deep.equal(['mrev']);
+    const left = await ttl('token', unused);
+    expect(left).to.be.greaterThan(3500).and.at.most(3600);
+    // Its first use loads it: no time to live any more.
+    expect((await node.failover.admit(node.admission(unused, 10))).kind).to.equal('ok');
+    expect(await ttl('token', unused)).to.equal(-1);
+    // A charge settled on a hash that held only the revision (Redis restarted, then a top-up
+    // before the settle): its `pend` must not expire.
+    const used = await node.account(1000);
+    const a = node.admission(used, 10);
+    expect((await node.failover.admit(a)).kind).to.equal('ok');
+    await node.srv.kill();
+    await node.srv.start();
+    await node.ready();
+    await balances.adjust('token', used, 50, by, 'a top-up');
+    expect(await ttl('token', used)).to.be.greaterThan(0);
+    await node.failover.settle(node.settlement(a, 7));
+    expect(await ttl('token', used)).to.equal(-1);
+    expect(await node.client.hget(node.store.keys.balance('token', used), 'pend')).to.equal('7');
+  });
 });

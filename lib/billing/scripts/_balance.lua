@@ -34,6 +34,16 @@ end
 local function raiseMrev(key, mrev, rev)
   if rev > tonumber(mrev or '0') then redis.call('HSET', key, 'mrev', rev) end
 end
+-- How long a hash made only to record `mrev` (a change to a balance nobody has loaded) is kept:
+-- the race it guards, a node's quota read and then its load, is milliseconds wide. A load, or a
+-- settle that adds `pend`, makes it permanent (PERSIST).
+local MREV_ONLY_TTL = 3600
+-- records the revision of a change on a balance not loaded yet (see applyAt)
+local function markUnloaded(key, mrev, rev)
+  local fresh = redis.call('EXISTS', key) == 0
+  raiseMrev(key, mrev, rev)
+  if fresh and rev > 0 then redis.call('EXPIRE', key, MREV_ONLY_TTL) end
+end
 -- a change of `delta` the database made at revision `rev`: applied unless the balance was
 -- loaded (or reconciled) at that revision or later, which already holds it. A balance not
 -- loaded yet only records the revision: a load that read the quota before it is refused (a
@@ -41,7 +51,7 @@ end
 local function applyAt(key, delta, rev)
   local b = redis.call('HMGET', key, 'unl', 'rev', 'mrev')
   if not b[1] then
-    raiseMrev(key, b[3], rev)
+    markUnloaded(key, b[3], rev)
     return 0
   end
   if b[1] ~= '0' or tonumber(b[2] or '0') >= rev then return 0 end

@@ -15,7 +15,7 @@ redis.call('ZADD', KEYS[2], nowMs(), id)
 local b = redis.call('HMGET', KEYS[1], 'unl', 'held', 'pend', 'rev', 'mrev')
 local rev = tonumber(ARGV[4])
 if not b[1] then
-  raiseMrev(KEYS[1], b[5], rev)
+  markUnloaded(KEYS[1], b[5], rev)
   return 0
 end
 if tonumber(b[4] or '0') >= rev then return 0 end

@@ -20,4 +20,6 @@ if ARGV[1] == '' then
 else
   redis.call('HSET', KEYS[1], 'unl', '0', 'left', tonumber(ARGV[1]) - tonumber(b[2] or '0'), 'held', '0', 'rev', ARGV[2])
 end
+-- a hash made earlier only to record `mrev` had a time to live: a loaded balance has none
+redis.call('PERSIST', KEYS[1])
 return 1

@@ -38,8 +38,15 @@ local function settle(K, A)
     if uu == '0' then credit(K[2], 0 - quota, 0) end
   end
   if quota ~= 0 then
-    if tl then redis.call('HINCRBY', K[1], 'pend', quota) end
-    if ul then redis.call('HINCRBY', K[2], 'pend', quota) end
+    -- `pend` must outlive a time to live set on a hash that held only `mrev`
+    if tl then
+      redis.call('HINCRBY', K[1], 'pend', quota)
+      redis.call('PERSIST', K[1])
+    end
+    if ul then
+      redis.call('HINCRBY', K[2], 'pend', quota)
+      redis.call('PERSIST', K[2])
+    end
   end
   local delta = tonumber(A[3])
   if held and delta ~= 0 and #K >= 7 then
