@@ -225,16 +225,17 @@ export class AttemptRunner {
     };
     /**
      * No usage (an upstream that ignores include_usage, or a stream cut short): count what was
-     * delivered. A stream that ended early is charged at least for what was delivered, whatever
-     * partial usage came before the break (Gemini's events carry the prompt count from the first
-     * one on, the output count only in the last).
+     * delivered. A stream that ended early is charged at least for what was delivered, unless
+     * the upstream's final usage had come (Gemini's events carry the prompt count from the first
+     * one on, the output count only in the last; some OpenAI-compatible upstreams send a running
+     * count on every chunk).
      */
     const settle = async (complete: boolean) => {
       state.counts = await this.counts(
         req,
         decoder.usage,
         () => countStreamedTokens(decoder.delivered),
-        !complete,
+        !complete && !decoder.usageFinal,
       );
     };
     const onDrain = () => exchange.resume();

@@ -107,6 +107,34 @@ describe('billing, rate limits and usage logs on a single node', function () {
       expect(counted.quota).to.equal(prompt + 2 * completion);
     });
 
+    it("a stream that breaks off after the upstream's closing usage chunk is charged that usage, not a local count", async () => {
+      await gw.channel({
+        name: 'u',
+        base_url: fake.baseUrl('u', 'usagereset'),
+        models: ['gpt-4o'],
+        priority: 5,
+      });
+      const token = await gw.token({ quota: 10_000 });
+      const stream = await client(token.key).chat.completions.create({
+        model: 'gpt-4o',
+        messages,
+        stream: true,
+      });
+      let text = '';
+      let broke = false;
+      try {
+        for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? '';
+      } catch {
+        broke = true;
+      }
+      expect(broke).to.equal(true);
+      expect(text).to.equal('Hello from u as gpt-4o');
+      // The local count of the text is larger than the upstream's 5: the upstream's final word stands.
+      expect(await countTextTokens(text)).to.be.greaterThan(5);
+      const [row] = await logsOf(token.id, 1);
+      expect(row).to.include({ prompt_tokens: 10, completion_tokens: 5, quota: 20 });
+    });
+
     it('a client that aborts mid-stream is charged for what was delivered', async () => {
       await gw.channel({ name: 'g', base_url: fake.baseUrl('g', 'gate'), models: ['gpt-4o'], priority: 5 });
       const token = await gw.token({ quota: 10_000 });

@@ -19,6 +19,7 @@ import { answerResponses } from './fake-responses.js';
  *   auth    401 invalid key while the label is refused (`refuse(label)`), else answers
  *   nocredit 429 insufficient_quota (an account out of credit)
  *   nousage stream without a usage chunk even when asked
+ *   usagereset stream: every chunk and the usage chunk when asked, then the socket is destroyed before `[DONE]`
  *   badjson answers 200 with a body that is not JSON
  *   403     403 permission denied                  cached answers with 4 of the prompt tokens cached
  * `GET …/v1/models` lists `<label>-model-a` and `<label>-model-b` (after the mode's error, if any).
@@ -261,6 +262,10 @@ export async function startFakeUpstream(port = 0, opts: { record?: boolean } = {
       res.write(
         `data: ${JSON.stringify({ id: 'chatcmpl-fake', object: 'chat.completion.chunk', created: 1_700_000_000, model, choices: [], usage: usageFor(r.mode) })}\n\n`,
       );
+    }
+    if (r.mode === 'usagereset') {
+      await sleep(20);
+      return req.socket.destroy();
     }
     res.end('data: [DONE]\n\n');
   }

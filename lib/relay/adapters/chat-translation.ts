@@ -361,6 +361,8 @@ function dataOf(events: SseEvent[]): string[] {
 export abstract class ChunkStreamDecoder implements StreamDecoder {
   protected readonly writer: ChunkWriter;
   protected lastUsage: NormalizedUsage | undefined;
+  /** Set by the decoder when `lastUsage` is the whole answer's (see StreamDecoder.usageFinal). */
+  protected lastUsageFinal = false;
   protected failure: unknown;
 
   constructor(protected readonly opts: StreamOptions) {
@@ -369,6 +371,10 @@ export abstract class ChunkStreamDecoder implements StreamDecoder {
 
   get usage(): NormalizedUsage | undefined {
     return this.lastUsage;
+  }
+
+  get usageFinal(): boolean {
+    return this.lastUsageFinal;
   }
 
   get delivered(): string {

@@ -60,6 +60,12 @@ export interface StreamDecoder {
   readonly pendingFailure?: unknown;
   /** The usage read so far (input tokens may come first, output tokens last). */
   readonly usage: NormalizedUsage | undefined;
+  /**
+   * The usage read is the upstream's count for the whole answer (not a running or partial
+   * one). A stream that ends early is billed at least the tokens of the text delivered unless
+   * this is true.
+   */
+  readonly usageFinal: boolean;
   /** The text delivered so far (bounded), for counting locally when no usage came. */
   readonly delivered: string;
 }

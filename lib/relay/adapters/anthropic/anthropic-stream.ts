@@ -65,6 +65,11 @@ abstract class ClaudeStream implements StreamDecoder {
     return { ...u, completionTokens: Math.max(u.completionTokens, estimate) };
   }
 
+  /** `message_delta` brought the output count: the usage is the whole answer's. */
+  get usageFinal(): boolean {
+    return this.usageReader.final;
+  }
+
   /** What the relay counts locally when no usage came at all (as OpenAI chunk events). */
   abstract readonly delivered: string;
 

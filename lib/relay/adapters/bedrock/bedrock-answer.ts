@@ -198,6 +198,8 @@ export class BedrockStreamDecoder extends ChunkStreamDecoder {
         return this.writer.finish(0, bedrockFinish(e.stopReason as string | undefined));
       case 'metadata':
         this.lastUsage = bedrockUsage(e.usage as ConverseUsage | undefined) ?? this.lastUsage;
+        // ConverseStream's metadata event closes the stream with the whole answer's usage.
+        this.lastUsageFinal = this.lastUsage !== undefined;
         return '';
       default:
         // messageStart, contentBlockStop: nothing to tell the client.

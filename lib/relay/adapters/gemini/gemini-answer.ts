@@ -172,7 +172,11 @@ export class GeminiStreamDecoder extends ChunkStreamDecoder {
       throw new UpstreamStreamError(info.message, info);
     }
     let out = '';
-    if (res.usageMetadata) this.lastUsage = geminiUsage(res.usageMetadata) ?? this.lastUsage;
+    if (res.usageMetadata) {
+      this.lastUsage = geminiUsage(res.usageMetadata) ?? this.lastUsage;
+      // The events before the last carry the prompt count only; the one with the finish reason has the whole answer's.
+      this.lastUsageFinal = (res.candidates ?? []).some((c) => c.finishReason !== undefined);
+    }
     const candidates = res.candidates ?? [];
     if (candidates.length === 0 && res.promptFeedback?.blockReason && !this.finished.has(0)) {
       this.seen.add(0);

@@ -15,6 +15,12 @@ export class SseUsageFilter implements StreamDecoder {
   private readonly decoder = new StringDecoder('utf8');
   private pending = '';
   usage: NormalizedUsage | undefined;
+  /**
+   * The usage came in OpenAI's closing usage chunk (empty `choices`) or the Responses API's
+   * `response.completed`: the whole answer's. Usage on chunks that carry choices (an upstream
+   * reporting a running count on every chunk) is not.
+   */
+  usageFinal = false;
   /** True once a `data: [DONE]` event passed. */
   done = false;
   /** The events forwarded so far (up to `keepBytes` characters), to count their tokens when no usage comes. */
@@ -71,7 +77,10 @@ export class SseUsageFilter implements StreamDecoder {
         response?: { usage?: OpenAiUsage | null };
       };
       const usage = json.usage ?? json.response?.usage;
-      if (usage) this.usage = openAiUsage(usage, this.endpoint);
+      if (usage) {
+        this.usage = openAiUsage(usage, this.endpoint);
+        this.usageFinal = !json.usage || (Array.isArray(json.choices) && json.choices.length === 0);
+      }
       if (json.usage) {
         if (this.dropUsageChunk && Array.isArray(json.choices) && json.choices.length === 0) return false;
       }
