@@ -1,3 +1,5 @@
+// First: V8 flags that must be set before the rest of the gateway's code runs.
+import './obs/gc-tuning.js';
 import { Gateway } from './app.js';
 import { loadConfig, type Config } from './config/config.js';
 import { AppError } from './errors/app.error.js';
