@@ -6,7 +6,10 @@ import { createDb, migrateLatest, type Db } from '../../lib/db/knex.js';
 import { ChargeRepository } from '../../lib/db/repositories/charge.repository.js';
 import { TokenRepository } from '../../lib/db/repositories/token.repository.js';
 import { UsageLogRepository, type UsageRecord } from '../../lib/db/repositories/usage-log.repository.js';
-import { UsageRollupRepository, type BackfillStep } from '../../lib/db/repositories/usage-rollup.repository.js';
+import {
+  UsageRollupRepository,
+  type BackfillStep,
+} from '../../lib/db/repositories/usage-rollup.repository.js';
 import { UsageHourlyBackfill } from '../../lib/db/usage-hourly-backfill.js';
 import { createLogger } from '../../lib/obs/logger.js';
 import { UserRepository } from '../../lib/db/repositories/user.repository.js';
@@ -149,6 +152,7 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
     let charges: ChargeRepository;
     let service: UsageService;
     let rollup: UsageRollupRepository;
+    const started: UsageHourlyBackfill[] = [];
 
     beforeEach(async () => {
       tdb = await createTestDatabase(driver);
@@ -161,6 +165,8 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
     });
 
     afterEach(async () => {
+      // A test that failed half-way leaves its backfill running: stopped before the pool closes.
+      await Promise.all(started.splice(0).map((b) => b.stop()));
       await db.destroy();
       await tdb.drop();
     });
@@ -352,6 +358,7 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
         },
       };
       const backfill = new UsageHourlyBackfill(counted, logger, { pauseMs: 0, retryMs: 20, ...opts });
+      started.push(backfill);
       return { backfill, lines, steps };
     }
 
@@ -419,13 +426,20 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       await db('usage_hourly_state').where({ id: 1 }).update({ complete_from: top });
       const first = backfillOf(rollup, { windowHours: 3 });
       first.backfill.start();
-      while (first.steps.length < 4) await new Promise((r) => setTimeout(r, 5));
+      const deadline = Date.now() + 20_000;
+      while (first.steps.length < 4 && first.lines.every((l) => l.level < 40) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(first.lines.filter((l) => l.level >= 40)).to.deep.equal([]);
       await first.backfill.stop();
       const stoppedAt = await mark();
       expect(stoppedAt).to.be.greaterThan(BASE).and.lessThan(top);
       await expectDashboardsMatch(rows, rand);
       // A new start: its own pool, its own repository.
-      const again = createDb({ databaseUrl: tdb.databaseUrl, dataDir: tdb.dataDir, sqliteFile: tdb.sqliteFile });
+      const again = createDb({
+        databaseUrl: tdb.databaseUrl,
+        dataDir: tdb.dataDir,
+        sqliteFile: tdb.sqliteFile,
+      });
       try {
         const second = backfillOf(new UsageRollupRepository(again), { windowHours: 3 });
         second.backfill.start();
@@ -452,7 +466,15 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       const m = await mark();
       // Charges re-sent with their old time (after a Redis loss): the write path rolls them up.
       const late = (id: string, at: number) =>
-        usageRow({ chargeId: id, createdAt: at, userId: 2, tokenId: 3, channelId: 4, quota: 11, model: 'o3' });
+        usageRow({
+          chargeId: id,
+          createdAt: at,
+          userId: 2,
+          tokenId: 3,
+          channelId: 4,
+          quota: 11,
+          model: 'o3',
+        });
       const written = [
         late('late-below', m - 2 * HOUR + 5000), // not yet backfilled (the next window)
         late('late-edge', m - 1), // the hour just below the mark
@@ -517,7 +539,8 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       expect(await mark()).to.be.greaterThan(Date.now());
       // The unique key is there: two batches of one key make one row.
       const at = BASE + 3 * HOUR;
-      const one = (id: string) => usageRow({ chargeId: id, createdAt: at, userId: 1, tokenId: 1, channelId: 1 });
+      const one = (id: string) =>
+        usageRow({ chargeId: id, createdAt: at, userId: 1, tokenId: 1, channelId: 1 });
       await charges.apply([entry(one('x'))]);
       await charges.apply([entry(one('y'))]);
       const hour = Math.floor(at / HOUR) * HOUR;

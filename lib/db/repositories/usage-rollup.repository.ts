@@ -31,8 +31,7 @@ export class UsageRollupRepository {
    */
   async completeFrom(): Promise<number> {
     const row = (await this.db('usage_hourly_state').where({ id: 1 }).first('complete_from')) as
-      | { complete_from: unknown }
-      | undefined;
+      { complete_from: unknown } | undefined;
     return row ? num(row.complete_from) : 0;
   }
 
