@@ -15,6 +15,7 @@ import { NewestVersionProbe } from './cfg/newest-version-probe.js';
 import { NodeStatus } from './cfg/node-status.js';
 import type { Config } from './config/config.js';
 import type { Db } from './db/knex.js';
+import { UsageHourlyBackfill } from './db/usage-hourly-backfill.js';
 import { createLogger } from './obs/logger.js';
 import { Metrics } from './obs/metrics.js';
 import { UpstreamStats } from './relay/upstream-stats.js';
@@ -293,6 +294,16 @@ export class Gateway {
     lifecycle.add({ name: 'billing', start: () => billing.start(), stop: () => billing.stop() });
     lifecycle.add({ name: 'upstream-stats', start: () => stats.start(), stop: () => stats.stop() });
     if (scheduler) lifecycle.add(scheduler);
+    // The usage rows logged before the hourly roll-up existed, rolled up in the background by
+    // the one node that writes config (a replica never does): the dashboard reads them raw
+    // until then. Nothing to do, and one read, once it is complete.
+    if (config.role !== 'slave') {
+      const backfill = new UsageHourlyBackfill(
+        repos.usageRollup,
+        logger.child({ component: 'usage-hourly-backfill' }),
+      );
+      lifecycle.add({ name: backfill.name, start: () => backfill.start(), stop: () => backfill.stop() });
+    }
     lifecycle.add(http.drain);
   }
 

@@ -36,6 +36,11 @@ export function usageView(u: UsageRecord & { id: number }) {
   };
 }
 
+/** How far back the hourly roll-up is complete (see UsageRollupRepository). */
+export interface RollupMark {
+  completeFrom(): Promise<number>;
+}
+
 /** Names of channels or tokens by id. */
 export interface NameLookup {
   namesByIds(ids: number[]): Promise<Map<number, string>>;
@@ -50,6 +55,7 @@ const MAX_BUCKETS = 2016;
 export class UsageService {
   constructor(
     private readonly usage: UsageLogRepository,
+    private readonly rollup: RollupMark,
     private readonly channels: NameLookup,
     private readonly tokens: NameLookup,
     private readonly clock: () => number = Date.now,
@@ -118,7 +124,14 @@ export class UsageService {
         `The range holds more than ${MAX_BUCKETS} ${q.bucket}s: shorten it or use bucket=day`,
         { param: 'bucket' },
       );
-    const filter: DashboardFilter = { from, to, userId: isAdmin(actor) ? q.user_id : actor.userId };
+    // Once per request: every query below splits the range at the same hour.
+    const completeFrom = await this.rollup.completeFrom();
+    const filter: DashboardFilter = {
+      from,
+      to,
+      userId: isAdmin(actor) ? q.user_id : actor.userId,
+      completeFrom,
+    };
     const [buckets, models, channels, tokens] = await Promise.all([
       this.usage.series(filter, bucketMs),
       this.usage.top(filter, 'model', q.top),

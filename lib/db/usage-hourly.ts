@@ -102,14 +102,16 @@ export function hourlyParams(d: HourlyDelta): (number | string)[] {
 
 /**
  * A dashboard range split where the roll-up can answer it: `hours`, the whole UTC hours inside
- * [from, to) (none when it holds no whole hour), and `edges`, the partial hours before and after
- * them, which only the usage rows can answer.
+ * [from, to) from `completeFrom` on (the roll-up's mark: it lacks rows before it; none when
+ * there is no such hour), and `edges`, the rest of the range before and after them, which only
+ * the usage rows can answer.
  */
 export function splitRange(
   from: number,
   to: number,
+  completeFrom = 0,
 ): { hours?: [number, number]; edges: [number, number][] } {
-  const first = Math.ceil(from / HOUR_MS) * HOUR_MS;
+  const first = Math.max(Math.ceil(from / HOUR_MS), Math.ceil(completeFrom / HOUR_MS)) * HOUR_MS;
   const last = Math.floor(to / HOUR_MS) * HOUR_MS;
   if (first >= last) return { edges: from < to ? [[from, to]] : [] };
   const edges: [number, number][] = [];

@@ -115,7 +115,7 @@ export function wireAdmin(deps: {
       sessions,
     ),
     pricing: new PricingService(repos.prices, repos.groups, writer),
-    usage: new UsageService(repos.usage, repos.channels, repos.tokens),
+    usage: new UsageService(repos.usage, repos.usageRollup, repos.channels, repos.tokens),
     sessions,
     login: new LoginService(
       repos.users,

@@ -13,6 +13,7 @@ import { PriceSeedRepository } from '../db/repositories/price-seed.repository.js
 import { SessionRepository } from '../db/repositories/session.repository.js';
 import { TokenRepository } from '../db/repositories/token.repository.js';
 import { UsageLogRepository } from '../db/repositories/usage-log.repository.js';
+import { UsageRollupRepository } from '../db/repositories/usage-rollup.repository.js';
 import { UserRepository } from '../db/repositories/user.repository.js';
 import { SqliteCheckpointer } from '../db/sqlite-checkpointer.js';
 import { ConfigError } from '../errors/config.error.js';
@@ -33,6 +34,8 @@ export interface Repositories {
   priceSeeds: PriceSeedRepository;
   groups: GroupRepository;
   usage: UsageLogRepository;
+  /** How far back the usage roll-up is complete, and its backfill. */
+  usageRollup: UsageRollupRepository;
   sessions: SessionRepository;
 }
 
@@ -76,6 +79,7 @@ export function wireStorage(config: Config, logger: Logger, sqliteFile?: string)
     priceSeeds: new PriceSeedRepository(db),
     groups: new GroupRepository(db),
     usage: new UsageLogRepository(db),
+    usageRollup: new UsageRollupRepository(db),
     sessions: new SessionRepository(db),
   };
   const dbSource = new DbConfigSource(

@@ -6,6 +6,12 @@ import { createDb, migrateLatest, type Db } from '../../lib/db/knex.js';
 import { ChargeRepository } from '../../lib/db/repositories/charge.repository.js';
 import { TokenRepository } from '../../lib/db/repositories/token.repository.js';
 import { UsageLogRepository, type UsageRecord } from '../../lib/db/repositories/usage-log.repository.js';
+import {
+  UsageRollupRepository,
+  type BackfillStep,
+} from '../../lib/db/repositories/usage-rollup.repository.js';
+import { UsageHourlyBackfill } from '../../lib/db/usage-hourly-backfill.js';
+import { createLogger } from '../../lib/obs/logger.js';
 import { UserRepository } from '../../lib/db/repositories/user.repository.js';
 import { createTestDatabase, type Driver, type TestDatabase } from '../helpers/databases.js';
 import { usageRow } from '../helpers/fixtures.js';
@@ -145,6 +151,8 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
     let usage: UsageLogRepository;
     let charges: ChargeRepository;
     let service: UsageService;
+    let rollup: UsageRollupRepository;
+    const started: UsageHourlyBackfill[] = [];
 
     beforeEach(async () => {
       tdb = await createTestDatabase(driver);
@@ -152,10 +160,13 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       await migrateLatest(db);
       usage = new UsageLogRepository(db);
       charges = new ChargeRepository(db, usage, new TokenRepository(db), new UserRepository(db));
-      service = new UsageService(usage, names, names);
+      rollup = new UsageRollupRepository(db);
+      service = new UsageService(usage, rollup, names, names);
     });
 
     afterEach(async () => {
+      // A test that failed half-way leaves its backfill running: stopped before the pool closes.
+      await Promise.all(started.splice(0).map((b) => b.stop()));
       await db.destroy();
       await tdb.drop();
     });
@@ -301,13 +312,8 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       ]);
     });
 
-    it('the migration fills the roll-up from the rows already logged', async () => {
-      await db.migrate.down();
-      expect(await db.schema.hasTable('usage_hourly')).to.equal(false);
-      const rand = seededRandom(7);
-      // Three days of rows, then a gap of a month, then a few more: windows with nothing are skipped.
-      const rows = randomRows(rand, 800, 'old');
-      for (const [i, r] of rows.entries()) if (i % 10 === 0) r.createdAt += 30 * DAY;
+    /** Usage rows as a release before the roll-up logged them: into `usage_logs` only. */
+    async function logOld(rows: UsageRecord[]) {
       for (let i = 0; i < rows.length; i += 100) {
         await db('usage_logs').insert(
           rows.slice(i, i + 100).map((r) => ({
@@ -326,13 +332,236 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
           })),
         );
       }
-      await db.migrate.up();
+    }
+
+    /** The roll-up as stored and as derived, of the hours from `from` on only. */
+    async function rollUpFrom(from: number) {
+      const { stored, derived } = await rollUpAndLog(db);
+      const keep = (rows: Record<string, unknown>[]) => rows.filter((r) => Number(r.hour) >= from);
+      return { stored: keep(stored), derived: keep(derived) };
+    }
+
+    /** A backfill whose progress lines and warnings are kept, and whose steps are counted. */
+    function backfillOf(repo: UsageRollupRepository, opts: { windowHours?: number } = {}) {
+      const lines: { level: number; msg: string }[] = [];
+      const logger = createLogger({
+        level: 'info',
+        pretty: false,
+        destination: { write: (line: string) => void lines.push(JSON.parse(line)) },
+      });
+      const steps: BackfillStep[] = [];
+      const counted = {
+        backfillStep: async (hours: number) => {
+          const step = await repo.backfillStep(hours);
+          steps.push(step);
+          return step;
+        },
+      };
+      const backfill = new UsageHourlyBackfill(counted, logger, { pauseMs: 0, retryMs: 20, ...opts });
+      started.push(backfill);
+      return { backfill, lines, steps };
+    }
+
+    const mark = async () => Number((await db('usage_hourly_state').where({ id: 1 }).first())?.complete_from);
+
+    it('the migration only makes the roll-up and its mark; the backfill fills it, the dashboard is exact all along', async () => {
+      await db.migrate.down();
+      await db.migrate.down();
+      expect(await db.schema.hasTable('usage_hourly')).to.equal(false);
+      expect(await db.schema.hasTable('usage_hourly_state')).to.equal(false);
+      const rand = seededRandom(7);
+      // Three days of rows, and a tenth of them a month earlier: the month between costs one step.
+      const rows = randomRows(rand, 800, 'old');
+      for (const [i, r] of rows.entries()) if (i % 10 === 0) r.createdAt -= 30 * DAY;
+      await logOld(rows);
+      const before = Date.now();
+      await db.migrate.latest();
+      const after = Date.now();
+      // Nothing rolled up at migration time; complete from the next whole hour on.
+      expect(Number((await db('usage_hourly').count({ n: '*' }).first())?.n)).to.equal(0);
+      expect(await mark()).to.be.oneOf([
+        (Math.floor(before / HOUR) + 1) * HOUR,
+        (Math.floor(after / HOUR) + 1) * HOUR,
+      ]);
+      const whole: Query = { from: BASE - 32 * DAY, to: BASE + 4 * DAY, bucket: 'day', top: 50 };
+      expect(await service.dashboard(admin, whole)).to.deep.equal(fromRows(rows, whole, true, admin.userId));
+      await expectDashboardsMatch(rows, rand);
+
+      // Part of the way: the mark in the middle of the three days.
+      for (let i = 0; i < 5; i++) expect((await rollup.backfillStep(6)).done).to.equal(false);
+      const middle = await mark();
+      const newest = Math.max(...rows.map((r) => r.createdAt));
+      expect(middle).to.equal((Math.floor(newest / HOUR) + 1) * HOUR - 30 * HOUR);
+      const part = await rollUpFrom(middle);
+      expect(part.stored.length).to.be.greaterThan(50);
+      expect(part.stored).to.deep.equal(part.derived);
+      expect((await rollUpAndLog(db)).stored.length).to.equal(part.stored.length);
+      expect(await service.dashboard(admin, whole)).to.deep.equal(fromRows(rows, whole, true, admin.userId));
+      await expectDashboardsMatch(rows, rand);
+
+      // The rest, by the background loop.
+      const { backfill, lines, steps } = backfillOf(rollup);
+      backfill.start();
+      await backfill.finished();
+      expect(await mark()).to.equal(0);
+      // 76 hours in 6-hour windows, twice (the three days and the month before), and the last look.
+      expect(steps.length).to.be.within(20, 30);
+      expect(steps.at(-1)!.done).to.equal(true);
+      expect(lines.filter((l) => l.level >= 40)).to.deep.equal([]);
+      expect(lines.at(-1)!.msg).to.equal('usage roll-up backfill complete');
       const { stored, derived } = await rollUpAndLog(db);
       expect(stored.length).to.be.greaterThan(100);
       expect(stored).to.deep.equal(derived);
-      const q: Query = { from: BASE - 5 * HOUR, to: BASE + 32 * DAY, bucket: 'day', top: 50 };
-      expect(await service.dashboard(admin, q)).to.deep.equal(fromRows(rows, q, true, admin.userId));
+      expect(await service.dashboard(admin, whole)).to.deep.equal(fromRows(rows, whole, true, admin.userId));
       await expectDashboardsMatch(rows, rand);
+      // Complete: a further start does nothing.
+      expect(await rollup.backfillStep(6)).to.deep.equal({ done: true, rows: 0, completeFrom: 0 });
+    });
+
+    it('the backfill goes on from its mark after a stop (another node, another connection pool)', async () => {
+      const rand = seededRandom(11);
+      const rows = randomRows(rand, 600, 'resume');
+      await logOld(rows);
+      const top = Math.ceil((BASE + 80 * HOUR) / HOUR) * HOUR;
+      await db('usage_hourly_state').where({ id: 1 }).update({ complete_from: top });
+      const first = backfillOf(rollup, { windowHours: 3 });
+      first.backfill.start();
+      const deadline = Date.now() + 20_000;
+      while (first.steps.length < 4 && first.lines.every((l) => l.level < 40) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 5));
+      expect(first.lines.filter((l) => l.level >= 40)).to.deep.equal([]);
+      await first.backfill.stop();
+      const stoppedAt = await mark();
+      expect(stoppedAt).to.be.greaterThan(BASE).and.lessThan(top);
+      await expectDashboardsMatch(rows, rand);
+      // A new start: its own pool, its own repository.
+      const again = createDb({
+        databaseUrl: tdb.databaseUrl,
+        dataDir: tdb.dataDir,
+        sqliteFile: tdb.sqliteFile,
+      });
+      try {
+        const second = backfillOf(new UsageRollupRepository(again), { windowHours: 3 });
+        second.backfill.start();
+        await second.backfill.finished();
+        expect(second.steps[0]!.window![1]).to.equal(stoppedAt);
+        expect(second.lines[0]!.msg).to.equal('usage roll-up backfill: complete from this hour on');
+      } finally {
+        await again.destroy();
+      }
+      expect(await mark()).to.equal(0);
+      const { stored, derived } = await rollUpAndLog(db);
+      expect(stored).to.deep.equal(derived);
+      await expectDashboardsMatch(rows, rand);
+    });
+
+    it('a late write into an hour not yet backfilled, being backfilled or done counts once', async () => {
+      const rand = seededRandom(13);
+      const rows = randomRows(rand, 600, 'base');
+      await logOld(rows);
+      await db('usage_hourly_state')
+        .where({ id: 1 })
+        .update({ complete_from: Math.ceil((BASE + 80 * HOUR) / HOUR) * HOUR });
+      for (let i = 0; i < 4; i++) await rollup.backfillStep(6);
+      const m = await mark();
+      // Charges re-sent with their old time (after a Redis loss): the write path rolls them up.
+      const late = (id: string, at: number) =>
+        usageRow({
+          chargeId: id,
+          createdAt: at,
+          userId: 2,
+          tokenId: 3,
+          channelId: 4,
+          quota: 11,
+          model: 'o3',
+        });
+      const written = [
+        late('late-below', m - 2 * HOUR + 5000), // not yet backfilled (the next window)
+        late('late-edge', m - 1), // the hour just below the mark
+        late('late-far', m - 40 * HOUR), // many windows away
+        late('late-above', m + 7 * HOUR + 1), // already backfilled
+        late('late-mark', m), // the mark's own hour
+      ];
+      expect(await charges.apply(written.map(entry))).to.equal(written.length);
+      // And once more: a replay adds nothing.
+      expect(await charges.apply(written.map(entry))).to.equal(0);
+      const all = [...rows, ...written];
+      await expectDashboardsMatch(all, rand);
+      const part = await rollUpFrom(m);
+      expect(part.stored).to.deep.equal(part.derived);
+      const { backfill } = backfillOf(rollup);
+      backfill.start();
+      await backfill.finished();
+      const { stored, derived } = await rollUpAndLog(db);
+      expect(stored).to.deep.equal(derived);
+      await expectDashboardsMatch(all, rand);
+    });
+
+    it('charges written while the backfill runs count once, and neither side fails', async () => {
+      const rand = seededRandom(17);
+      const rows = randomRows(rand, 1200, 'busy');
+      await logOld(rows);
+      await db('usage_hourly_state')
+        .where({ id: 1 })
+        .update({ complete_from: Math.ceil((BASE + 80 * HOUR) / HOUR) * HOUR });
+      const { backfill, lines, steps } = backfillOf(rollup, { windowHours: 1 });
+      backfill.start();
+      const fresh = randomRows(rand, 900, 'during');
+      let i = 0;
+      while (i < fresh.length) {
+        const batch = fresh.slice(i, i + 1 + Math.floor(rand() * 20));
+        i += batch.length;
+        expect(await charges.apply(batch.map(entry))).to.equal(batch.length);
+      }
+      await backfill.finished();
+      expect(steps.length).to.be.greaterThan(70);
+      expect(lines.filter((l) => l.level >= 40)).to.deep.equal([]);
+      const { stored, derived } = await rollUpAndLog(db);
+      expect(stored).to.deep.equal(derived);
+      await expectDashboardsMatch([...rows, ...fresh], rand);
+    });
+
+    it('the migrations run again after a start that died in them', async () => {
+      await db.migrate.down();
+      await db.migrate.down();
+      const rows = randomRows(seededRandom(19), 300, 'died');
+      await logOld(rows);
+      // Died in the first one after its CREATE TABLE (on MySQL the keys come in later
+      // statements, each committed on its own), and in the second before its row.
+      await db.schema.createTable('usage_hourly', (t) => {
+        t.bigInteger('hour');
+        t.integer('user_id');
+      });
+      await db.schema.createTable('usage_hourly_state', (t) => {
+        t.integer('id').primary();
+      });
+      await db.migrate.latest();
+      expect(await mark()).to.be.greaterThan(Date.now());
+      // The unique key is there: two batches of one key make one row.
+      const at = BASE + 3 * HOUR;
+      const one = (id: string) =>
+        usageRow({ chargeId: id, createdAt: at, userId: 1, tokenId: 1, channelId: 1 });
+      await charges.apply([entry(one('x'))]);
+      await charges.apply([entry(one('y'))]);
+      const hour = Math.floor(at / HOUR) * HOUR;
+      expect(Number((await db('usage_hourly').where({ hour }).count({ n: '*' }).first())?.n)).to.equal(1);
+      // And each `up` alone, again after it ran whole.
+      const migrations = (await import('../../lib/db/migrations/index.js')).migrationSource;
+      const all = await migrations.getMigrations([]);
+      for (const name of ['20261129008100_create-usage-hourly', '20261129008200_create-usage-hourly-state']) {
+        const m = all.find(([n]) => n === name)!;
+        await (await migrations.getMigration(m)).up(db);
+      }
+      expect(await mark()).to.be.greaterThan(Date.now());
+      const { backfill } = backfillOf(rollup);
+      backfill.start();
+      await backfill.finished();
+      const { stored, derived } = await rollUpAndLog(db);
+      expect(stored).to.deep.equal(derived);
+      const q: Query = { from: BASE - 5 * HOUR, to: BASE + 4 * DAY, bucket: 'day', top: 50 };
+      expect(await service.dashboard(admin, q)).to.deep.equal(
+        fromRows([...rows, one('x'), one('y')], q, true, admin.userId),
+      );
     });
   });
 }

@@ -27,6 +27,7 @@ import * as addQuotaRevToTokens from './20261129004100_add-quota-rev-to-tokens.j
 import * as addQuotaRevToUsers from './20261129004200_add-quota-rev-to-users.js';
 import * as createIdempotencyKeys from './20261129004300_create-idempotency-keys.js';
 import * as createUsageHourly from './20261129008100_create-usage-hourly.js';
+import * as createUsageHourlyState from './20261129008200_create-usage-hourly-state.js';
 
 type Migration = { up(knex: Knex): Promise<void>; down(knex: Knex): Promise<void> };
 
@@ -63,6 +64,7 @@ const migrations: [string, Migration][] = [
   ['20261129006100_add-cache-write-input-to-prices', addCacheWriteInputToPrices],
   ['20261129007100_add-cache-writes-to-usage-logs', addCacheWritesToUsageLogs],
   ['20261129008100_create-usage-hourly', createUsageHourly],
+  ['20261129008200_create-usage-hourly-state', createUsageHourlyState],
 ];
 
 export const migrationSource: Knex.MigrationSource<[string, Migration]> = {

@@ -70,6 +70,11 @@ export interface DashboardFilter {
   from: number;
   to: number;
   userId?: number;
+  /**
+   * The roll-up's mark (`UsageRollupRepository.completeFrom`, read once for the request): its
+   * hours before it are answered from the usage rows.
+   */
+  completeFrom: number;
 }
 
 /** One bucket of the dashboard's series. */
@@ -238,7 +243,8 @@ export class UsageLogRepository {
    * Relayed requests per time bucket of `bucketMs` (a whole number of hours, aligned on the Unix
    * epoch, so UTC hours and days): requests, tokens, quota and error answers (status 400 and
    * above). Empty buckets are absent. Whole hours come from the roll-up, the partial hours at
-   * the range's edges from the rows, so the cost does not grow with the requests of the range.
+   * the range's edges (and the hours before the roll-up's mark, while it is being backfilled)
+   * from the rows, so the cost does not grow with the requests of the range.
    */
   async series(f: DashboardFilter, bucketMs: number): Promise<UsageBucket[]> {
     const rows = (await this.rolledUp(
@@ -313,15 +319,16 @@ export class UsageLogRepository {
   }
 
   /**
-   * A query over the union of `hourly` (the roll-up's whole hours of the range, aggregated) and
-   * `raw` (the usage rows of its partial hours, aggregated alike): the caller sums the two up.
+   * A query over the union of `hourly` (the roll-up's whole hours of the range from its mark on,
+   * aggregated) and `raw` (the usage rows of the rest, aggregated alike): the caller sums the
+   * two up.
    */
   private rolledUp(
     f: DashboardFilter,
     hourly: (q: Knex.QueryBuilder) => Knex.QueryBuilder,
     raw: (q: Knex.QueryBuilder) => Knex.QueryBuilder,
   ): Knex.QueryBuilder {
-    const { hours, edges } = splitRange(f.from, f.to);
+    const { hours, edges } = splitRange(f.from, f.to, f.completeFrom);
     const parts: Knex.QueryBuilder[] = [];
     if (hours) {
       parts.push(
