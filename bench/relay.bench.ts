@@ -346,6 +346,11 @@ function buildBaseline(ref: string, dataDir: string): string {
       stdio: 'inherit',
     },
   );
+  // What `npm run build` copies besides the compiled code (releases with billing scripts as
+  // files; the console is not needed to relay).
+  const scripts = path.join(dir, 'lib/billing/scripts');
+  if (fs.existsSync(scripts))
+    fs.cpSync(scripts, path.join(dir, 'dist/lib/billing/scripts'), { recursive: true });
   return dir;
 }
 
