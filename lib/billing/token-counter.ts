@@ -32,7 +32,7 @@ const WORKER_ENTRY = new URL(
  * registers tsx in the worker first (resolved from the working directory, the project's), then
  * imports the entry.
  */
-function startWorker(): Worker {
+export function startTokenWorker(): Worker {
   if (WORKER_ENTRY.pathname.endsWith('.js')) return new Worker(WORKER_ENTRY);
   const entry = JSON.stringify(WORKER_ENTRY.href);
   return new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${entry}); })`, {
@@ -66,7 +66,14 @@ export class TokenCounter {
   private holders = 0;
   private logger?: Logger;
 
-  constructor(private readonly timeoutMs = COUNT_TIMEOUT_MS) {}
+  private readonly timeoutMs: number;
+  private readonly startWorker: () => Worker;
+
+  /** `startWorker`: another worker speaking the same messages (tests: one that dies or hangs). */
+  constructor(opts: { timeoutMs?: number; startWorker?: () => Worker } = {}) {
+    this.timeoutMs = opts.timeoutMs ?? COUNT_TIMEOUT_MS;
+    this.startWorker = opts.startWorker ?? startTokenWorker;
+  }
 
   /** The tokens of texts counted as one (they share the cap). */
   count(texts: readonly string[]): Promise<number> {
@@ -123,7 +130,7 @@ export class TokenCounter {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const worker = startWorker();
+    const worker = this.startWorker();
     this.worker = worker;
     this.lastHeard = performance.now();
     worker.on('message', (reply: CountReply) => {
