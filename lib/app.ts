@@ -1,7 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
 import { wireBilling } from './billing/billing-wiring.js';
-import { preloadTokenizer } from './billing/token-counter.js';
+import { tokenCounter } from './billing/token-counter.js';
 import { defaultCatalogue, type PriceCatalogue } from './billing/price-catalogue.js';
 import { PriceSeeder } from './billing/price-seeder.js';
 import type { ClusterNode } from './cfg/cluster-node.js';
@@ -258,8 +258,13 @@ export class Gateway {
       const catalogue = opts.priceCatalogue ?? defaultCatalogue;
       lifecycle.add({ name: 'price-seed', start: () => seeder.seed(catalogue).then(() => undefined) });
     }
-    // Before listening: loading the tokenizer holds the event loop for up to a second.
-    if (config.billing.enabled) lifecycle.add({ name: 'tokenizer', start: async () => preloadTokenizer() });
+    // Local token counts run in a worker thread started at the first count (none, no tables in
+    // memory); the gateway's stop ends it (the last gateway of the process, in tests).
+    lifecycle.add({
+      name: 'tokenizer',
+      start: async () => tokenCounter.hold(logger.child({ component: 'tokenizer' })),
+      stop: () => tokenCounter.release(),
+    });
     lifecycle.add(http.listener);
     // From now on a channel pointing at this gateway's own port is refused.
     lifecycle.add({

@@ -1,109 +1,188 @@
-import { createRequire } from 'node:module';
+import { Worker } from 'node:worker_threads';
+import type { Logger } from '../obs/logger.js';
 import type { Endpoint } from '../relay/adapters/provider-adapter.js';
+import { estimateTokens, planCount } from './token-count-core.js';
+import type { CountReply, CountRequest } from './token-worker.js';
+
+export { CHARS_PER_TOKEN_ESTIMATE, MAX_EXACT_COUNT_CHARS } from './token-count-core.js';
 
 /**
  * Local token counts, for when an upstream reports no usage (or the client went away before
  * it did), with the o200k_base tokenizer of OpenAI's current models (gpt-tokenizer). Other
  * providers tokenize differently: then these counts are an estimate, which is why an upstream's
  * own usage always wins.
+ *
+ * The tokenizer runs in a worker thread started at the first count: its tables (about 50 MB,
+ * a second of CPU to load) are paid only by a gateway that counts, and no count, not even the
+ * first, holds up the event loop.
  */
 
-let counter: ((text: string) => number) | undefined;
+/** How long a count waits for the worker before it settles for the estimate. */
+const COUNT_TIMEOUT_MS = 30_000;
+
+/** The worker's entry: the compiled .js next to this file, or the .ts when run through tsx. */
+const WORKER_ENTRY = new URL(
+  import.meta.url.endsWith('.ts') ? './token-worker.ts' : './token-worker.js',
+  import.meta.url,
+);
 
 /**
- * The most characters of one count (a prompt, or an answer) that are tokenized; beyond it the
- * rest is estimated at {@link CHARS_PER_TOKEN_ESTIMATE} characters per token. 256k characters
- * take about 10 ms of CPU as prose and up to about 0.3 s as random letters (BPE's worst case).
+ * Starts the worker. Under tsx (tests, `npm run dev`) node 20 runs a worker's entry without the
+ * parent's `--import tsx` hooks (tsx issue #354: "Unknown file extension .ts"), so a small script
+ * registers tsx in the worker first (resolved from the working directory, the project's), then
+ * imports the entry.
  */
-export const MAX_EXACT_COUNT_CHARS = 256 * 1024;
-/** The estimate beyond {@link MAX_EXACT_COUNT_CHARS}: one token per 4 characters (rounded up). */
-export const CHARS_PER_TOKEN_ESTIMATE = 4;
-/** A count gives the event loop back (setImmediate) after this much CPU time. */
-const SLICE_MS = 8;
-/** Texts are tokenized in pieces of about this many characters, cut at whitespace. */
-const PIECE_CHARS = 2048;
+export function startTokenWorker(): Worker {
+  if (WORKER_ENTRY.pathname.endsWith('.js')) return new Worker(WORKER_ENTRY);
+  const entry = JSON.stringify(WORKER_ENTRY.href);
+  return new Worker(`import('tsx/esm/api').then((t) => { t.register(); return import(${entry}); })`, {
+    eval: true,
+  });
+}
+
+interface Pending {
+  worker: Worker;
+  resolve: (tokens: number) => void;
+  /** The estimate of what lies beyond the cap, added to the worker's answer. */
+  beyondCap: number;
+  /** What the count is worth if the worker never answers: a token per 4 characters. */
+  fallback: number;
+  timer: NodeJS.Timeout;
+}
+
 /**
- * The longest unbroken run of non-space characters tokenized as one piece. A BPE merge costs the
- * square of its word's length (a 20,000-letter word takes 0.4 s, 120,000 letters seconds), so a
- * longer run is cut into runs of this length; the count then differs from the exact one by at
- * most a token per cut, on text that is not language anyway.
+ * Counts texts in a worker thread (token-worker.ts), started at the first count and `unref()`ed
+ * (it never keeps the process alive). A count is bounded: the worker tokenizes at most
+ * {@link MAX_EXACT_COUNT_CHARS} characters of it, in pieces (see token-count-core.ts), and the
+ * rest is estimated here. A worker that crashes is logged and replaced at the next count; a count
+ * whose worker died, or that waited {@link COUNT_TIMEOUT_MS}, is the estimate (ceil(chars/4)).
  */
-const MAX_RUN_CHARS = 64;
-const LONG_RUN = new RegExp(`\\S{${MAX_RUN_CHARS + 1},}`);
-const SHORT_RUNS = new RegExp(`\\s*\\S{1,${MAX_RUN_CHARS}}|\\s+`, 'g');
+export class TokenCounter {
+  private worker?: Worker;
+  /** When the worker last answered (or started): a worker silent for a whole timeout is stuck. */
+  private lastHeard = 0;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private holders = 0;
+  private logger?: Logger;
 
-/**
- * Loads the tokenizer's tables now (about 0.5–1 s of CPU and 70 MB): the gateway calls it at
- * start when billing is on, so the first local count never holds up traffic while it loads.
- */
-export function preloadTokenizer(): void {
-  tokenizer();
-}
+  private readonly timeoutMs: number;
+  private readonly startWorker: () => Worker;
 
-function tokenizer(): (text: string) => number {
-  counter ??= (
-    createRequire(import.meta.url)('gpt-tokenizer/encoding/o200k_base') as {
-      countTokens: (t: string) => number;
-    }
-  ).countTokens;
-  return counter;
-}
-
-/** Tokenizes one piece of at most {@link PIECE_CHARS} characters, cutting overlong runs. */
-function countPiece(count: (text: string) => number, piece: string): number {
-  if (!LONG_RUN.test(piece)) return count(piece);
-  let n = 0;
-  for (const m of piece.matchAll(SHORT_RUNS)) n += count(m[0]);
-  return n;
-}
-
-/** Where the piece starting at `start` ends: at whitespace near {@link PIECE_CHARS}, else at it. */
-function pieceEnd(text: string, start: number): number {
-  const end = start + PIECE_CHARS;
-  if (end >= text.length) return text.length;
-  for (let i = end; i > end - MAX_RUN_CHARS; i--) {
-    const c = text.charCodeAt(i);
-    if (c === 32 || c === 10 || c === 9 || c === 13) return i;
+  /** `startWorker`: another worker speaking the same messages (tests: one that dies or hangs). */
+  constructor(opts: { timeoutMs?: number; startWorker?: () => Worker } = {}) {
+    this.timeoutMs = opts.timeoutMs ?? COUNT_TIMEOUT_MS;
+    this.startWorker = opts.startWorker ?? startTokenWorker;
   }
-  return end;
-}
 
-/** What one count may still spend: exact characters left, and when its current slice began. */
-interface Budget {
-  chars: number;
-  sliceStart: number;
-}
+  /** The tokens of texts counted as one (they share the cap). */
+  count(texts: readonly string[]): Promise<number> {
+    const { parts, estimate } = planCount(texts);
+    if (parts.length === 0) return Promise.resolve(estimate);
+    const fallback = estimateTokens(texts);
+    let worker: Worker;
+    try {
+      worker = this.started();
+    } catch (err) {
+      this.report('error', { err }, 'the token counter could not start its worker; counting by estimate');
+      return Promise.resolve(fallback);
+    }
+    return new Promise<number>((resolve) => {
+      const id = this.nextId++;
+      // Ref'd: a process waiting for a count stays up for it (the idle worker does not keep it).
+      const timer = setTimeout(() => this.timedOut(id), this.timeoutMs);
+      this.pending.set(id, { worker, fallback, timer, resolve, beyondCap: estimate });
+      worker.postMessage({ id, parts } satisfies CountRequest);
+    });
+  }
 
-function newBudget(): Budget {
-  return { chars: MAX_EXACT_COUNT_CHARS, sliceStart: performance.now() };
-}
+  /** A gateway holds the counter while it runs (its logger gets the worker's failures). */
+  hold(logger: Logger): void {
+    this.holders++;
+    this.logger = logger;
+  }
 
-const yieldToLoop = () => new Promise<void>((resolve) => setImmediate(resolve));
+  /** The last gateway to let go ends the worker; a count still waiting gets the estimate. */
+  async release(): Promise<void> {
+    if (--this.holders > 0) return;
+    this.holders = 0;
+    await this.stop();
+  }
 
-/**
- * Counts a text's tokens in time linear in its length and bounded: the first
- * {@link MAX_EXACT_COUNT_CHARS} characters of the whole count (`budget`) are tokenized in
- * pieces, giving the event loop back every {@link SLICE_MS}; the rest is estimated.
- */
-async function countTokens(text: string, budget: Budget): Promise<number> {
-  if (text === '') return 0;
-  const exact = Math.min(text.length, Math.max(0, budget.chars));
-  budget.chars -= exact;
-  let n = 0;
-  if (exact > 0) {
-    const count = tokenizer();
-    for (let start = 0; start < exact;) {
-      const end = Math.min(pieceEnd(text, start), exact);
-      n += countPiece(count, text.slice(start, end));
-      start = end;
-      if (performance.now() - budget.sliceStart > SLICE_MS) {
-        await yieldToLoop();
-        budget.sliceStart = performance.now();
-      }
+  /** Ends the worker (if any); counts still waiting get the estimate. The next count starts one. */
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.worker = undefined;
+    this.settle(worker);
+    await worker.terminate();
+  }
+
+  /** Whether a worker is running (for tests and the health of the counter). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
+  /** The worker's thread id, if one runs (for tests). */
+  get threadId(): number | undefined {
+    return this.worker?.threadId;
+  }
+
+  private started(): Worker {
+    if (this.worker) return this.worker;
+    const worker = this.startWorker();
+    this.worker = worker;
+    this.lastHeard = performance.now();
+    worker.on('message', (reply: CountReply) => {
+      if (this.worker === worker) this.lastHeard = performance.now();
+      const p = this.pending.get(reply.id);
+      if (!p) return;
+      this.pending.delete(reply.id);
+      clearTimeout(p.timer);
+      p.resolve(reply.tokens + p.beyondCap);
+    });
+    worker.on('error', (err) => this.report('error', { err }, 'the token counter worker failed'));
+    worker.on('exit', (code) => {
+      if (this.worker !== worker) return; // stopped on purpose
+      this.worker = undefined;
+      this.report('error', { code }, 'the token counter worker exited; the next count starts another');
+      this.settle(worker);
+    });
+    // After the listeners: a 'message' listener added later would ref the port again.
+    worker.unref();
+    return worker;
+  }
+
+  /** Every count still waiting on `worker` gets its estimate. */
+  private settle(worker: Worker): void {
+    for (const [id, p] of this.pending) {
+      if (p.worker !== worker) continue;
+      this.pending.delete(id);
+      clearTimeout(p.timer);
+      p.resolve(p.fallback);
     }
   }
-  return n + Math.ceil((text.length - exact) / CHARS_PER_TOKEN_ESTIMATE);
+
+  /** To the holding gateway's log; with no gateway (a script, a unit test), a process warning. */
+  private report(level: 'error' | 'warn', fields: Record<string, unknown>, msg: string): void {
+    if (this.logger) this.logger[level](fields, msg);
+    else
+      process.emitWarning(`${msg}: ${String(fields.err ?? fields.code ?? fields.timeoutMs)}`, 'TokenCounter');
+  }
+
+  private timedOut(id: number): void {
+    const p = this.pending.get(id);
+    if (!p) return;
+    this.pending.delete(id);
+    this.report('warn', { timeoutMs: this.timeoutMs }, 'a token count timed out; counted by estimate');
+    p.resolve(p.fallback);
+    // Silent for a whole timeout: stuck, not just busy. Its counts get the estimate, a new one starts.
+    if (this.worker === p.worker && performance.now() - this.lastHeard >= this.timeoutMs) void this.stop();
+  }
 }
+
+/** The process's counter: one worker, shared by the gateways of a process (tests run several). */
+export const tokenCounter = new TokenCounter();
 
 /** Tokens OpenAI adds per chat message (role and separators) and to prime the answer. */
 const PER_MESSAGE = 3;
@@ -126,24 +205,21 @@ function textsOf(value: unknown): string[] {
 
 /** The prompt's tokens: chat messages, a completion prompt, or embedding inputs. */
 export async function countPromptTokens(endpoint: Endpoint, body: Record<string, unknown>): Promise<number> {
-  const budget = newBudget();
-  if (endpoint === 'chat') {
-    const messages = Array.isArray(body.messages) ? body.messages : [];
-    let n = PER_REPLY;
-    for (const m of messages as Record<string, unknown>[]) {
-      n += PER_MESSAGE + (await countTokens(contentText(m?.content), budget));
-      if (typeof m?.name === 'string') n += (await countTokens(m.name, budget)) + 1;
-      if (performance.now() - budget.sliceStart > SLICE_MS) {
-        await yieldToLoop();
-        budget.sliceStart = performance.now();
-      }
+  if (endpoint !== 'chat')
+    return tokenCounter.count(textsOf(endpoint === 'embeddings' ? body.input : body.prompt));
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  // In order (content, then name, message by message): the cap is shared by the texts in order.
+  const texts: string[] = [];
+  let n = PER_REPLY;
+  for (const m of messages as Record<string, unknown>[]) {
+    n += PER_MESSAGE;
+    texts.push(contentText(m?.content));
+    if (typeof m?.name === 'string') {
+      texts.push(m.name);
+      n += 1;
     }
-    return n;
   }
-  let n = 0;
-  for (const t of textsOf(endpoint === 'embeddings' ? body.input : body.prompt))
-    n += await countTokens(t, budget);
-  return n;
+  return n + (await tokenCounter.count(texts));
 }
 
 /** The text a (non-streamed) answer carries: message contents, tool call arguments, completion texts. */
@@ -181,12 +257,12 @@ export function countStreamedTokens(events: string): Promise<number> {
       // A broken event: nothing countable in it.
     }
   }
-  return countTokens(text, newBudget());
+  return tokenCounter.count([text]);
 }
 
 /** The tokens of a text. */
 export function countTextTokens(text: string): Promise<number> {
-  return countTokens(text, newBudget());
+  return tokenCounter.count([text]);
 }
 
 /** A cheap upper-side guess of the prompt's tokens from its size, for the hold and the TPM check. */
