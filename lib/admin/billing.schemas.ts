@@ -71,6 +71,9 @@ export const dashboardQuerySchema = z.object({
   top: z.coerce.number().int().min(1).max(50).default(10),
 });
 
+/** The latest time a Date can hold (ms): a later one cannot be shown or bucketed. */
+const MAX_TIME_MS = 8_640_000_000_000_000;
+
 /** A query-string time: digits are Unix seconds, anything else an ISO 8601 time. */
 function queryTime() {
   return z
@@ -79,7 +82,7 @@ function queryTime() {
     .transform((v, ctx) => {
       if (v === undefined) return undefined;
       const ms = /^\d+$/.test(v) ? Number(v) * 1000 : Date.parse(v);
-      if (!Number.isFinite(ms)) {
+      if (!Number.isFinite(ms) || Math.abs(ms) > MAX_TIME_MS) {
         ctx.addIssue({ code: 'custom', message: 'an ISO 8601 time (2027-01-31T00:00:00Z) or Unix seconds' });
         return z.NEVER;
       }

@@ -158,6 +158,12 @@ for (const driver of ['sqlite', 'mysql'] as Driver[]) {
       const ofBob = await gw.admin('GET', `/api/dashboard?user_id=${bob.user.id}`);
       expect(sum(ofBob.body.series, 'requests')).to.equal(0);
       expect((await gw.admin('GET', '/api/dashboard?top=0')).status).to.equal(400);
+      // A time past what a date can hold (Unix seconds near 2^53) is the client's mistake, not a 500.
+      for (const path of ['/api/dashboard?to=9007199254740991', '/api/logs?from=9007199254740994']) {
+        const far = await gw.admin('GET', path);
+        expect(far.status, path).to.equal(400);
+        expect(far.body.error.param, path).to.be.oneOf(['to', 'from']);
+      }
       const a = await alice.call('GET', '/api/dashboard?bucket=day');
       expect(a.status).to.equal(200);
       expect(a.body.series).to.have.length.within(30, 31);
