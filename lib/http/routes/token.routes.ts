@@ -8,8 +8,8 @@ import {
 import type { TokenService } from '../../admin/token.service.js';
 import { quotaAdjustSchema } from '../../admin/billing.schemas.js';
 import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
-import { claimOf } from '../../admin/idempotent-writes.js';
 import { actorOf } from '../middleware/admin-auth.js';
+import { answerIdempotent } from './idempotent-answer.js';
 import { requestIdOf } from '../middleware/request-id.js';
 
 /** `/api/tokens`: admins see every token, users their own. */
@@ -28,24 +28,16 @@ export function tokenRoutes(tokens: TokenService): Router {
   });
   router.patch('/:id', async (req, res) => {
     const input = parseInput(updateTokenSchema, withoutReadOnly(req.body ?? {}, TOKEN_READ_ONLY));
-    const claim = claimOf(req.headers['idempotency-key'], actorOf(res), req);
-    const data = await tokens.update(
-      actorOf(res),
-      parseInput(idParam, req.params.id),
-      input,
-      requestIdOf(res),
-      claim,
+    await answerIdempotent(req, res, (claim) =>
+      tokens.update(actorOf(res), parseInput(idParam, req.params.id), input, requestIdOf(res), claim),
     );
-    if (claim?.replayed) res.setHeader('idempotent-replayed', 'true');
-    res.json({ data });
   });
   router.post('/:id/quota', async (req, res) => {
     const input = parseInput(quotaAdjustSchema, req.body ?? {});
     const id = parseInput(idParam, req.params.id);
-    const claim = claimOf(req.headers['idempotency-key'], actorOf(res), req);
-    const data = await tokens.adjustQuota(actorOf(res), id, input.delta, input.note, requestIdOf(res), claim);
-    if (claim?.replayed) res.setHeader('idempotent-replayed', 'true');
-    res.json({ data });
+    await answerIdempotent(req, res, (claim) =>
+      tokens.adjustQuota(actorOf(res), id, input.delta, input.note, requestIdOf(res), claim),
+    );
   });
   router.delete('/:id', async (req, res) => {
     await tokens.delete(actorOf(res), parseInput(idParam, req.params.id));

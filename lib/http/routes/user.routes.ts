@@ -10,11 +10,11 @@ import type { UserService } from '../../admin/user.service.js';
 import { quotaAdjustSchema } from '../../admin/billing.schemas.js';
 import { idParam, parseInput, withoutReadOnly } from '../../admin/validation.js';
 import { setPasswordSchema } from '../../admin/auth.schemas.js';
-import { claimOf } from '../../admin/idempotent-writes.js';
 import type { SessionService } from '../../auth/session.service.js';
 import { actorOf, sessionOf } from '../middleware/admin-auth.js';
 import { requestIdOf } from '../middleware/request-id.js';
 import { setSessionCookie } from '../session-cookie.js';
+import { answerIdempotent } from './idempotent-answer.js';
 
 /** `/api/users` and each user's admin access tokens and password. */
 export function userRoutes(users: UserService, sessions: SessionService): Router {
@@ -53,24 +53,16 @@ export function userRoutes(users: UserService, sessions: SessionService): Router
   });
   router.patch('/:id', async (req, res) => {
     const input = parseInput(updateUserSchema, withoutReadOnly(req.body ?? {}, USER_READ_ONLY));
-    const claim = claimOf(req.headers['idempotency-key'], actorOf(res), req);
-    const data = await users.update(
-      actorOf(res),
-      parseInput(idParam, req.params.id),
-      input,
-      requestIdOf(res),
-      claim,
+    await answerIdempotent(req, res, (claim) =>
+      users.update(actorOf(res), parseInput(idParam, req.params.id), input, requestIdOf(res), claim),
     );
-    if (claim?.replayed) res.setHeader('idempotent-replayed', 'true');
-    res.json({ data });
   });
   router.post('/:id/quota', async (req, res) => {
     const input = parseInput(quotaAdjustSchema, req.body ?? {});
     const id = parseInput(idParam, req.params.id);
-    const claim = claimOf(req.headers['idempotency-key'], actorOf(res), req);
-    const data = await users.adjustQuota(actorOf(res), id, input.delta, input.note, requestIdOf(res), claim);
-    if (claim?.replayed) res.setHeader('idempotent-replayed', 'true');
-    res.json({ data });
+    await answerIdempotent(req, res, (claim) =>
+      users.adjustQuota(actorOf(res), id, input.delta, input.note, requestIdOf(res), claim),
+    );
   });
   router.delete('/:id', async (req, res) => {
     await users.delete(actorOf(res), parseInput(idParam, req.params.id));
