@@ -1,8 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db } from '../db/knex.js';
 import type { TokenRepository } from '../db/repositories/token.repository.js';
-import type { UsageLogRepository, UsageRecord } from '../db/repositories/usage-log.repository.js';
+import {
+  balanceEntry,
+  type UsageLogRepository,
+  type UsageRecord,
+} from '../db/repositories/usage-log.repository.js';
 import type { UserRepository } from '../db/repositories/user.repository.js';
 import type { Metrics } from '../obs/metrics.js';
 import type { BalanceOwner } from './billing-store.js';
@@ -93,25 +96,12 @@ export class BalanceReconciler {
 }
 
 function row(r: DriftRepair, userOf: Map<number, number>): UsageRecord {
-  return {
-    chargeId: randomUUID(),
-    requestId: 'reconcile',
+  return balanceEntry({
     type: 'reconcile',
-    createdAt: Date.now(),
+    requestId: 'reconcile',
     userId: r.who === 'token' ? (userOf.get(r.id) ?? 0) : r.id,
     tokenId: r.who === 'token' ? r.id : null,
-    channelId: null,
-    model: null,
-    upstreamModel: null,
-    promptTokens: 0,
-    completionTokens: 0,
-    cachedTokens: 0,
     quota: r.drift,
-    latencyMs: null,
-    ttftMs: null,
-    stream: false,
-    status: 200,
-    retries: 0,
     note: `live ${r.who} balance ${r.drift > 0 ? 'raised' : 'lowered'} by ${Math.abs(r.drift)} (left was ${r.leftBefore}) to match the database`,
-  };
+  });
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Db, Trx } from '../db/knex.js';
 import type { TokenRepository } from '../db/repositories/token.repository.js';
-import type { UsageLogRepository } from '../db/repositories/usage-log.repository.js';
+import { balanceEntry, type UsageLogRepository } from '../db/repositories/usage-log.repository.js';
 import type { UserRepository } from '../db/repositories/user.repository.js';
 import { BadRequestError } from '../errors/bad-request.error.js';
 import { NotFoundError } from '../errors/not-found.error.js';
@@ -129,27 +129,14 @@ export class BalanceService {
   ): Promise<void> {
     const token = who === 'token' ? await this.tokens.findById(id, trx) : undefined;
     await this.usage.insertMany(trx, [
-      {
-        chargeId: randomUUID(),
-        requestId: by.requestId,
+      balanceEntry({
         type,
-        createdAt: Date.now(),
+        requestId: by.requestId,
         userId: token ? token.userId : id,
         tokenId: token ? token.id : null,
-        channelId: null,
-        model: null,
-        upstreamModel: null,
-        promptTokens: 0,
-        completionTokens: 0,
-        cachedTokens: 0,
         quota: delta,
-        latencyMs: null,
-        ttftMs: null,
-        stream: false,
-        status: 200,
-        retries: 0,
         note: `${by.username}${note ? `: ${note}` : ''}`.slice(0, 300),
-      },
+      }),
     ]);
   }
 }

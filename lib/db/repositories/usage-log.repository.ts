@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { Knex } from 'knex';
 import { num, numOrNull } from '../json-column.js';
 import { dialectOf, type Db, type Trx } from '../knex.js';
@@ -41,6 +42,36 @@ export interface UsageRecord {
   priceCachedInput?: number | null;
   priceCacheWriteInput?: number | null;
   groupRatio?: number | null;
+}
+
+/**
+ * A row that records a change to a balance rather than a relayed request (a top-up, an
+ * adjustment, a reconciliation): its own charge id, and no model, channel or tokens.
+ */
+export function balanceEntry(e: {
+  type: Exclude<UsageType, 'consume'>;
+  requestId: string;
+  userId: number;
+  tokenId: number | null;
+  quota: number;
+  note: string;
+}): UsageRecord {
+  return {
+    ...e,
+    chargeId: randomUUID(),
+    createdAt: Date.now(),
+    channelId: null,
+    model: null,
+    upstreamModel: null,
+    promptTokens: 0,
+    completionTokens: 0,
+    cachedTokens: 0,
+    latencyMs: null,
+    ttftMs: null,
+    stream: false,
+    status: 200,
+    retries: 0,
+  };
 }
 
 export interface UsageFilter {
