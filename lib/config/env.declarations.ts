@@ -47,6 +47,14 @@ const byteSize = withUnit(
   Math.floor,
 );
 
+/** A comma-separated list: its items trimmed, empty ones dropped. */
+const commaList = z.string().transform((v) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean),
+);
+
 function declare<S extends z.ZodType>(d: EnvDeclaration<S>): EnvDeclaration<S> {
   return d;
 }
@@ -190,43 +198,27 @@ export const envDeclarations = {
     name: 'UPSTREAM_ALLOW',
     default: '',
     doc: 'Comma-separated addresses or CIDRs always allowed upstream, even with UPSTREAM_DENY_PRIVATE=true (e.g. a LAN model server 10.0.5.0/24).',
-    schema: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      )
-      .refine(
-        (items) =>
-          items.every((i) => {
-            const [addr = '', bits] = i.split('/');
-            const family = net.isIP(addr);
-            return (
-              family !== 0 &&
-              (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32)))
-            );
-          }),
-        'comma-separated IP addresses or CIDRs like 10.0.5.0/24',
-      ),
+    schema: commaList.refine(
+      (items) =>
+        items.every((i) => {
+          const [addr = '', bits] = i.split('/');
+          const family = net.isIP(addr);
+          return (
+            family !== 0 &&
+            (bits === undefined || (/^\d+$/.test(bits) && Number(bits) <= (family === 6 ? 128 : 32)))
+          );
+        }),
+      'comma-separated IP addresses or CIDRs like 10.0.5.0/24',
+    ),
   }),
   CORS_ORIGINS: declare({
     name: 'CORS_ORIGINS',
     default: '',
     doc: 'Browser origins allowed to call /v1 (CORS): a comma-separated list like https://app.example.com, or * for any. Empty: no CORS headers. Credentials (cookies) are never allowed.',
-    schema: z
-      .string()
-      .transform((v) =>
-        v
-          .split(',')
-          .map((s) => s.trim())
-          .filter(Boolean),
-      )
-      .refine(
-        (items) => items.every((i) => i === '*' || /^https?:\/\/[^/\s]+$/i.test(i)),
-        'a comma-separated list of origins like https://app.example.com (scheme and host, no path), or *',
-      ),
+    schema: commaList.refine(
+      (items) => items.every((i) => i === '*' || /^https?:\/\/[^/\s]+$/i.test(i)),
+      'a comma-separated list of origins like https://app.example.com (scheme and host, no path), or *',
+    ),
   }),
   METRICS_TOKEN: declare({
     name: 'METRICS_TOKEN',
