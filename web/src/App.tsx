@@ -1,9 +1,10 @@
-import { Alert, Button, Center, Group, Loader, NavLink, SegmentedControl, Text } from '@mantine/core';
+import { Alert, Button, Center, Group, Loader, NavLink, Text } from '@mantine/core';
 import { lazy, Suspense, useEffect, useState, type ReactNode } from 'react';
 import { BrowserRouter, Link, Navigate, Route, Routes, useLocation } from 'react-router';
 import { get } from './api';
 import { useAuth } from './auth';
 import { useI18n } from './i18n';
+import { LanguageSwitch } from './ui';
 import { SignIn } from './pages/SignIn';
 
 // Every page is its own chunk: the first load is the shell and the sign-in page only.
@@ -88,7 +89,7 @@ function ReplicaNotice() {
 
 function Shell() {
   const { user, signOut, isAdmin } = useAuth();
-  const { t, lang, setLang } = useI18n();
+  const { t } = useI18n();
   const location = useLocation();
   const items = NAV.filter((n) => !n.admin || isAdmin);
   return (
@@ -101,16 +102,7 @@ function Shell() {
           Switchyard
         </Text>
         <Group gap="sm" wrap="nowrap">
-          <SegmentedControl
-            size="xs"
-            aria-label={t('Language')}
-            value={lang}
-            onChange={(v) => setLang(v as 'en' | 'zh')}
-            data={[
-              { value: 'en', label: 'English' },
-              { value: 'zh', label: '中文' },
-            ]}
-          />
+          <LanguageSwitch />
           <Text size="sm" data-testid="whoami" className="sy-hide-narrow">
             {user!.username} · {t(user!.role)}
           </Text>

@@ -1,7 +1,7 @@
-import { Alert, Badge, Group, Title } from '@mantine/core';
+import { Alert, Badge, Group, SegmentedControl, Title } from '@mantine/core';
 import { useCallback, useEffect, useRef, useState, type ReactNode } from 'react';
 import { ApiError } from './api';
-import { useT } from './i18n';
+import { useI18n, useT, type Lang } from './i18n';
 
 /** Loads `fn` now and whenever `deps` change; `reload()` loads again. Stale answers are dropped. */
 export function useLoad<T>(fn: () => Promise<T>, deps: unknown[]) {
@@ -86,4 +86,21 @@ export function splitList(text: string): string[] {
     .split(/[\n,]/)
     .map((s) => s.trim())
     .filter(Boolean);
+}
+
+/** The English / Chinese switch (the header, and the sign-in page). */
+export function LanguageSwitch() {
+  const { t, lang, setLang } = useI18n();
+  return (
+    <SegmentedControl
+      size="xs"
+      aria-label={t('Language')}
+      value={lang}
+      onChange={(v) => setLang(v as Lang)}
+      data={[
+        { value: 'en', label: 'English' },
+        { value: 'zh', label: '中文' },
+      ]}
+    />
+  );
 }

@@ -1,23 +1,13 @@
-import {
-  Button,
-  Center,
-  Paper,
-  PasswordInput,
-  SegmentedControl,
-  Stack,
-  Tabs,
-  TextInput,
-  Title,
-} from '@mantine/core';
+import { Button, Center, Paper, PasswordInput, Stack, Tabs, TextInput, Title } from '@mantine/core';
 import { useState, type FormEvent } from 'react';
 import { useAuth } from '../auth';
 import { useI18n } from '../i18n';
-import { ErrorAlert } from '../ui';
+import { ErrorAlert, LanguageSwitch } from '../ui';
 
 /** Sign-in with a username and password, or with an admin access token (the root bootstrap). */
 export function SignIn() {
   const { signIn } = useAuth();
-  const { t, lang, setLang } = useI18n();
+  const { t } = useI18n();
   const [mode, setMode] = useState<string | null>('password');
   const [username, setUsername] = useState('');
   const [password, setPassword] = useState('');
@@ -45,16 +35,7 @@ export function SignIn() {
           <Title order={1} size="h2">
             {t('Sign in to Switchyard')}
           </Title>
-          <SegmentedControl
-            size="xs"
-            aria-label={t('Language')}
-            value={lang}
-            onChange={(v) => setLang(v as 'en' | 'zh')}
-            data={[
-              { value: 'en', label: 'English' },
-              { value: 'zh', label: '中文' },
-            ]}
-          />
+          <LanguageSwitch />
           <Tabs value={mode} onChange={setMode}>
             <Tabs.List grow>
               <Tabs.Tab value="password">{t('Password')}</Tabs.Tab>
